@@ -1,0 +1,353 @@
+"""The SQLite catalog: schema and migrations, writes from the one writer, and queries.
+
+WAL mode, a busy timeout, foreign keys on. One process writes (the indexer or the daemon); readers
+open their own connections (`Catalog(path, readonly=True)`).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from organizer.errors import CatalogError
+
+BUSY_TIMEOUT_S = 30.0
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _m1_initial(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE photos (
+            id INTEGER PRIMARY KEY,
+            digest TEXT NOT NULL UNIQUE,
+            format TEXT, width INTEGER, height INTEGER, orientation INTEGER,
+            make TEXT, model TEXT,
+            taken_local TEXT, taken_utc TEXT, utc_offset INTEGER,
+            taken_source TEXT, offset_source TEXT,
+            lat REAL, lon REAL, alt REAL,
+            phash TEXT, dhash TEXT,
+            thumb TEXT,
+            extractor INTEGER NOT NULL,
+            indexed_at TEXT NOT NULL
+        );
+        CREATE INDEX photos_taken ON photos(taken_local);
+        CREATE TABLE files (
+            id INTEGER PRIMARY KEY,
+            path TEXT NOT NULL UNIQUE,
+            root TEXT NOT NULL,
+            photo_id INTEGER REFERENCES photos(id) ON DELETE SET NULL,
+            size INTEGER, mtime_ns INTEGER, inode INTEGER, dev INTEGER,
+            state TEXT NOT NULL CHECK (state IN ('ok', 'missing', 'error', 'ignored')),
+            first_seen TEXT NOT NULL, last_seen TEXT NOT NULL, missing_since TEXT
+        );
+        CREATE INDEX files_photo ON files(photo_id);
+        CREATE INDEX files_root ON files(root, state);
+        CREATE TABLE errors (
+            id INTEGER PRIMARY KEY,
+            path TEXT NOT NULL,
+            stage TEXT NOT NULL,
+            message TEXT NOT NULL,
+            at TEXT NOT NULL,
+            UNIQUE (path, stage)
+        );
+        CREATE TABLE runs (
+            id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL,
+            started TEXT NOT NULL,
+            finished TEXT,
+            stats TEXT
+        );
+        """
+    )
+
+
+# Each migration runs in its own transaction together with the version it sets.
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_m1_initial]
+
+
+@dataclass(frozen=True)
+class KnownFile:
+    id: int
+    size: int | None
+    mtime_ns: int | None
+    inode: int | None
+    dev: int | None
+    state: str
+    photo_id: int | None
+
+
+PHOTO_COLUMNS = (
+    "digest", "format", "width", "height", "orientation", "make", "model", "taken_local",
+    "taken_utc", "utc_offset", "taken_source", "offset_source", "lat", "lon", "alt", "phash",
+    "dhash", "thumb", "extractor", "indexed_at",
+)
+
+
+class Catalog:
+    def __init__(self, path: str | Path, readonly: bool = False) -> None:
+        self.path = Path(path).expanduser()
+        self.readonly = readonly
+        try:
+            if readonly:
+                if not self.path.exists():
+                    raise CatalogError(f"{self.path}: no catalog here yet (run `organizer scan` first)")
+                conn = sqlite3.connect(
+                    f"file:{self.path}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_S, check_same_thread=False
+                )
+            else:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, check_same_thread=False)
+            conn.isolation_level = None  # explicit transactions only
+            conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+            conn.execute("PRAGMA foreign_keys = ON")
+            if not readonly:
+                conn.execute("PRAGMA journal_mode = WAL")
+                conn.execute("PRAGMA synchronous = NORMAL")
+        except sqlite3.Error as exc:
+            raise CatalogError(f"{self.path}: cannot open the catalog: {exc}") from None
+        except OSError as exc:
+            raise CatalogError(f"{self.path}: cannot create the catalog: {exc.strerror}") from None
+        self.conn = conn
+        self.db = sqlite_utils.Database(conn)
+        if readonly:
+            if self.version() < len(MIGRATIONS):
+                raise CatalogError(f"{self.path}: the catalog needs an upgrade; run any writing command")
+        else:
+            self.migrate()
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> Catalog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- schema -------------------------------------------------------------------------------
+
+    def version(self) -> int:
+        return int(self.conn.execute("PRAGMA user_version").fetchone()[0])
+
+    def migrate(self) -> None:
+        current = self.version()
+        if current > len(MIGRATIONS):
+            raise CatalogError(
+                f"{self.path}: the catalog is from a newer organizer (schema {current}); upgrade organizer"
+            )
+        for number in range(current + 1, len(MIGRATIONS) + 1):
+            with self.transaction():
+                MIGRATIONS[number - 1](self.db)
+                self.conn.execute(f"PRAGMA user_version = {number}")
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
+    def integrity_check(self) -> str:
+        return str(self.conn.execute("PRAGMA integrity_check").fetchone()[0])
+
+    # --- files and photos ---------------------------------------------------------------------
+
+    def known_files(self, root: str) -> dict[str, KnownFile]:
+        rows = self.conn.execute(
+            "SELECT path, id, size, mtime_ns, inode, dev, state, photo_id FROM files WHERE root = ?",
+            (root,),
+        )
+        return {row[0]: KnownFile(*row[1:]) for row in rows}
+
+    def count_present(self, root: str) -> int:
+        return int(
+            self.conn.execute(
+                "SELECT count(*) FROM files WHERE root = ? AND state != 'missing'", (root,)
+            ).fetchone()[0]
+        )
+
+    def photo_id(self, digest: str, min_extractor: int = 0) -> int | None:
+        row = self.conn.execute(
+            "SELECT id FROM photos WHERE digest = ? AND extractor >= ?", (digest, min_extractor)
+        ).fetchone()
+        return None if row is None else int(row[0])
+
+    def upsert_photo(self, values: dict[str, Any]) -> int:
+        cols = ", ".join(PHOTO_COLUMNS)
+        marks = ", ".join("?" for _ in PHOTO_COLUMNS)
+        updates = ", ".join(f"{c} = excluded.{c}" for c in PHOTO_COLUMNS if c != "digest")
+        row = self.conn.execute(
+            f"INSERT INTO photos ({cols}) VALUES ({marks}) "
+            f"ON CONFLICT(digest) DO UPDATE SET {updates} RETURNING id",
+            [values.get(c) for c in PHOTO_COLUMNS],
+        ).fetchone()
+        return int(row[0])
+
+    def upsert_file(
+        self,
+        path: str,
+        root: str,
+        stat: tuple[int, int, int, int],
+        state: str,
+        photo_id: int | None,
+        seen: str,
+    ) -> None:
+        size, mtime_ns, inode, dev = stat
+        self.conn.execute(
+            """
+            INSERT INTO files (path, root, photo_id, size, mtime_ns, inode, dev, state,
+                               first_seen, last_seen, missing_since)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)
+            ON CONFLICT(path) DO UPDATE SET
+                root = excluded.root, photo_id = excluded.photo_id, size = excluded.size,
+                mtime_ns = excluded.mtime_ns, inode = excluded.inode, dev = excluded.dev,
+                state = excluded.state, last_seen = excluded.last_seen, missing_since = NULL
+            """,
+            (path, root, photo_id, size, mtime_ns, inode, dev, state, seen, seen),
+        )
+
+    def move_file(self, old: str, new: str, root: str, seen: str) -> None:
+        """A rename: the row keeps its photo; any stale row at the new path gives way."""
+        self.conn.execute("DELETE FROM files WHERE path = ?", (new,))
+        self.conn.execute(
+            "UPDATE files SET path = ?, root = ?, state = CASE WHEN state = 'missing' THEN 'ok' "
+            "ELSE state END, last_seen = ?, missing_since = NULL WHERE path = ?",
+            (new, root, seen, old),
+        )
+        self.conn.execute("UPDATE errors SET path = ? WHERE path = ?", (new, old))
+
+    def mark_missing(self, paths: Iterable[str], when: str) -> None:
+        self.conn.executemany(
+            "UPDATE files SET state = 'missing', missing_since = coalesce(missing_since, ?) WHERE path = ?",
+            [(when, p) for p in paths],
+        )
+
+    def drop_orphan_photos(self) -> list[str]:
+        """Delete photos that no file row points to; returns their thumbnail paths."""
+        rows = self.conn.execute(
+            "DELETE FROM photos WHERE id NOT IN (SELECT photo_id FROM files WHERE photo_id IS NOT NULL) "
+            "RETURNING thumb"
+        ).fetchall()
+        return [r[0] for r in rows if r[0]]
+
+    # --- errors -------------------------------------------------------------------------------
+
+    def record_error(self, path: str, stage: str, message: str, at: str) -> None:
+        self.conn.execute(
+            "INSERT INTO errors (path, stage, message, at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT(path, stage) DO UPDATE SET message = excluded.message, at = excluded.at",
+            (path, stage, message, at),
+        )
+
+    def clear_errors(self, path: str) -> None:
+        self.conn.execute("DELETE FROM errors WHERE path = ?", (path,))
+
+    def errors(self) -> list[dict[str, Any]]:
+        return [
+            dict(row)
+            for row in self.db.query("SELECT path, stage, message, at FROM errors ORDER BY at DESC, path")
+        ]
+
+    # --- runs ---------------------------------------------------------------------------------
+
+    def start_run(self, kind: str) -> int:
+        with self.transaction():
+            cur = self.conn.execute(
+                "INSERT INTO runs (kind, started) VALUES (?, ?)", (kind, now_iso())
+            )
+        return int(cur.lastrowid)
+
+    def finish_run(self, run_id: int, stats: dict[str, Any]) -> None:
+        with self.transaction():
+            self.conn.execute(
+                "UPDATE runs SET finished = ?, stats = ? WHERE id = ?",
+                (now_iso(), json.dumps(stats, sort_keys=True), run_id),
+            )
+
+    def last_runs(self) -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {}
+        for row in self.db.query(
+            "SELECT kind, started, finished, stats FROM runs WHERE id IN "
+            "(SELECT max(id) FROM runs GROUP BY kind) ORDER BY kind"
+        ):
+            out[row["kind"]] = {
+                "started": row["started"],
+                "finished": row["finished"],
+                "stats": json.loads(row["stats"]) if row["stats"] else None,
+            }
+        return out
+
+    # --- reports ------------------------------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        one = lambda sql: int(self.conn.execute(sql).fetchone()[0])  # noqa: E731
+        return {
+            "files": one("SELECT count(*) FROM files WHERE state = 'ok'"),
+            "photos": one(
+                "SELECT count(DISTINCT photo_id) FROM files WHERE state = 'ok' AND photo_id IS NOT NULL"
+            ),
+            "errors": one("SELECT count(*) FROM errors"),
+            "missing": one("SELECT count(*) FROM files WHERE state = 'missing'"),
+            "ignored": one("SELECT count(*) FROM files WHERE state = 'ignored'"),
+        }
+
+    def explain(self, path: str) -> dict[str, Any]:
+        """All that the catalog knows of one file."""
+        rows = list(self.db.query("SELECT * FROM files WHERE path = ?", [path]))
+        if not rows:
+            raise CatalogError(f"{path}: not in the catalog")
+        file = rows[0]
+        photo: dict[str, Any] = {}
+        if file["photo_id"] is not None:
+            photo = next(iter(self.db.query("SELECT * FROM photos WHERE id = ?", [file["photo_id"]])), {})
+        others = [
+            r[0]
+            for r in self.conn.execute(
+                "SELECT path FROM files WHERE photo_id = ? AND path != ? AND state = 'ok' ORDER BY path",
+                (file["photo_id"], path),
+            )
+        ]
+        camera = " ".join(p for p in (photo.get("make"), photo.get("model")) if p) or None
+        return {
+            "path": path,
+            "state": file["state"],
+            "size": file["size"],
+            "digest": photo.get("digest"),
+            "format": photo.get("format"),
+            "taken_at": photo.get("taken_local"),
+            "taken_at_utc": photo.get("taken_utc"),
+            "utc_offset": photo.get("utc_offset"),
+            "taken_at_source": photo.get("taken_source"),
+            "utc_offset_source": photo.get("offset_source"),
+            "lat": photo.get("lat"),
+            "lon": photo.get("lon"),
+            "alt": photo.get("alt"),
+            "camera": camera,
+            "width": photo.get("width"),
+            "height": photo.get("height"),
+            "orientation": photo.get("orientation"),
+            "phash": photo.get("phash"),
+            "dhash": photo.get("dhash"),
+            "thumbnail": photo.get("thumb"),
+            "same_content": others,
+            "errors": list(self.db.query("SELECT stage, message, at FROM errors WHERE path = ?", [path])),
+            "albums": [],
+            "first_seen": file["first_seen"],
+            "last_seen": file["last_seen"],
+            "missing_since": file["missing_since"],
+        }

@@ -1,0 +1,220 @@
+"""The command line: parse, call one library function, print text or JSON. Only this module prints."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import click
+
+from organizer import __version__, config as config_mod, index as index_mod
+from organizer.catalog import Catalog
+from organizer.errors import OrganizerError
+
+EXIT_USER_ERROR = 1
+
+
+@dataclass
+class Globals:
+    config_path: str | None
+    catalog: str | None
+    verbosity: int
+
+    def config(self, **overrides: tuple[Any, str]) -> config_mod.Config:
+        flags = dict(overrides)
+        if self.catalog:
+            flags["catalog.path"] = (self.catalog, "flag --catalog")
+        return config_mod.load(self.config_path, overrides=flags)
+
+
+class Group(click.Group):
+    """Turns OrganizerError into a one-line message and exit code 1, with no traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except OrganizerError as exc:
+            click.echo(f"organizer: error: {exc}", err=True)
+            ctx.exit(EXIT_USER_ERROR)
+        except KeyboardInterrupt:
+            click.echo("organizer: interrupted; every committed batch is kept", err=True)
+            ctx.exit(130)
+
+
+def _setup_logging(verbosity: int) -> None:
+    level = {-1: logging.ERROR, 0: logging.WARNING, 1: logging.INFO}.get(verbosity, logging.DEBUG)
+    logging.basicConfig(level=level, format="%(levelname)s: %(message)s", stream=sys.stderr, force=True)
+
+
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="organizer")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), envvar="ORGANIZER_CONFIG",
+              help="Config file (default: $ORGANIZER_CONFIG, else the user config file).")
+@click.option("--catalog", type=click.Path(dir_okay=False), help="The SQLite catalog file.")
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@click.option("-q", "--quiet", is_flag=True, help="Only errors.")
+@click.pass_context
+def cli(ctx: click.Context, config_path: str | None, catalog: str | None, verbose: int, quiet: bool) -> None:
+    """Sort a photo library into events, places, duplicates and similar shots, continuously."""
+    verbosity = -1 if quiet else verbose
+    _setup_logging(verbosity)
+    ctx.obj = Globals(config_path, catalog, verbosity)
+
+
+json_option = click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
+
+
+def _print_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
+
+
+def _progress_printer(verbosity: int) -> Callable[[int, int, str], None] | None:
+    """A progress bar on a terminal, a log line every few seconds otherwise."""
+    if verbosity < 0:
+        return None
+    started = time.monotonic()
+    last = [0.0]
+    tty = sys.stderr.isatty()
+
+    def show(done: int, total: int, path: str) -> None:
+        now = time.monotonic()
+        if now - last[0] < (0.2 if tty else 5.0) and done != total:
+            return
+        last[0] = now
+        rate = done / max(now - started, 1e-6)
+        eta = (total - done) / rate if rate > 0 else 0
+        eta_text = time.strftime("%H:%M:%S", time.gmtime(eta))
+        if tty:
+            width = 30
+            filled = int(width * done / max(total, 1))
+            bar = "#" * filled + "-" * (width - filled)
+            end = "\n" if done == total else ""
+            click.echo(f"\r[{bar}] {done}/{total} {rate:.1f} files/s ETA {eta_text}", err=True, nl=False)
+            if end:
+                click.echo("", err=True)
+        else:
+            click.echo(f"progress: {done}/{total} files, {rate:.1f} files/s, ETA {eta_text}", err=True)
+
+    return show
+
+
+def _roots_override(roots: tuple[str, ...]) -> dict[str, tuple[Any, str]]:
+    return {"scan.roots": (list(roots), "command line")} if roots else {}
+
+
+def _sigterm_as_interrupt() -> None:
+    def handler(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, handler)
+
+
+# --- commands ------------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("roots", nargs=-1, type=click.Path(file_okay=False))
+@click.option("--retry-errors", is_flag=True, help="Try again files that failed, even if unchanged.")
+@json_option
+@click.pass_obj
+def scan(g: Globals, roots: tuple[str, ...], retry_errors: bool, as_json: bool) -> None:
+    """Index new and changed photos under ROOTS (default: scan.roots)."""
+    cfg = g.config(**_roots_override(roots))
+    _sigterm_as_interrupt()
+    with Catalog(cfg.catalog.path) as catalog:
+        report = index_mod.index(
+            catalog, cfg, progress=None if as_json else _progress_printer(g.verbosity), retry_errors=retry_errors
+        )
+    if as_json:
+        _print_json(report.as_dict())
+        return
+    click.echo(
+        f"{report.seen} files seen: {report.indexed} indexed, {report.known} already known, "
+        f"{report.moved} moved, {report.unchanged} unchanged, {report.ignored} not photos, "
+        f"{report.errors} errors, {report.missing} newly missing ({report.seconds:.1f} s)"
+    )
+    for root, why in report.offline.items():
+        click.echo(f"offline: {root} ({why}); left as it was")
+
+
+@cli.command()
+@json_option
+@click.pass_obj
+def status(g: Globals, as_json: bool) -> None:
+    """Counts of files, photos, errors and groups, and the last runs."""
+    cfg = g.config()
+    with Catalog(cfg.catalog.path, readonly=True) as catalog:
+        data = catalog.status()
+        data["catalog"] = str(catalog.path)
+        data["last_runs"] = catalog.last_runs()
+    if as_json:
+        _print_json(data)
+        return
+    for key, value in data.items():
+        if key == "last_runs":
+            for kind, run in value.items():
+                click.echo(f"last {kind}: {run['finished'] or 'unfinished (started ' + run['started'] + ')'}")
+        else:
+            click.echo(f"{key}: {value}")
+
+
+@cli.command()
+@click.argument("file", type=click.Path())
+@json_option
+@click.pass_obj
+def explain(g: Globals, file: str, as_json: bool) -> None:
+    """All that the catalog knows of FILE."""
+    cfg = g.config()
+    with Catalog(cfg.catalog.path, readonly=True) as catalog:
+        data = catalog.explain(os.path.abspath(os.path.expanduser(file)))
+    if as_json:
+        _print_json(data)
+        return
+    for key, value in data.items():
+        if isinstance(value, list):
+            value = ", ".join(map(str, value)) if value else "-"
+        click.echo(f"{key}: {'-' if value is None else value}")
+
+
+@cli.command()
+@json_option
+@click.pass_obj
+def errors(g: Globals, as_json: bool) -> None:
+    """Files that could not be read or decoded, with the reason."""
+    cfg = g.config()
+    with Catalog(cfg.catalog.path, readonly=True) as catalog:
+        rows = catalog.errors()
+    if as_json:
+        _print_json(rows)
+        return
+    for row in rows:
+        click.echo(f"{row['path']}: [{row['stage']}] {row['message']}")
+    click.echo(f"{len(rows)} errors")
+
+
+@cli.command(name="config")
+@json_option
+@click.pass_obj
+def show_config(g: Globals, as_json: bool) -> None:
+    """The effective configuration, each value with where it came from."""
+    cfg = g.config()
+    rows = [{"key": k, "value": v, "source": s} for k, v, s in cfg.effective()]
+    if as_json:
+        _print_json({"file": cfg.file, "values": rows})
+        return
+    click.echo(f"# config file: {cfg.file or 'none'}")
+    for row in rows:
+        value = row["value"]
+        shown = json.dumps(list(value) if isinstance(value, tuple) else value)
+        click.echo(f"{row['key']} = {shown}    # {row['source']}")
+
+
+def main() -> None:
+    cli(prog_name="organizer")

@@ -1,0 +1,260 @@
+"""Configuration: frozen dataclasses filled from defaults < file < environment < flags.
+
+Every value remembers where it came from (`Config.sources`), so `organizer config` can say it.
+Environment variables are named ``ORGANIZER_<SECTION>_<KEY>``, e.g. ``ORGANIZER_SCAN_WORKERS=4``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, get_type_hints
+
+from organizer.errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+ENV_PREFIX = "ORGANIZER_"
+
+
+def _opt(default: Any, help: str, minimum: float | None = None, choices: tuple = ()) -> Any:
+    return field(default=default, metadata={"help": help, "min": minimum, "choices": choices})
+
+
+@dataclass(frozen=True)
+class CatalogConfig:
+    path: str = _opt("", "The SQLite catalog; empty: the platform's user state folder.")
+    cache_dir: str = _opt("", "Thumbnails and model files; empty: the platform's user cache folder.")
+
+
+@dataclass(frozen=True)
+class ScanConfig:
+    roots: tuple[str, ...] = _opt((), "Photo folders to index.")
+    exclude: tuple[str, ...] = _opt(
+        (), "Extra glob patterns to skip, matched against names and paths relative to a root."
+    )
+    follow_symlinks: bool = _opt(False, "Follow symlinked files and folders (loops are detected).")
+    workers: int = _opt(0, "Extraction processes; 0: one per core.", minimum=0)
+    file_timeout_s: float = _opt(60.0, "A file taking longer than this is an error.", minimum=0.1)
+    max_file_mb: int = _opt(1024, "Larger files are reported as errors, never read.", minimum=1)
+    batch_size: int = _opt(200, "Catalog rows written per transaction.", minimum=1)
+
+
+@dataclass(frozen=True)
+class OutputConfig:
+    path: str = _opt("", "The album folder that organizer manages.")
+
+
+SECTIONS: dict[str, type] = {
+    "catalog": CatalogConfig,
+    "scan": ScanConfig,
+    "output": OutputConfig,
+}
+
+
+@dataclass(frozen=True)
+class Config:
+    catalog: CatalogConfig = field(default_factory=CatalogConfig)
+    scan: ScanConfig = field(default_factory=ScanConfig)
+    output: OutputConfig = field(default_factory=OutputConfig)
+    file: str | None = None
+    sources: Mapping[str, str] = field(default_factory=dict)
+
+    def value(self, key: str) -> Any:
+        section, name = key.split(".", 1)
+        return getattr(getattr(self, section), name)
+
+    def effective(self) -> list[tuple[str, Any, str]]:
+        """Every key with its value and where it came from."""
+        return [(key, self.value(key), self.sources.get(key, "default")) for key in all_keys()]
+
+
+def all_keys() -> list[str]:
+    return [f"{s}.{f.name}" for s, cls in SECTIONS.items() for f in dataclasses.fields(cls)]
+
+
+def _fields(section: str) -> dict[str, dataclasses.Field]:
+    return {f.name: f for f in dataclasses.fields(SECTIONS[section])}
+
+
+def _types(section: str) -> dict[str, Any]:
+    return get_type_hints(SECTIONS[section])
+
+
+def user_config_path() -> Path:
+    if sys.platform == "darwin":
+        return Path.home() / "Library/Application Support/organizer/config.toml"
+    if os.name == "nt":
+        return Path(os.environ.get("APPDATA", Path.home())) / "organizer/config.toml"
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "organizer/config.toml"
+
+
+def _state_dir() -> Path:
+    if sys.platform == "darwin":
+        return Path.home() / "Library/Application Support/organizer"
+    if os.name == "nt":
+        return Path(os.environ.get("LOCALAPPDATA", Path.home())) / "organizer"
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local/state")
+    return Path(base) / "organizer"
+
+
+def _cache_dir() -> Path:
+    if sys.platform == "darwin":
+        return Path.home() / "Library/Caches/organizer"
+    if os.name == "nt":
+        return Path(os.environ.get("LOCALAPPDATA", Path.home())) / "organizer/cache"
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "organizer"
+
+
+def _coerce(key: str, raw: Any, typ: Any, where: str, from_text: bool) -> Any:
+    """Check and convert one value; `from_text` values come from the environment or a flag."""
+
+    def bad(expected: str) -> ConfigError:
+        return ConfigError(f"{where}: {key}: expected {expected}, got {raw!r}")
+
+    if typ is bool:
+        if isinstance(raw, bool):
+            return raw
+        if from_text and isinstance(raw, str):
+            low = raw.strip().lower()
+            if low in ("1", "true", "yes", "on"):
+                return True
+            if low in ("0", "false", "no", "off"):
+                return False
+        raise bad("true or false")
+    if typ is int:
+        if isinstance(raw, int) and not isinstance(raw, bool):
+            return raw
+        if from_text and isinstance(raw, str):
+            try:
+                return int(raw.strip())
+            except ValueError:
+                pass
+        raise bad("a whole number")
+    if typ is float:
+        if isinstance(raw, (int, float)) and not isinstance(raw, bool):
+            return float(raw)
+        if from_text and isinstance(raw, str):
+            try:
+                return float(raw.strip())
+            except ValueError:
+                pass
+        raise bad("a number")
+    if typ is str:
+        if isinstance(raw, str):
+            return raw
+        raise bad("a string")
+    # tuple[str, ...]
+    if from_text and isinstance(raw, str):
+        text = raw.strip()
+        if text.startswith("["):
+            try:
+                raw = tomllib.loads(f"v = {text}")["v"]
+            except tomllib.TOMLDecodeError:
+                raise bad("a list of strings") from None
+        else:
+            raw = [part for part in text.split(os.pathsep) if part]
+    if isinstance(raw, (list, tuple)) and all(isinstance(x, str) for x in raw):
+        return tuple(raw)
+    raise bad("a list of strings")
+
+
+def _check(key: str, value: Any, meta: Mapping[str, Any], where: str) -> None:
+    minimum = meta.get("min")
+    if minimum is not None and value < minimum:
+        raise ConfigError(f"{where}: {key}: must be at least {minimum}, got {value!r}")
+    choices = meta.get("choices") or ()
+    if choices and value not in choices:
+        raise ConfigError(f"{where}: {key}: must be one of {', '.join(map(str, choices))}, got {value!r}")
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the config file: {exc.strerror}") from None
+
+
+def load(
+    config_path: str | os.PathLike | None = None,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, tuple[Any, str]] | None = None,
+) -> Config:
+    """Build the effective configuration.
+
+    `config_path`: an explicit file (must exist); else ``$ORGANIZER_CONFIG``; else the user config
+    file if it exists. `overrides` maps ``section.key`` to ``(value, source)``, e.g. from flags.
+    """
+    env = os.environ if env is None else env
+    values: dict[str, dict[str, Any]] = {s: {} for s in SECTIONS}
+    sources: dict[str, str] = {}
+
+    path: Path | None = None
+    if config_path is not None:
+        path = Path(config_path).expanduser()
+    elif env.get("ORGANIZER_CONFIG"):
+        path = Path(env["ORGANIZER_CONFIG"]).expanduser()
+    elif user_config_path().is_file():
+        path = user_config_path()
+    if path is not None:
+        if not path.is_file():
+            raise ConfigError(f"{path}: config file not found")
+        data = _read_file(path)
+        for section, table in data.items():
+            if section not in SECTIONS:
+                raise ConfigError(f"{path}: unknown section [{section}]")
+            if not isinstance(table, dict):
+                raise ConfigError(f"{path}: {section}: expected a table [{section}]")
+            fields, types = _fields(section), _types(section)
+            for name, raw in table.items():
+                key = f"{section}.{name}"
+                if name not in fields:
+                    raise ConfigError(f"{path}: unknown key {key}")
+                value = _coerce(key, raw, types[name], str(path), from_text=False)
+                _check(key, value, fields[name].metadata, str(path))
+                values[section][name] = value
+                sources[key] = str(path)
+
+    for var, raw in env.items():
+        if not var.startswith(ENV_PREFIX) or var == "ORGANIZER_CONFIG":
+            continue
+        section, _, name = var[len(ENV_PREFIX):].lower().partition("_")
+        key = f"{section}.{name}"
+        if section not in SECTIONS or name not in _fields(section):
+            raise ConfigError(f"environment variable {var}: unknown key {key}")
+        where = f"environment variable {var}"
+        value = _coerce(key, raw, _types(section)[name], where, from_text=True)
+        _check(key, value, _fields(section)[name].metadata, where)
+        values[section][name] = value
+        sources[key] = f"env {var}"
+
+    for key, (raw, source) in (overrides or {}).items():
+        section, name = key.split(".", 1)
+        value = _coerce(key, raw, _types(section)[name], source, from_text=isinstance(raw, str))
+        _check(key, value, _fields(section)[name].metadata, source)
+        values[section][name] = value
+        sources[key] = source
+
+    if not values["catalog"].get("path"):
+        values["catalog"]["path"] = str(_state_dir() / "catalog.db")
+    if not values["catalog"].get("cache_dir"):
+        values["catalog"]["cache_dir"] = str(_cache_dir())
+    sections = {s: cls(**values[s]) for s, cls in SECTIONS.items()}
+    return Config(**sections, file=str(path) if path else None, sources=sources)
+
+
+def help_text(key: str) -> str:
+    section, name = key.split(".", 1)
+    return _fields(section)[name].metadata.get("help", "")

@@ -1,0 +1,433 @@
+"""The indexing pipeline: scan diff -> extraction in worker processes -> catalog, in batches.
+
+Each worker process handles one file at a time, so a file that hangs or crashes its decoder is
+known by name: the worker is killed (after `scan.file_timeout_s`) or found dead, the file gets an
+error row, and a fresh worker takes its place. The catalog is written only by this process.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import multiprocessing.connection
+import os
+import signal
+import sqlite3
+import time
+import warnings
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from PIL import UnidentifiedImageError
+
+from organizer import extract
+from organizer.catalog import Catalog, now_iso
+from organizer.config import Config
+from organizer.errors import OrganizerError
+from organizer.extract import decode
+from organizer.scan import Diff, Entry, Walker, diff, root_offline
+
+log = logging.getLogger(__name__)
+
+THUMB_SIZE = 320
+COMMIT_EVERY_S = 2.0
+
+
+@dataclass(frozen=True)
+class Task:
+    path: str
+    mtime: float
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a worker made of one file. kind: photo | known | error | ignored."""
+
+    path: str
+    kind: str
+    digest: str | None = None
+    facts: extract.Facts | None = None
+    thumb: str | None = None
+    message: str | None = None
+
+
+@dataclass
+class Report:
+    roots: list[str] = field(default_factory=list)
+    offline: dict[str, str] = field(default_factory=dict)
+    seen: int = 0
+    unchanged: int = 0
+    indexed: int = 0  # extracted (decoded)
+    known: int = 0  # new paths of photos already catalogued: no decode
+    moved: int = 0
+    ignored: int = 0
+    errors: int = 0
+    missing: int = 0
+    interrupted: bool = False
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+Progress = Callable[[int, int, str], None]
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    catalog_path: str
+    thumbs_dir: str
+    max_bytes: int
+
+
+def thumb_path(thumbs_dir: str, digest: str) -> str:
+    return os.path.join(thumbs_dir, digest[:2], digest + ".jpg")
+
+
+# --- the worker process --------------------------------------------------------------------------
+
+
+def _worker_main(conn: multiprocessing.connection.Connection, settings: WorkerSettings) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)  # libtiff and libheif write to stderr; our messages go through results
+    warnings.simplefilter("ignore")
+    logging.disable(logging.CRITICAL)
+    lookup = sqlite3.connect(f"file:{settings.catalog_path}?mode=ro", uri=True, timeout=30)
+    while True:
+        try:
+            task = conn.recv()
+        except EOFError:
+            return
+        if task is None:
+            return
+        conn.send(process_file(task, settings, lookup))
+
+
+def process_file(task: Task, settings: WorkerSettings, lookup: sqlite3.Connection) -> Outcome:
+    """Read one file and extract it, unless its content is already catalogued."""
+    name = os.path.basename(task.path)
+    try:
+        size = os.path.getsize(task.path)
+        if size > settings.max_bytes:
+            return Outcome(task.path, "error", message=f"file too large ({size} bytes), not read")
+        with open(task.path, "rb") as fh:
+            data = fh.read()
+    except OSError as exc:
+        return Outcome(task.path, "error", message=f"cannot read: {exc.strerror or exc}")
+    if not data:
+        return Outcome(task.path, "error", message="empty file")
+    if decode.sniff(data[:64]) is None:
+        if decode.looks_like_image(name):
+            return Outcome(task.path, "error", message=f"not a supported image ({decode.describe(data[:64])})")
+        return Outcome(task.path, "ignored")
+    digest = extract.hashes.digest(data)
+    row = lookup.execute(
+        "SELECT 1 FROM photos WHERE digest = ? AND extractor >= ?", (digest, extract.EXTRACTOR_VERSION)
+    ).fetchone()
+    if row is not None:
+        return Outcome(task.path, "known", digest=digest)
+    try:
+        facts = extract.extract(data, name, task.mtime, datetime.now(), THUMB_SIZE)
+    except Exception as exc:  # any decoder failure is this file's error, never the run's
+        return Outcome(task.path, "error", message=_describe(exc))
+    thumb = thumb_path(settings.thumbs_dir, digest)
+    try:
+        os.makedirs(os.path.dirname(thumb), exist_ok=True)
+        tmp = f"{thumb}.{os.getpid()}.tmp"
+        with open(tmp, "wb") as fh:
+            fh.write(facts.thumbnail)
+        os.replace(tmp, thumb)
+    except OSError as exc:
+        facts.warnings.append(f"cannot write thumbnail: {exc.strerror or exc}")
+        thumb = None
+    return Outcome(task.path, "photo", digest=digest, facts=facts, thumb=thumb)
+
+
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, UnidentifiedImageError):
+        return "cannot decode: corrupt, truncated or unsupported image data"
+    return f"{type(exc).__name__}: {exc}".strip()
+
+
+class WorkerPool:
+    """N worker processes, one file each at a time, with a per-file time bound."""
+
+    def __init__(self, size: int, settings: WorkerSettings, timeout_s: float) -> None:
+        self.settings = settings
+        self.timeout_s = timeout_s
+        self.ctx = multiprocessing.get_context("forkserver" if os.name == "posix" else "spawn")
+        if os.name == "posix":
+            self.ctx.set_forkserver_preload(["organizer.index"])
+        self.workers = [self._spawn() for _ in range(size)]
+        self.busy: dict[int, tuple[Task, float]] = {}  # worker slot -> (task, started)
+
+    def _spawn(self) -> tuple[Any, multiprocessing.connection.Connection]:
+        parent, child = self.ctx.Pipe()
+        proc = self.ctx.Process(target=_worker_main, args=(child, self.settings), daemon=True)
+        proc.start()
+        child.close()
+        return proc, parent
+
+    def idle_slots(self) -> list[int]:
+        return [i for i in range(len(self.workers)) if i not in self.busy]
+
+    def submit(self, slot: int, task: Task) -> None:
+        self.workers[slot][1].send(task)
+        self.busy[slot] = (task, time.monotonic())
+
+    def collect(self, wait_s: float) -> list[Outcome]:
+        """Outcomes that are ready, plus error outcomes for workers that died or overran."""
+        conns = {self.workers[s][1]: s for s in self.busy}
+        out: list[Outcome] = []
+        for conn in multiprocessing.connection.wait(list(conns), timeout=wait_s):
+            slot = conns[conn]  # type: ignore[index]
+            task, _ = self.busy.pop(slot)
+            try:
+                out.append(conn.recv())  # type: ignore[union-attr]
+            except (EOFError, OSError):
+                code = self.workers[slot][0].exitcode
+                out.append(Outcome(task.path, "error", message=f"decoder crashed (exit code {code})"))
+                self._replace(slot)
+        now = time.monotonic()
+        for slot, (task, started) in list(self.busy.items()):
+            if now - started > self.timeout_s:
+                del self.busy[slot]
+                out.append(Outcome(task.path, "error", message=f"timed out after {self.timeout_s:g} s"))
+                self._replace(slot)
+        return out
+
+    def _replace(self, slot: int) -> None:
+        proc, conn = self.workers[slot]
+        proc.kill()
+        proc.join(5)
+        conn.close()
+        self.workers[slot] = self._spawn()
+
+    def close(self) -> None:
+        for proc, conn in self.workers:
+            try:
+                if proc.pid and proc.is_alive():
+                    conn.send(None)
+            except OSError:
+                pass
+        deadline = time.monotonic() + 2
+        for proc, conn in self.workers:
+            proc.join(max(0.0, deadline - time.monotonic()))
+            if proc.is_alive():
+                proc.kill()
+                proc.join()
+            conn.close()
+
+
+# --- the writer ----------------------------------------------------------------------------------
+
+
+def _photo_values(outcome: Outcome) -> dict[str, Any]:
+    facts = outcome.facts
+    assert facts is not None
+    taken = facts.taken
+    return {
+        "digest": facts.digest,
+        "format": facts.format,
+        "width": facts.width,
+        "height": facts.height,
+        "orientation": facts.orientation,
+        "make": facts.make,
+        "model": facts.model,
+        "taken_local": taken.local.isoformat(),
+        "taken_utc": taken.utc.isoformat() if taken.utc else None,
+        "utc_offset": taken.offset_minutes,
+        "taken_source": taken.source,
+        "offset_source": taken.offset_source,
+        "lat": facts.lat,
+        "lon": facts.lon,
+        "alt": facts.alt,
+        "phash": facts.phash,
+        "dhash": facts.dhash,
+        "thumb": outcome.thumb,
+        "extractor": extract.EXTRACTOR_VERSION,
+        "indexed_at": now_iso(),
+    }
+
+
+class Writer:
+    """Batches outcomes into transactions on the one writing connection."""
+
+    def __init__(self, catalog: Catalog, report: Report, batch_size: int) -> None:
+        self.catalog = catalog
+        self.report = report
+        self.batch_size = batch_size
+        self.pending: list[tuple[Outcome, str, Entry]] = []
+        self.last_commit = time.monotonic()
+
+    def add(self, outcome: Outcome, root: str, entry: Entry) -> None:
+        self.pending.append((outcome, root, entry))
+        if len(self.pending) >= self.batch_size or time.monotonic() - self.last_commit > COMMIT_EVERY_S:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        seen = now_iso()
+        with self.catalog.transaction():
+            for outcome, root, entry in self.pending:
+                self._write(outcome, root, entry, seen)
+        self.pending.clear()
+        self.last_commit = time.monotonic()
+
+    def _write(self, outcome: Outcome, root: str, entry: Entry, seen: str) -> None:
+        cat, report = self.catalog, self.report
+        path = outcome.path
+        if outcome.kind == "photo":
+            photo_id = cat.upsert_photo(_photo_values(outcome))
+            cat.upsert_file(path, root, entry.stat, "ok", photo_id, seen)
+            cat.clear_errors(path)
+            report.indexed += 1
+            for note in outcome.facts.warnings if outcome.facts else ():
+                log.info("%s: %s", path, note)
+        elif outcome.kind == "known":
+            photo_id = cat.photo_id(outcome.digest or "")
+            if photo_id is None:  # the photo vanished in between; extract on the next run
+                return
+            cat.upsert_file(path, root, entry.stat, "ok", photo_id, seen)
+            cat.clear_errors(path)
+            report.known += 1
+        elif outcome.kind == "ignored":
+            cat.upsert_file(path, root, entry.stat, "ignored", None, seen)
+            report.ignored += 1
+        else:
+            cat.upsert_file(path, root, entry.stat, "error", None, seen)
+            cat.record_error(path, "extract", outcome.message or "unknown error", seen)
+            report.errors += 1
+            log.warning("%s: %s", path, outcome.message)
+
+
+# --- the pipeline --------------------------------------------------------------------------------
+
+
+def _workers(config: Config) -> int:
+    return config.scan.workers or os.cpu_count() or 1
+
+
+def index(
+    catalog: Catalog,
+    config: Config,
+    roots: Sequence[str] | None = None,
+    progress: Progress | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
+    retry_errors: bool = False,
+) -> Report:
+    """Bring the catalog up to date with the files under `roots` (default: the config's roots).
+
+    Every committed batch survives an interruption (KeyboardInterrupt or `should_stop`); a rerun
+    continues where this one stopped.
+    """
+    started = time.monotonic()
+    root_list = [os.path.abspath(os.path.expanduser(r)) for r in (roots or config.scan.roots)]
+    if not root_list:
+        raise OrganizerError("no photo folders: name them on the command line or in scan.roots")
+    report = Report(roots=root_list)
+    run_id = catalog.start_run("scan")
+    output = config.output.path
+    walker = Walker(
+        exclude=config.scan.exclude,
+        follow_symlinks=config.scan.follow_symlinks,
+        skip_dirs=[os.path.abspath(os.path.expanduser(output))] if output else [],
+    )
+
+    def walk_error(path: str, message: str) -> None:
+        log.warning("%s: %s", path, message)
+        report.errors += 1
+        with catalog.transaction():
+            catalog.record_error(path, "scan", message, now_iso())
+
+    plans: list[tuple[str, Diff]] = []
+    for root in root_list:
+        known = catalog.known_files(root)
+        catalogued = sum(1 for k in known.values() if k.state != "missing")
+        why = root_offline(root, catalogued)
+        if why == "absent" and not known:
+            raise OrganizerError(f"photo folder not found: {root}")
+        if why is not None:
+            log.warning("%s: photo folder is %s; skipped, nothing in it is marked missing", root, why)
+            report.offline[root] = why
+            continue
+        plan = diff(walker.walk(root, walk_error), known, retry_errors)
+        report.seen += plan.unchanged + len(plan.todo) + len(plan.moved)
+        report.unchanged += plan.unchanged
+        plans.append((root, plan))
+
+    seen = now_iso()
+    with catalog.transaction():
+        for root, plan in plans:
+            for old, entry in plan.moved:
+                catalog.move_file(old, entry.path, root, seen)
+                report.moved += 1
+
+    todo = [(root, entry) for root, plan in plans for entry in plan.todo]
+    writer = Writer(catalog, report, config.scan.batch_size)
+    try:
+        _extract_all(catalog, config, todo, writer, progress, should_stop, report)
+    except KeyboardInterrupt:
+        report.interrupted = True
+        writer.flush()
+        catalog.finish_run(run_id, report.as_dict())
+        raise
+    writer.flush()
+
+    if not report.interrupted:
+        with catalog.transaction():
+            for _, plan in plans:
+                catalog.mark_missing(plan.gone, seen)
+                report.missing += len(plan.gone)
+            for thumb in catalog.drop_orphan_photos():
+                Path(thumb).unlink(missing_ok=True)
+    report.seconds = round(time.monotonic() - started, 3)
+    catalog.finish_run(run_id, report.as_dict())
+    return report
+
+
+def _extract_all(
+    catalog: Catalog,
+    config: Config,
+    todo: list[tuple[str, Entry]],
+    writer: Writer,
+    progress: Progress | None,
+    should_stop: Callable[[], bool],
+    report: Report,
+) -> None:
+    if not todo:
+        return
+    settings = WorkerSettings(
+        catalog_path=str(catalog.path),
+        thumbs_dir=os.path.join(os.path.expanduser(config.catalog.cache_dir), "thumbs"),
+        max_bytes=config.scan.max_file_mb * 1024 * 1024,
+    )
+    entries = {entry.path: (root, entry) for root, entry in todo}
+    queue = deque(entries)
+    pool = WorkerPool(min(_workers(config), len(todo)), settings, config.scan.file_timeout_s)
+    done = 0
+    try:
+        while queue or pool.busy:
+            if should_stop():
+                report.interrupted = True
+                break
+            for slot in pool.idle_slots():
+                if not queue:
+                    break
+                path = queue.popleft()
+                pool.submit(slot, Task(path, entries[path][1].mtime_ns / 1e9))
+            for outcome in pool.collect(0.5):
+                root, entry = entries[outcome.path]
+                writer.add(outcome, root, entry)
+                done += 1
+                if progress:
+                    progress(done, len(todo), outcome.path)
+    finally:
+        pool.close()

@@ -1,0 +1,159 @@
+"""Shared fixtures: an isolated environment, generated photos, the CLI, and the real corpora."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import piexif
+import pytest
+from click.testing import CliRunner, Result
+from PIL import Image
+
+from organizer.cli import cli
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPORA = ROOT.parent / "shared" / "corpora"
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """No user config, catalog or cache leaks in or out of a test."""
+    for var in list(os.environ):
+        if var.startswith("ORGANIZER_"):
+            monkeypatch.delenv(var)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg-state"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
+    yield
+
+
+@pytest.fixture
+def corpora() -> Path:
+    if not CORPORA.is_dir():
+        pytest.skip("../shared/corpora is not present")
+    return CORPORA
+
+
+def _rational(value: float, den: int = 10000) -> tuple[int, int]:
+    f = Fraction(value).limit_denominator(den)
+    return (f.numerator, f.denominator)
+
+
+def gps_ifd(lat: float, lon: float, lat_ref: str | None = None, lon_ref: str | None = None) -> dict:
+    """A GPS IFD for piexif; refs default from the signs."""
+
+    def dms(value: float) -> tuple[tuple[int, int], ...]:
+        value = abs(value)
+        d = int(value)
+        m = int((value - d) * 60)
+        s = (value - d - m / 60) * 3600
+        return ((d, 1), (m, 1), _rational(s, 1000))
+
+    return {
+        piexif.GPSIFD.GPSLatitudeRef: (lat_ref or ("N" if lat >= 0 else "S")).encode(),
+        piexif.GPSIFD.GPSLatitude: dms(lat),
+        piexif.GPSIFD.GPSLongitudeRef: (lon_ref or ("E" if lon >= 0 else "W")).encode(),
+        piexif.GPSIFD.GPSLongitude: dms(lon),
+    }
+
+
+def make_jpeg(
+    path: Path,
+    *,
+    size: tuple[int, int] = (64, 48),
+    color: tuple[int, int, int] | None = None,
+    seed: int = 0,
+    original: str | None = None,
+    digitized: str | None = None,
+    datetime: str | None = None,
+    subsec: str | None = None,
+    offset: str | None = None,
+    offset_plain: str | None = None,
+    gps: dict | None = None,
+    orientation: int | None = None,
+    make: str | None = None,
+    model: str | None = None,
+    quality: int = 90,
+    mtime: float | None = None,
+) -> Path:
+    """A real JPEG with the EXIF asked for; `seed` varies the picture."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    img = picture(size, seed) if color is None else Image.new("RGB", size, color)
+    zeroth: dict = {}
+    exif: dict = {}
+    if datetime:
+        zeroth[piexif.ImageIFD.DateTime] = datetime.encode()
+    if orientation:
+        zeroth[piexif.ImageIFD.Orientation] = orientation
+    if make:
+        zeroth[piexif.ImageIFD.Make] = make.encode()
+    if model:
+        zeroth[piexif.ImageIFD.Model] = model.encode()
+    if original:
+        exif[piexif.ExifIFD.DateTimeOriginal] = original.encode()
+    if digitized:
+        exif[piexif.ExifIFD.DateTimeDigitized] = digitized.encode()
+    if subsec:
+        exif[piexif.ExifIFD.SubSecTimeOriginal] = subsec.encode()
+    if offset:
+        exif[piexif.ExifIFD.OffsetTimeOriginal] = offset.encode()
+    if offset_plain:
+        exif[piexif.ExifIFD.OffsetTime] = offset_plain.encode()
+    data = piexif.dump({"0th": zeroth, "Exif": exif, "GPS": gps or {}, "1st": {}, "thumbnail": None})
+    img.save(path, "JPEG", quality=quality, exif=data)
+    if mtime is not None:
+        os.utime(path, (mtime, mtime))
+    return path
+
+
+def picture(size: tuple[int, int], seed: int) -> Image.Image:
+    """A deterministic picture with structure (so perceptual hashes differ between seeds)."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    w, h = size
+    small = rng.integers(0, 256, size=(6, 8, 3), dtype=np.uint8)
+    return Image.fromarray(small).resize((w, h), Image.Resampling.BICUBIC)
+
+
+def jpeg_bytes(size: tuple[int, int] = (32, 32), seed: int = 0) -> bytes:
+    out = io.BytesIO()
+    picture(size, seed).save(out, "JPEG")
+    return out.getvalue()
+
+
+class Cli:
+    """Runs the CLI in-process (CliRunner) against one catalog."""
+
+    def __init__(self, catalog: Path) -> None:
+        self.catalog = catalog
+        self.runner = CliRunner()
+
+    def __call__(self, *args: str, code: int = 0, env: dict[str, str] | None = None) -> Result:
+        result = self.runner.invoke(cli, ["--catalog", str(self.catalog), *args], env=env, catch_exceptions=False)
+        assert result.exit_code == code, (result.exit_code, result.output)
+        return result
+
+    def json(self, *args: str, **kw: Any) -> Any:
+        return json.loads(self(*args, "--json", **kw).stdout)
+
+
+@pytest.fixture
+def run(tmp_path: Path) -> Cli:
+    return Cli(tmp_path / "catalog.db")
+
+
+def organizer_subprocess(*args: str, **kw: Any) -> subprocess.Popen:
+    """The real `organizer` as a child process."""
+    return subprocess.Popen([sys.executable, "-m", "organizer", *args], **kw)
+
+
+Maker = Callable[..., Path]

@@ -1,0 +1,121 @@
+"""Configuration: precedence, sources, errors that name the key and the file."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from organizer import config
+from organizer.cli import cli
+from organizer.errors import ConfigError
+
+from conftest import ROOT
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+def test_precedence_defaults_file_env_flags(tmp_path: Path) -> None:
+    cfg_file = write(tmp_path / "c.toml", "[scan]\nworkers = 3\nbatch_size = 50\nroots = ['/a', '/b']\n")
+    cfg = config.load(
+        cfg_file,
+        env={"ORGANIZER_SCAN_BATCH_SIZE": "70", "ORGANIZER_SCAN_FOLLOW_SYMLINKS": "yes"},
+        overrides={"scan.roots": (["/c"], "command line")},
+    )
+    assert cfg.scan.workers == 3 and cfg.sources["scan.workers"] == str(cfg_file)
+    assert cfg.scan.batch_size == 70 and cfg.sources["scan.batch_size"] == "env ORGANIZER_SCAN_BATCH_SIZE"
+    assert cfg.scan.follow_symlinks is True
+    assert cfg.scan.roots == ("/c",) and cfg.sources["scan.roots"] == "command line"
+    assert cfg.scan.file_timeout_s == 60.0 and "scan.file_timeout_s" not in cfg.sources
+    effective = {k: (v, s) for k, v, s in cfg.effective()}
+    assert effective["scan.file_timeout_s"] == (60.0, "default")
+
+
+def test_env_names_the_config_file(tmp_path: Path) -> None:
+    cfg_file = write(tmp_path / "c.toml", "[scan]\nworkers = 5\n")
+    assert config.load(env={"ORGANIZER_CONFIG": str(cfg_file)}).scan.workers == 5
+
+
+def test_user_config_file_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    user = config.user_config_path()
+    user.parent.mkdir(parents=True)
+    write(user, "[scan]\nworkers = 2\n")
+    cfg = config.load(env={})
+    assert cfg.scan.workers == 2 and cfg.file == str(user)
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("[scan]\nrootz = []\n", "unknown key scan.rootz"),
+        ("[scna]\nroots = []\n", "unknown section [scna]"),
+        ("[scan]\nworkers = 'four'\n", "scan.workers: expected a whole number"),
+        ("[scan]\nworkers = -1\n", "scan.workers: must be at least 0"),
+        ("[scan]\nroots = '/photos'\n", "scan.roots: expected a list of strings"),
+        ("[scan]\nfollow_symlinks = 1\n", "scan.follow_symlinks: expected true or false"),
+        ("[scan\nroots = []\n", "invalid TOML"),
+    ],
+)
+def test_bad_file_names_key_and_file(tmp_path: Path, text: str, message: str) -> None:
+    cfg_file = write(tmp_path / "bad.toml", text)
+    with pytest.raises(ConfigError) as err:
+        config.load(cfg_file, env={})
+    assert str(cfg_file) in str(err.value) and message in str(err.value)
+
+
+def test_bad_environment_value_names_the_variable() -> None:
+    with pytest.raises(ConfigError, match="ORGANIZER_SCAN_WORKERS: scan.workers: expected a whole number"):
+        config.load(env={"ORGANIZER_SCAN_WORKERS": "many"})
+    with pytest.raises(ConfigError, match="ORGANIZER_SCAN_NOPE: unknown key scan.nope"):
+        config.load(env={"ORGANIZER_SCAN_NOPE": "1"})
+
+
+def test_missing_explicit_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="config file not found"):
+        config.load(tmp_path / "nope.toml", env={})
+
+
+def test_example_config_lists_every_key_with_its_default() -> None:
+    example = ROOT / "config.example.toml"
+    data = tomllib.loads(example.read_text())
+    listed = {f"{s}.{k}" for s, table in data.items() for k in table}
+    assert listed == set(config.all_keys())
+    loaded = config.load(example, env={})
+    defaults = config.load(env={})
+    for section in config.SECTIONS:
+        assert dataclasses.asdict(getattr(loaded, section)) == dataclasses.asdict(getattr(defaults, section))
+    text = example.read_text()
+    for key in config.all_keys():  # each key has a comment above it
+        name = key.split(".", 1)[1]
+        before = text.split(f"\n{name} = ", 1)[0].rstrip().splitlines()[-1]
+        assert before.startswith("#"), key
+
+
+def test_cli_config_shows_sources_and_bad_config_exits_1(tmp_path: Path) -> None:
+    cfg_file = write(tmp_path / "c.toml", "[scan]\nworkers = 3\n")
+    runner = CliRunner()
+    result = runner.invoke(cli, ["--config", str(cfg_file), "config", "--json"], env={"ORGANIZER_SCAN_BATCH_SIZE": "9"})
+    assert result.exit_code == 0, result.output
+    values = {row["key"]: row for row in json.loads(result.stdout)["values"]}
+    assert values["scan.workers"] == {"key": "scan.workers", "value": 3, "source": str(cfg_file)}
+    assert values["scan.batch_size"]["source"] == "env ORGANIZER_SCAN_BATCH_SIZE"
+    text = runner.invoke(cli, ["--config", str(cfg_file), "config"]).stdout
+    assert f"scan.workers = 3    # {cfg_file}" in text
+
+    bad = write(tmp_path / "bad.toml", "[scan]\nworkers = 'x'\n")
+    result = runner.invoke(cli, ["--config", str(bad), "status"])
+    assert result.exit_code == 1
+    assert result.stderr.strip() == f"organizer: error: {bad}: scan.workers: expected a whole number, got 'x'"
+    assert "Traceback" not in result.output
