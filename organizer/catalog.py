@@ -73,8 +73,46 @@ def _m1_initial(db: sqlite_utils.Database) -> None:
     )
 
 
+def _m2_groups(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE groups (
+            id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL CHECK (kind IN ('event', 'place', 'duplicate', 'similar')),
+            key TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            start TEXT, end TEXT,
+            lat REAL, lon REAL, radius_m REAL,
+            created TEXT NOT NULL, updated TEXT NOT NULL,
+            UNIQUE (kind, key)
+        );
+        CREATE TABLE group_members (
+            group_id INTEGER NOT NULL REFERENCES groups(id) ON DELETE CASCADE,
+            photo_id INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+            PRIMARY KEY (group_id, photo_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX group_members_photo ON group_members(photo_id);
+        """
+    )
+
+
 # Each migration runs in its own transaction together with the version it sets.
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_m1_initial]
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_m1_initial, _m2_groups]
+
+GROUP_KINDS = ("event", "place", "duplicate", "similar")
+
+
+@dataclass(frozen=True)
+class GroupRow:
+    """A group as stored: its stable key, members (photo ids) and what describes it."""
+
+    key: str
+    members: frozenset[int]
+    start: str | None = None
+    end: str | None = None
+    lat: float | None = None
+    lon: float | None = None
+    radius_m: float | None = None
 
 
 @dataclass(frozen=True)
@@ -245,6 +283,105 @@ class Catalog:
         ).fetchall()
         return [r[0] for r in rows if r[0]]
 
+    # --- groups -------------------------------------------------------------------------------
+
+    def cluster_rows(self) -> list[tuple]:
+        """(id, digest, taken_local, taken_source, lat, lon, phash, dhash, ok_files) of every photo
+        that has at least one present file."""
+        return self.conn.execute(
+            """
+            SELECT p.id, p.digest, p.taken_local, p.taken_source, p.lat, p.lon, p.phash, p.dhash, f.n
+            FROM photos p
+            JOIN (SELECT photo_id, count(*) AS n FROM files WHERE state = 'ok' AND photo_id IS NOT NULL
+                  GROUP BY photo_id) f ON f.photo_id = p.id
+            ORDER BY p.id
+            """
+        ).fetchall()
+
+    def groups(self, kind: str) -> dict[str, frozenset[int]]:
+        members: dict[str, set[int]] = {}
+        for key, photo_id in self.conn.execute(
+            "SELECT g.key, m.photo_id FROM groups g LEFT JOIN group_members m ON m.group_id = g.id "
+            "WHERE g.kind = ?",
+            (kind,),
+        ):
+            bucket = members.setdefault(key, set())
+            if photo_id is not None:
+                bucket.add(photo_id)
+        return {k: frozenset(v) for k, v in members.items()}
+
+    def replace_groups(self, kind: str, rows: list[GroupRow]) -> dict[str, int]:
+        """Make the stored groups of `kind` equal to `rows`, rewriting only what changed.
+
+        Returns counts: kept (same members), changed, added, dropped.
+        """
+        stamp = now_iso()
+        old = self.groups(kind)
+        ids = dict(self.conn.execute("SELECT key, id FROM groups WHERE kind = ?", (kind,)).fetchall())
+        counts = {"kept": 0, "changed": 0, "added": 0, "dropped": 0}
+        new_keys = {r.key for r in rows}
+        with self.transaction():
+            for key in set(old) - new_keys:
+                self.conn.execute("DELETE FROM groups WHERE id = ?", (ids[key],))
+                counts["dropped"] += 1
+            for r in rows:
+                values = (len(r.members), r.start, r.end, r.lat, r.lon, r.radius_m)
+                if r.key in ids:
+                    self.conn.execute(
+                        "UPDATE groups SET size = ?, start = ?, end = ?, lat = ?, lon = ?, radius_m = ?, "
+                        "updated = CASE WHEN size != ? THEN ? ELSE updated END WHERE id = ?",
+                        (*values, len(r.members), stamp, ids[r.key]),
+                    )
+                    group_id = ids[r.key]
+                    if old.get(r.key) == r.members:
+                        counts["kept"] += 1
+                        continue
+                    self.conn.execute("DELETE FROM group_members WHERE group_id = ?", (group_id,))
+                    counts["changed"] += 1
+                else:
+                    group_id = self.conn.execute(
+                        "INSERT INTO groups (kind, key, size, start, end, lat, lon, radius_m, created, updated) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                        (kind, r.key, *values, stamp, stamp),
+                    ).fetchone()[0]
+                    counts["added"] += 1
+                self.conn.executemany(
+                    "INSERT INTO group_members (group_id, photo_id) VALUES (?, ?)",
+                    [(group_id, m) for m in sorted(r.members)],
+                )
+        return counts
+
+    def group_counts(self) -> dict[str, int]:
+        counts = dict(self.conn.execute("SELECT kind, count(*) FROM groups GROUP BY kind").fetchall())
+        return {kind: int(counts.get(kind, 0)) for kind in GROUP_KINDS}
+
+    def groups_of_photo(self, photo_id: int) -> list[dict[str, Any]]:
+        return list(
+            self.db.query(
+                "SELECT g.kind, g.key, g.size, g.start, g.end FROM groups g "
+                "JOIN group_members m ON m.group_id = g.id WHERE m.photo_id = ? ORDER BY g.kind",
+                [photo_id],
+            )
+        )
+
+    def duplicate_listing(self) -> list[dict[str, Any]]:
+        """Every duplicate group with its files (paths of present files of each member photo)."""
+        out: dict[str, dict[str, Any]] = {}
+        for key, photo_id, path, taken, width, height, size in self.conn.execute(
+            """
+            SELECT g.key, p.id, f.path, p.taken_local, p.width, p.height, f.size
+            FROM groups g JOIN group_members m ON m.group_id = g.id
+            JOIN photos p ON p.id = m.photo_id
+            JOIN files f ON f.photo_id = p.id AND f.state = 'ok'
+            WHERE g.kind = 'duplicate' ORDER BY g.key, p.width * p.height DESC, f.size DESC, f.path
+            """
+        ):
+            group = out.setdefault(key, {"group": key, "files": []})
+            group["files"].append(
+                {"path": path, "photo": photo_id, "taken_at": taken, "width": width, "height": height, "size": size}
+            )
+        return list(out.values())
+
     # --- errors -------------------------------------------------------------------------------
 
     def record_error(self, path: str, stage: str, message: str, at: str) -> None:
@@ -346,6 +483,7 @@ class Catalog:
             "thumbnail": photo.get("thumb"),
             "same_content": others,
             "errors": list(self.db.query("SELECT stage, message, at FROM errors WHERE path = ?", [path])),
+            "groups": self.groups_of_photo(file["photo_id"]) if file["photo_id"] is not None else [],
             "albums": [],
             "first_seen": file["first_seen"],
             "last_seen": file["last_seen"],

@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from organizer import __version__, config as config_mod, index as index_mod
+from organizer import __version__, config as config_mod, index as index_mod, regroup
 from organizer.catalog import Catalog
 from organizer.errors import OrganizerError
 
@@ -152,6 +152,9 @@ def status(g: Globals, as_json: bool) -> None:
     cfg = g.config()
     with Catalog(cfg.catalog.path, readonly=True) as catalog:
         data = catalog.status()
+        groups = catalog.group_counts()
+        data.update(events=groups["event"], places=groups["place"], duplicate_groups=groups["duplicate"],
+                    similar_groups=groups["similar"])
         data["catalog"] = str(catalog.path)
         data["last_runs"] = catalog.last_runs()
     if as_json:
@@ -163,6 +166,42 @@ def status(g: Globals, as_json: bool) -> None:
                 click.echo(f"last {kind}: {run['finished'] or 'unfinished (started ' + run['started'] + ')'}")
         else:
             click.echo(f"{key}: {value}")
+
+
+@cli.command()
+@json_option
+@click.pass_obj
+def cluster(g: Globals, as_json: bool) -> None:
+    """Regroup the whole catalog into events, places and duplicate groups."""
+    cfg = g.config()
+    with Catalog(cfg.catalog.path) as catalog:
+        report = regroup.regroup(catalog, cfg)
+    if as_json:
+        _print_json(report.as_dict())
+        return
+    click.echo(f"{report.photos} photos")
+    for kind, count in report.groups.items():
+        c = report.changes[kind]
+        click.echo(f"{kind}: {count} groups ({c['kept']} kept, {c['changed']} changed, {c['added']} new, "
+                   f"{c['dropped']} gone)")
+
+
+@cli.command()
+@json_option
+@click.pass_obj
+def dupes(g: Globals, as_json: bool) -> None:
+    """Duplicate groups and their files, the largest original first."""
+    cfg = g.config()
+    with Catalog(cfg.catalog.path, readonly=True) as catalog:
+        groups = catalog.duplicate_listing()
+    if as_json:
+        _print_json(groups)
+        return
+    for group in groups:
+        click.echo(f"group {group['group']} ({len(group['files'])} files)")
+        for f in group["files"]:
+            click.echo(f"  {f['path']}  {f['width']}x{f['height']}  {f['size']} bytes")
+    click.echo(f"{len(groups)} duplicate groups")
 
 
 @cli.command()

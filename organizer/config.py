@@ -52,10 +52,32 @@ class OutputConfig:
     path: str = _opt("", "The album folder that organizer manages.")
 
 
+@dataclass(frozen=True)
+class EventsConfig:
+    gap_hours: float = _opt(4.0, "A new event starts after a gap longer than this.", minimum=0.01)
+    min_photos: int = _opt(3, "Smaller runs are not events.", minimum=1)
+    use_mtime: bool = _opt(False, "Also place photos dated only by file mtime into events.")
+
+
+@dataclass(frozen=True)
+class PlacesConfig:
+    radius_m: float = _opt(1000.0, "DBSCAN radius: photos this close to a dense spot join it.", minimum=1)
+    min_photos: int = _opt(3, "Photos needed around a spot to make it a place.", minimum=1)
+
+
+@dataclass(frozen=True)
+class DuplicatesConfig:
+    phash_distance: int = _opt(8, "Largest pHash Hamming distance between duplicates (0-16).", minimum=0)
+    dhash_distance: int = _opt(8, "Largest dHash Hamming distance between duplicates (0-16).", minimum=0)
+
+
 SECTIONS: dict[str, type] = {
     "catalog": CatalogConfig,
     "scan": ScanConfig,
     "output": OutputConfig,
+    "events": EventsConfig,
+    "places": PlacesConfig,
+    "duplicates": DuplicatesConfig,
 }
 
 
@@ -64,6 +86,9 @@ class Config:
     catalog: CatalogConfig = field(default_factory=CatalogConfig)
     scan: ScanConfig = field(default_factory=ScanConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
+    events: EventsConfig = field(default_factory=EventsConfig)
+    places: PlacesConfig = field(default_factory=PlacesConfig)
+    duplicates: DuplicatesConfig = field(default_factory=DuplicatesConfig)
     file: str | None = None
     sources: Mapping[str, str] = field(default_factory=dict)
 

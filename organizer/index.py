@@ -13,6 +13,7 @@ import multiprocessing.connection
 import os
 import signal
 import sqlite3
+import threading
 import time
 import warnings
 from collections import deque
@@ -99,6 +100,8 @@ def _worker_main(conn: multiprocessing.connection.Connection, settings: WorkerSe
     warnings.simplefilter("ignore")
     logging.disable(logging.CRITICAL)
     lookup = sqlite3.connect(f"file:{settings.catalog_path}?mode=ro", uri=True, timeout=30)
+    extract.warm_up()
+    conn.send("ready")
     while True:
         try:
             task = conn.recv()
@@ -133,7 +136,7 @@ def process_file(task: Task, settings: WorkerSettings, lookup: sqlite3.Connectio
     if row is not None:
         return Outcome(task.path, "known", digest=digest)
     try:
-        facts = extract.extract(data, name, task.mtime, datetime.now(), THUMB_SIZE)
+        facts = extract.extract(data, name, task.mtime, datetime.now(), THUMB_SIZE, digest=digest)
     except Exception as exc:  # any decoder failure is this file's error, never the run's
         return Outcome(task.path, "error", message=_describe(exc))
     thumb = thumb_path(settings.thumbs_dir, digest)
@@ -161,10 +164,18 @@ class WorkerPool:
     def __init__(self, size: int, settings: WorkerSettings, timeout_s: float) -> None:
         self.settings = settings
         self.timeout_s = timeout_s
-        self.ctx = multiprocessing.get_context("forkserver" if os.name == "posix" else "spawn")
-        if os.name == "posix":
+        if os.name != "posix":
+            self.ctx = multiprocessing.get_context("spawn")
+        elif threading.active_count() == 1:
+            # A plain fork is safe with no other threads, and workers inherit a warm interpreter.
+            extract.warm_up()
+            self.ctx = multiprocessing.get_context("fork")
+        else:  # the daemon has threads: fork from a clean server process instead
+            self.ctx = multiprocessing.get_context("forkserver")
             self.ctx.set_forkserver_preload(["organizer.index"])
         self.workers = [self._spawn() for _ in range(size)]
+        for slot in range(size):
+            self._await_ready(slot)
         self.busy: dict[int, tuple[Task, float]] = {}  # worker slot -> (task, started)
 
     def _spawn(self) -> tuple[Any, multiprocessing.connection.Connection]:
@@ -173,6 +184,12 @@ class WorkerPool:
         proc.start()
         child.close()
         return proc, parent
+
+    def _await_ready(self, slot: int) -> None:
+        """Workers warm up before their first file, so that its time bound is its own."""
+        conn = self.workers[slot][1]
+        if not conn.poll(60) or conn.recv() != "ready":
+            raise OrganizerError("an extraction worker did not start")
 
     def idle_slots(self) -> list[int]:
         return [i for i in range(len(self.workers)) if i not in self.busy]
@@ -185,6 +202,9 @@ class WorkerPool:
         """Outcomes that are ready, plus error outcomes for workers that died or overran."""
         conns = {self.workers[s][1]: s for s in self.busy}
         out: list[Outcome] = []
+        if self.busy:  # wake up in time for the earliest deadline
+            earliest = min(started for _, started in self.busy.values()) + self.timeout_s
+            wait_s = max(0.0, min(wait_s, earliest - time.monotonic()))
         for conn in multiprocessing.connection.wait(list(conns), timeout=wait_s):
             slot = conns[conn]  # type: ignore[index]
             task, _ = self.busy.pop(slot)
@@ -208,6 +228,7 @@ class WorkerPool:
         proc.join(5)
         conn.close()
         self.workers[slot] = self._spawn()
+        self._await_ready(slot)
 
     def close(self) -> None:
         for proc, conn in self.workers:

@@ -35,6 +35,24 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[No
     yield
 
 
+@pytest.fixture(scope="session")
+def corpora_indexed(tmp_path_factory: pytest.TempPathFactory):
+    """The corpora scanned once into a catalog: (scan report, config)."""
+    if not CORPORA.is_dir():
+        pytest.skip("../shared/corpora is not present")
+    from organizer import config, index
+    from organizer.catalog import Catalog
+
+    tmp = tmp_path_factory.mktemp("corpora")
+    cfg = config.load(env={}, overrides={
+        "catalog.path": (str(tmp / "catalog.db"), "test"),
+        "catalog.cache_dir": (str(tmp / "cache"), "test"),
+    })
+    with Catalog(cfg.catalog.path) as catalog:
+        report = index.index(catalog, cfg, [str(CORPORA)])
+    return report, cfg
+
+
 @pytest.fixture
 def corpora() -> Path:
     if not CORPORA.is_dir():

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from organizer import config, index
 from organizer.catalog import Catalog
 from organizer.extract.dates import plausible
 
@@ -19,14 +18,8 @@ pytestmark = pytest.mark.skipif(not CORPORA.is_dir(), reason="../shared/corpora 
 
 
 @pytest.fixture(scope="module")
-def indexed(tmp_path_factory: pytest.TempPathFactory):
-    tmp = tmp_path_factory.mktemp("corpora")
-    cfg = config.load(env={}, overrides={
-        "catalog.path": (str(tmp / "catalog.db"), "test"),
-        "catalog.cache_dir": (str(tmp / "cache"), "test"),
-    })
-    with Catalog(cfg.catalog.path) as catalog:
-        report = index.index(catalog, cfg, [str(CORPORA)])
+def indexed(corpora_indexed):
+    report, cfg = corpora_indexed
     catalog = Catalog(cfg.catalog.path, readonly=True)
     yield report, catalog
     catalog.close()

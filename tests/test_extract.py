@@ -158,3 +158,23 @@ def test_broken_exif_falls_back_to_pillow() -> None:
     exif[0x0110] = "Model X"
     meta = metadata.read(b"not an image at all", exif, warnings)
     assert meta.model == "Model X"
+
+
+def test_perceptual_hashes_equal_imagehash(corpora_or_generated) -> None:
+    import imagehash
+
+    from organizer.extract.hashes import perceptual
+
+    for img in corpora_or_generated:
+        assert perceptual(img) == (str(imagehash.phash(img)), str(imagehash.dhash(img)))
+
+
+@pytest.fixture
+def corpora_or_generated() -> list[Image.Image]:
+    from conftest import CORPORA
+
+    images = [picture((200 + 10 * s, 150), s) for s in range(10)]
+    for path in sorted((CORPORA / "B_skimage-data").glob("*.png")):
+        with Image.open(path) as im:
+            images.append(im.convert("RGB"))
+    return images

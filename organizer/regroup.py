@@ -1,0 +1,131 @@
+"""Recluster the whole catalog: load rows, run the pure clusterers, keep group identities, store."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+
+from organizer.catalog import Catalog, GroupRow
+from organizer.cluster import duplicates, events, identity, places
+from organizer.config import Config
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ClusterReport:
+    photos: int = 0
+    groups: dict[str, int] = field(default_factory=dict)
+    changes: dict[str, dict[str, int]] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class Library:
+    """The catalog's photos as arrays, for the clusterers."""
+
+    ids: np.ndarray
+    digests: list[str]
+    seconds: np.ndarray  # local time, seconds since 1970 (0 where undated)
+    dated: np.ndarray  # bool: has a date fit for events
+    lat: np.ndarray  # NaN where unknown
+    lon: np.ndarray
+    phash: np.ndarray  # uint64
+    dhash: np.ndarray
+    files: np.ndarray  # present files per photo
+
+    @classmethod
+    def load(cls, catalog: Catalog, use_mtime: bool) -> Library:
+        rows = catalog.cluster_rows()
+        n = len(rows)
+        seconds = np.zeros(n, dtype=np.int64)
+        dated = np.zeros(n, dtype=bool)
+        for i, row in enumerate(rows):
+            if row[2] and events.eligible(row[3], use_mtime):
+                seconds[i] = events.to_seconds(datetime.fromisoformat(row[2]))
+                dated[i] = True
+        return cls(
+            ids=np.array([r[0] for r in rows], dtype=np.int64),
+            digests=[r[1] for r in rows],
+            seconds=seconds,
+            dated=dated,
+            lat=np.array([np.nan if r[4] is None else r[4] for r in rows], dtype=np.float64),
+            lon=np.array([np.nan if r[5] is None else r[5] for r in rows], dtype=np.float64),
+            phash=duplicates.hex_to_u64([r[6] or "0" for r in rows]),
+            dhash=duplicates.hex_to_u64([r[7] or "0" for r in rows]),
+            files=np.array([r[8] for r in rows], dtype=np.int64),
+        )
+
+
+def _keyed(kind: str, groups: list[tuple[frozenset[int], dict[str, Any]]], previous: dict[str, frozenset[int]],
+           digest_of: dict[int, str]) -> list[GroupRow]:
+    """Give each group the key of the previous group it continues, or a new key of its own."""
+    keys = identity.match(previous, [members for members, _ in groups])
+    taken = {k for k in keys if k}
+    rows = []
+    for (members, info), key in zip(groups, keys):
+        if key is None:
+            # a new group is named after its first photo's content: stable, unique per kind
+            key = f"{kind[0]}{min(digest_of[m] for m in members)[:15]}"
+            while key in taken:
+                key += "x"
+        taken.add(key)
+        rows.append(GroupRow(key=key, members=members, **info))
+    return rows
+
+
+def regroup(catalog: Catalog, config: Config) -> ClusterReport:
+    """Regroup the whole library into events, places and duplicate groups, and store them."""
+    report = ClusterReport()
+    run_id = catalog.start_run("cluster")
+    t = time.perf_counter()
+    lib = Library.load(catalog, config.events.use_mtime)
+    report.photos = len(lib.ids)
+    report.seconds["load"] = round(time.perf_counter() - t, 3)
+    digest_of = dict(zip(lib.ids.tolist(), lib.digests))
+    found: dict[str, list[tuple[frozenset[int], dict[str, Any]]]] = {}
+
+    t = time.perf_counter()
+    d = lib.dated
+    found["event"] = [
+        (frozenset(e.members), {"start": e.start.isoformat(), "end": e.end.isoformat(), "lat": e.lat, "lon": e.lon})
+        for e in events.find_events(
+            lib.ids[d], lib.seconds[d], lib.lat[d], lib.lon[d], config.events.gap_hours * 3600,
+            config.events.min_photos,
+        )
+    ]
+    report.seconds["events"] = round(time.perf_counter() - t, 3)
+
+    t = time.perf_counter()
+    g = ~np.isnan(lib.lat)
+    found["place"] = [
+        (frozenset(p.members), {"lat": p.lat, "lon": p.lon, "radius_m": p.radius_m})
+        for p in places.find_places(lib.ids[g], lib.lat[g], lib.lon[g], config.places.radius_m,
+                                    config.places.min_photos)
+    ]
+    report.seconds["places"] = round(time.perf_counter() - t, 3)
+
+    t = time.perf_counter()
+    near = duplicates.find_duplicates(
+        lib.ids, lib.phash, lib.dhash, config.duplicates.phash_distance, config.duplicates.dhash_distance
+    )
+    grouped = {m for group in near for m in group}
+    # one content at several paths is a duplicate group too
+    copies = [(int(i),) for i, n in zip(lib.ids, lib.files) if n > 1 and int(i) not in grouped]
+    found["duplicate"] = [(frozenset(group), {}) for group in near + copies]
+    report.seconds["duplicates"] = round(time.perf_counter() - t, 3)
+
+    for kind, groups in found.items():
+        rows = _keyed(kind, groups, catalog.groups(kind), digest_of)
+        report.changes[kind] = catalog.replace_groups(kind, rows)
+        report.groups[kind] = len(rows)
+    catalog.finish_run(run_id, report.as_dict())
+    return report
