@@ -96,8 +96,35 @@ def _m2_groups(db: sqlite_utils.Database) -> None:
     )
 
 
+def _m3_publishing(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE place_names (
+            cell TEXT PRIMARY KEY,
+            country TEXT, region TEXT, city TEXT,
+            source TEXT NOT NULL,
+            at TEXT NOT NULL
+        );
+        CREATE TABLE albums (
+            id INTEGER PRIMARY KEY,
+            output TEXT NOT NULL,
+            path TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            group_key TEXT,
+            UNIQUE (output, path)
+        );
+        CREATE TABLE album_photos (
+            album_id INTEGER NOT NULL REFERENCES albums(id) ON DELETE CASCADE,
+            photo_id INTEGER NOT NULL,
+            PRIMARY KEY (album_id, photo_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX album_photos_photo ON album_photos(photo_id);
+        """
+    )
+
+
 # Each migration runs in its own transaction together with the version it sets.
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_m1_initial, _m2_groups]
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_m1_initial, _m2_groups, _m3_publishing]
 
 GROUP_KINDS = ("event", "place", "duplicate", "similar")
 
@@ -382,6 +409,67 @@ class Catalog:
             )
         return list(out.values())
 
+    # --- publishing ---------------------------------------------------------------------------
+
+    def cached_place_name(self, cell: str) -> tuple | None:
+        row = self.conn.execute(
+            "SELECT country, region, city, source FROM place_names WHERE cell = ?", (cell,)
+        ).fetchone()
+        return None if row is None else tuple(row)
+
+    def cache_place_name(self, cell: str, country: str | None, region: str | None, city: str | None,
+                         source: str) -> None:
+        with self.transaction():
+            self.conn.execute(
+                "INSERT OR REPLACE INTO place_names (cell, country, region, city, source, at) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (cell, country, region, city, source, now_iso()),
+            )
+
+    def publish_rows(self) -> list[tuple]:
+        """(photo id, digest, taken_local, taken_source, lat, lon, thumb, path) for every present
+        file, ordered by photo and path."""
+        return self.conn.execute(
+            """
+            SELECT p.id, p.digest, p.taken_local, p.taken_source, p.lat, p.lon, p.thumb, f.path
+            FROM photos p JOIN files f ON f.photo_id = p.id AND f.state = 'ok'
+            ORDER BY p.id, f.path
+            """
+        ).fetchall()
+
+    def group_rows(self, kind: str) -> list[tuple]:
+        """(key, start, end, lat, lon, radius_m, members) of every group of `kind`, members sorted."""
+        rows = self.conn.execute(
+            "SELECT g.key, g.start, g.end, g.lat, g.lon, g.radius_m, group_concat(m.photo_id) FROM groups g "
+            "JOIN group_members m ON m.group_id = g.id WHERE g.kind = ? GROUP BY g.id ORDER BY g.key",
+            (kind,),
+        ).fetchall()
+        return [(*r[:6], sorted(int(x) for x in r[6].split(","))) for r in rows]
+
+    def set_albums(self, output: str, albums: dict[str, tuple[str, str | None, list[int]]]) -> None:
+        """Record what is published in `output`: album path -> (kind, group key, photo ids)."""
+        with self.transaction():
+            self.conn.execute("DELETE FROM albums WHERE output = ?", (output,))
+            for path, (kind, key, photos) in albums.items():
+                album_id = self.conn.execute(
+                    "INSERT INTO albums (output, path, kind, group_key) VALUES (?, ?, ?, ?) RETURNING id",
+                    (output, path, kind, key),
+                ).fetchone()[0]
+                self.conn.executemany(
+                    "INSERT OR IGNORE INTO album_photos (album_id, photo_id) VALUES (?, ?)",
+                    [(album_id, p) for p in photos],
+                )
+
+    def albums_of_photo(self, photo_id: int) -> list[str]:
+        return [
+            str(Path(output) / path)
+            for output, path in self.conn.execute(
+                "SELECT a.output, a.path FROM albums a JOIN album_photos ap ON ap.album_id = a.id "
+                "WHERE ap.photo_id = ? ORDER BY a.path",
+                (photo_id,),
+            )
+        ]
+
     # --- errors -------------------------------------------------------------------------------
 
     def record_error(self, path: str, stage: str, message: str, at: str) -> None:
@@ -484,7 +572,7 @@ class Catalog:
             "same_content": others,
             "errors": list(self.db.query("SELECT stage, message, at FROM errors WHERE path = ?", [path])),
             "groups": self.groups_of_photo(file["photo_id"]) if file["photo_id"] is not None else [],
-            "albums": [],
+            "albums": self.albums_of_photo(file["photo_id"]) if file["photo_id"] is not None else [],
             "first_seen": file["first_seen"],
             "last_seen": file["last_seen"],
             "missing_since": file["missing_since"],

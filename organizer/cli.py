@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from organizer import __version__, config as config_mod, index as index_mod, regroup
+from organizer import __version__, config as config_mod, index as index_mod, publish as publish_mod, regroup
 from organizer.catalog import Catalog
 from organizer.errors import OrganizerError
 
@@ -184,6 +184,59 @@ def cluster(g: Globals, as_json: bool) -> None:
         c = report.changes[kind]
         click.echo(f"{kind}: {count} groups ({c['kept']} kept, {c['changed']} changed, {c['added']} new, "
                    f"{c['dropped']} gone)")
+
+
+def _output_override(output: str | None) -> dict[str, tuple[Any, str]]:
+    return {"output.path": (os.path.abspath(os.path.expanduser(output)), "flag --output")} if output else {}
+
+
+def _echo_publish(report: publish_mod.PublishReport) -> None:
+    kinds = ", ".join(f"{n} {k}" for k, n in sorted(report.albums.items()))
+    click.echo(f"published {kinds} albums in {report.output}: {report.written} written, "
+               f"{report.unchanged} unchanged, {report.removed} removed")
+    for rel in report.kept_foreign:
+        click.echo(f"kept files not made by organizer in {rel}")
+    click.echo(f"map: {report.map} ({report.map_photos} photos)")
+
+
+@cli.command()
+@click.option("--output", type=click.Path(file_okay=False), help="The album folder (default: output.path).")
+@json_option
+@click.pass_obj
+def publish(g: Globals, output: str | None, as_json: bool) -> None:
+    """Mirror the catalog's groups as folders of symlinks, and write map.html."""
+    cfg = g.config(**_output_override(output))
+    with Catalog(cfg.catalog.path) as catalog:
+        report = publish_mod.publish(catalog, cfg)
+    if as_json:
+        _print_json(report.as_dict())
+    else:
+        _echo_publish(report)
+
+
+@cli.command()
+@click.argument("roots", nargs=-1, type=click.Path(file_okay=False))
+@click.option("--output", type=click.Path(file_okay=False), help="The album folder (default: output.path).")
+@json_option
+@click.pass_obj
+def organize(g: Globals, roots: tuple[str, ...], output: str | None, as_json: bool) -> None:
+    """Scan ROOTS, regroup and publish, once."""
+    cfg = g.config(**_roots_override(roots), **_output_override(output))
+    if not cfg.output.path:
+        raise OrganizerError("no output folder: give --output or set output.path")
+    _sigterm_as_interrupt()
+    with Catalog(cfg.catalog.path) as catalog:
+        publish_mod.AlbumTree(cfg.output.path).open()  # refuse an unmanaged folder before any work
+        scanned = index_mod.index(catalog, cfg, progress=None if as_json else _progress_printer(g.verbosity))
+        clustered = regroup.regroup(catalog, cfg)
+        published = publish_mod.publish(catalog, cfg)
+    if as_json:
+        _print_json({"scan": scanned.as_dict(), "cluster": clustered.as_dict(), "publish": published.as_dict()})
+        return
+    click.echo(f"{scanned.seen} files: {scanned.indexed} indexed, {scanned.errors} errors; "
+               f"{clustered.groups.get('event', 0)} events, {clustered.groups.get('place', 0)} places, "
+               f"{clustered.groups.get('duplicate', 0)} duplicate groups")
+    _echo_publish(published)
 
 
 @cli.command()

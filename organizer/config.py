@@ -71,6 +71,17 @@ class DuplicatesConfig:
     dhash_distance: int = _opt(8, "Largest dHash Hamming distance between duplicates (0-16).", minimum=0)
 
 
+@dataclass(frozen=True)
+class GeocodeConfig:
+    online: bool = _opt(False, "Ask a Nominatim server for place names (offline GeoNames otherwise).")
+    domain: str = _opt("nominatim.openstreetmap.org", "The Nominatim server.")
+    scheme: str = _opt("https", "http or https.", choices=("http", "https"))
+    user_agent: str = _opt("organizer-photo-library", "Nominatim's usage policy asks for one.")
+    timeout_s: float = _opt(10.0, "Give up on one request after this long.", minimum=0.1)
+    min_interval_s: float = _opt(1.0, "At most one request per this many seconds.", minimum=0)
+    language: str = _opt("en", "Language of the place names.")
+
+
 SECTIONS: dict[str, type] = {
     "catalog": CatalogConfig,
     "scan": ScanConfig,
@@ -78,6 +89,7 @@ SECTIONS: dict[str, type] = {
     "events": EventsConfig,
     "places": PlacesConfig,
     "duplicates": DuplicatesConfig,
+    "geocode": GeocodeConfig,
 }
 
 
@@ -89,6 +101,7 @@ class Config:
     events: EventsConfig = field(default_factory=EventsConfig)
     places: PlacesConfig = field(default_factory=PlacesConfig)
     duplicates: DuplicatesConfig = field(default_factory=DuplicatesConfig)
+    geocode: GeocodeConfig = field(default_factory=GeocodeConfig)
     file: str | None = None
     sources: Mapping[str, str] = field(default_factory=dict)
 

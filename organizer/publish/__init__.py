@@ -1,0 +1,182 @@
+"""Publishing: the catalog's groups as folders of symlinks, and the map."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from organizer.catalog import Catalog
+from organizer.cluster.events import TAKEN_SOURCES
+from organizer.config import Config
+from organizer.errors import OutputError
+from organizer.geocode import Geocoder, PlaceName
+from organizer.publish import mapview, naming, thumbs
+from organizer.publish.albums import AlbumTree
+
+__all__ = ["AlbumTree", "PublishReport", "plan", "publish"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PublishReport:
+    output: str = ""
+    albums: dict[str, int] = field(default_factory=dict)
+    written: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    kept_foreign: list[str] = field(default_factory=list)
+    map: str | None = None
+    map_photos: int = 0
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class _Photo:
+    digest: str
+    taken: datetime | None  # None: no date fit for the timeline (none, or only an mtime)
+    lat: float | None
+    lon: float | None
+    thumb: str | None
+    paths: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Album:
+    kind: str
+    key: str | None
+    photos: list[int]
+    links: dict[str, str]  # link name -> target
+
+
+def _load_photos(catalog: Catalog) -> dict[int, _Photo]:
+    photos: dict[int, _Photo] = {}
+    for pid, digest, taken, source, lat, lon, thumb, path in catalog.publish_rows():
+        photo = photos.get(pid)
+        if photo is None:
+            when = datetime.fromisoformat(taken) if taken and source in TAKEN_SOURCES else None
+            photo = photos[pid] = _Photo(digest, when, lat, lon, thumb)
+        photo.paths.append(path)
+    return photos
+
+
+def _one_link_each(ids: list[int], photos: dict[int, _Photo]) -> dict[str, str]:
+    """One link per photo (its first path), named after the file."""
+    targets = [photos[i].paths[0] for i in ids if i in photos]
+    return {name: path for path, name in naming.link_names(targets).items()}
+
+
+def _city(name: PlaceName) -> str | None:
+    return name.city or name.region
+
+
+def plan(catalog: Catalog, photos: dict[int, _Photo], geocoder: Geocoder) -> dict[str, _Album]:
+    """Every album to publish: relative folder path -> what it holds."""
+    albums: dict[str, _Album] = {}
+
+    events = catalog.group_rows("event")
+    titles = []
+    for key, start, end, lat, lon, _, members in events:
+        place = _city(geocoder.name(lat, lon)) if lat is not None else None
+        titles.append((key, naming.event_title(datetime.fromisoformat(start), datetime.fromisoformat(end), place),
+                       len(members)))
+    names = naming.numbered(titles)
+    for key, _, _, _, _, _, members in events:
+        albums[f"Events/{names[key]}"] = _Album("event", key, members, _one_link_each(members, photos))
+
+    by_country: dict[str, list[tuple[str, str, int]]] = {}
+    place_rows = {}
+    for key, _, _, lat, lon, _, members in catalog.group_rows("place"):
+        name = geocoder.name(lat, lon)
+        country = naming.safe(name.country or "Unknown country")
+        by_country.setdefault(country, []).append((key, _city(name) or f"{lat:.3f}, {lon:.3f}", len(members)))
+        place_rows[key] = (country, members)
+    for country, titled in by_country.items():
+        for key, folder in naming.numbered(titled).items():
+            members = place_rows[key][1]
+            albums[f"Places/{country}/{folder}"] = _Album("place", key, members, _one_link_each(members, photos))
+
+    dup_titles, dup_links = [], {}
+    for key, _, _, _, _, _, members in catalog.group_rows("duplicate"):
+        paths = [p for m in members if m in photos for p in photos[m].paths]
+        if len(paths) < 2:
+            continue
+        first = min(paths, key=lambda p: os.path.basename(p))
+        dup_titles.append((key, os.path.splitext(os.path.basename(first))[0], len(paths)))
+        dup_links[key] = (members, {name: path for path, name in naming.link_names(paths).items()})
+    for key, folder in naming.numbered(dup_titles).items():
+        members, links = dup_links[key]
+        albums[f"Duplicates/{folder}"] = _Album("duplicate", key, members, links)
+
+    timeline: dict[str, list[int]] = {}
+    for pid, photo in photos.items():
+        folder = f"Timeline/{photo.taken:%Y/%m}" if photo.taken else "Timeline/Undated"
+        timeline.setdefault(folder, []).append(pid)
+    for folder, members in timeline.items():
+        albums[folder] = _Album("timeline", None, members, _one_link_each(sorted(members), photos))
+    return albums
+
+
+def _map_items(catalog: Catalog, albums: dict[str, _Album], photos: dict[int, _Photo]):
+    in_albums: dict[int, list[str]] = {}
+    for path, album in albums.items():
+        if album.kind != "timeline":
+            for pid in album.photos:
+                in_albums.setdefault(pid, []).append(path)
+    points, thumb_files = [], {}
+    for pid, p in photos.items():
+        if p.lat is None:
+            continue
+        thumb = None
+        if p.thumb and os.path.exists(p.thumb):
+            thumb = p.digest
+            thumb_files[thumb + ".jpg"] = p.thumb
+        points.append(mapview.MapPhoto(p.lat, p.lon, thumb, p.taken.isoformat(sep=" ") if p.taken else None,
+                                       os.path.basename(p.paths[0]), sorted(in_albums.get(pid, []))))
+    lines, areas = [], []
+    by_key = {(a.kind, a.key): path for path, a in albums.items()}
+    for key, _, _, _, _, _, members in catalog.group_rows("event"):
+        located = [photos[m] for m in members if m in photos and photos[m].lat is not None]
+        located.sort(key=lambda p: p.taken or datetime.min)
+        title = by_key.get(("event", key), key).split("/", 1)[-1]
+        lines.append(mapview.MapLine(title, [(p.lat, p.lon) for p in located]))
+    for key, _, _, lat, lon, radius, _ in catalog.group_rows("place"):
+        areas.append(mapview.MapArea(by_key.get(("place", key), key).split("/", 1)[-1], lat, lon, radius or 0))
+    return points, thumb_files, lines, areas
+
+
+def publish(catalog: Catalog, config: Config, output: str | None = None) -> PublishReport:
+    """Mirror the catalog's groups into the output folder, and write the map."""
+    started = time.monotonic()
+    target = output or config.output.path
+    if not target:
+        raise OutputError("no output folder: give --output or set output.path")
+    tree = AlbumTree(target)
+    tree.open()
+    report = PublishReport(output=str(tree.root))
+    geocoder = Geocoder(config.geocode, catalog)
+    photos = _load_photos(catalog)
+    albums = plan(catalog, photos, geocoder)
+    for album in albums.values():
+        report.albums[album.kind] = report.albums.get(album.kind, 0) + 1
+    result = tree.apply({path: a.links for path, a in albums.items()})
+    report.written, report.unchanged, report.removed = result.written, result.unchanged, result.removed
+    report.kept_foreign = result.kept_foreign
+    catalog.set_albums(str(tree.root), {path: (a.kind, a.key, a.photos) for path, a in albums.items()})
+
+    points, thumb_files, lines, areas = _map_items(catalog, albums, photos)
+    thumbs.sync(tree.root / mapview.MAP_DIR / "thumbs", thumb_files)
+    report.map = str(mapview.write(tree.root, points, lines, areas))
+    report.map_photos = len(points)
+    report.seconds = round(time.monotonic() - started, 3)
+    run_id = catalog.start_run("publish")
+    catalog.finish_run(run_id, report.as_dict())
+    return report
+
