@@ -9,6 +9,7 @@ name, and after one failure the rest of the run stays offline, so publishing is 
 from __future__ import annotations
 
 import logging
+import math
 import time
 from dataclasses import dataclass
 
@@ -33,9 +34,24 @@ def cell(lat: float, lon: float) -> str:
     return f"{lat:.2f},{lon:.2f}"
 
 
+# (minimum population, within km): the first tier with a place close enough names the spot, so a
+# photo in Berlin-Mitte is "Berlin" and one in Lisbon's Intendente quarter "Lisbon", while a
+# village far from any city keeps its own name.
+_TIERS = ((1_000_000, 10.0), (100_000, 10.0), (10_000, 5.0), (0, float("inf")))
+
+
+def _km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    a = math.sin((p2 - p1) / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2
+    return 2 * 6371.0088 * math.asin(math.sqrt(min(1.0, a)))
+
+
 def offline(lat: float, lon: float) -> PlaceName:
-    found = reverse_geocode.get((lat, lon))
-    return PlaceName(found.get("country"), found.get("state"), found.get("city"), "geonames")
+    for population, within_km in _TIERS:
+        found = reverse_geocode.get((lat, lon), min_population=population)
+        if _km(lat, lon, found["latitude"], found["longitude"]) <= within_km:
+            return PlaceName(found.get("country"), found.get("state"), found.get("city"), "geonames")
+    raise AssertionError("the last tier accepts any distance")
 
 
 class Geocoder:

@@ -17,6 +17,7 @@ def safe(text: str, fallback: str = "Unnamed") -> str:
     text = unicodedata.normalize("NFC", text)
     text = _UNSAFE.sub(" ", text)
     text = re.sub(r"\s+", " ", text).strip(" .")
+    text = re.sub(r" +(\.[^.\s]+)$", r"\1", text)  # 'x .jpg' (from '<x>.jpg') -> 'x.jpg'
     encoded = text.encode("utf-8")
     if len(encoded) > MAX_NAME_BYTES:
         text = encoded[:MAX_NAME_BYTES].decode("utf-8", "ignore").rstrip(" .")
