@@ -123,8 +123,23 @@ def _m3_publishing(db: sqlite_utils.Database) -> None:
     )
 
 
+def _m4_vectors(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE vectors (
+            photo_id INTEGER PRIMARY KEY REFERENCES photos(id) ON DELETE CASCADE,
+            model TEXT NOT NULL,
+            vec BLOB NOT NULL
+        );
+        CREATE INDEX vectors_model ON vectors(model);
+        """
+    )
+
+
 # Each migration runs in its own transaction together with the version it sets.
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_m1_initial, _m2_groups, _m3_publishing]
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
+    _m1_initial, _m2_groups, _m3_publishing, _m4_vectors,
+]
 
 GROUP_KINDS = ("event", "place", "duplicate", "similar")
 
@@ -309,6 +324,43 @@ class Catalog:
             "RETURNING thumb"
         ).fetchall()
         return [r[0] for r in rows if r[0]]
+
+    # --- vectors ------------------------------------------------------------------------------
+
+    def put_vector(self, photo_id: int, model: str, vec: bytes) -> None:
+        self.conn.execute(
+            "INSERT OR REPLACE INTO vectors (photo_id, model, vec) VALUES (?, ?, ?)", (photo_id, model, vec)
+        )
+
+    def photos_without_vector(self, model: str) -> list[tuple[int, str]]:
+        """(photo id, one present path) of photos with no vector from `model`."""
+        return self.conn.execute(
+            """
+            SELECT p.id, min(f.path) FROM photos p JOIN files f ON f.photo_id = p.id AND f.state = 'ok'
+            LEFT JOIN vectors v ON v.photo_id = p.id AND v.model = ?
+            WHERE v.photo_id IS NULL GROUP BY p.id
+            """,
+            (model,),
+        ).fetchall()
+
+    def vectors(self, model: str) -> tuple[list[int], list[bytes]]:
+        """Photo ids (with a present file) and their vectors from `model`."""
+        rows = self.conn.execute(
+            "SELECT v.photo_id, v.vec FROM vectors v WHERE v.model = ? AND EXISTS "
+            "(SELECT 1 FROM files f WHERE f.photo_id = v.photo_id AND f.state = 'ok') ORDER BY v.photo_id",
+            (model,),
+        ).fetchall()
+        return [r[0] for r in rows], [r[1] for r in rows]
+
+    def first_paths(self, photo_ids: list[int]) -> dict[int, str]:
+        out: dict[int, str] = {}
+        for start in range(0, len(photo_ids), 500):
+            chunk = photo_ids[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            out.update(self.conn.execute(
+                f"SELECT photo_id, min(path) FROM files WHERE state = 'ok' AND photo_id IN ({marks}) "
+                "GROUP BY photo_id", chunk).fetchall())
+        return out
 
     # --- groups -------------------------------------------------------------------------------
 
@@ -569,6 +621,8 @@ class Catalog:
             "phash": photo.get("phash"),
             "dhash": photo.get("dhash"),
             "thumbnail": photo.get("thumb"),
+            "vector_model": next(iter(self.conn.execute(
+                "SELECT model FROM vectors WHERE photo_id = ?", (file["photo_id"],)).fetchone() or ()), None),
             "same_content": others,
             "errors": list(self.db.query("SELECT stage, message, at FROM errors WHERE path = ?", [path])),
             "groups": self.groups_of_photo(file["photo_id"]) if file["photo_id"] is not None else [],

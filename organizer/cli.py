@@ -259,6 +259,24 @@ def dupes(g: Globals, as_json: bool) -> None:
 
 @cli.command()
 @click.argument("file", type=click.Path())
+@click.option("-k", "count", type=click.IntRange(1, 1000), default=10, show_default=True,
+              help="How many photos.")
+@json_option
+@click.pass_obj
+def similar(g: Globals, file: str, count: int, as_json: bool) -> None:
+    """The photos most similar to FILE (CNN cosine), best first."""
+    cfg = g.config()
+    with Catalog(cfg.catalog.path, readonly=True) as catalog:
+        rows = regroup.similar_to(catalog, cfg, os.path.abspath(os.path.expanduser(file)), count)
+    if as_json:
+        _print_json(rows)
+        return
+    for row in rows:
+        click.echo(f"{row['cosine']:.3f}  {row['path']}")
+
+
+@cli.command()
+@click.argument("file", type=click.Path())
 @json_option
 @click.pass_obj
 def explain(g: Globals, file: str, as_json: bool) -> None:

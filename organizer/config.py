@@ -82,6 +82,17 @@ class GeocodeConfig:
     language: str = _opt("en", "Language of the place names.")
 
 
+@dataclass(frozen=True)
+class VectorsConfig:
+    enabled: bool = _opt(True, "Compute a CNN vector for every photo (similar groups, `organizer similar`).")
+    model: str = _opt("efficientnet-lite0", "The built-in model, or the path of an ONNX image model.")
+    input_size: int = _opt(224, "The model's input: a square of this many pixels.", minimum=16)
+    resize: int = _opt(256, "The short side is resized to this before the centre crop.", minimum=16)
+    mean: tuple[float, ...] = _opt((127.0, 127.0, 127.0), "Per-channel mean (RGB, 0-255) subtracted.")
+    std: tuple[float, ...] = _opt((128.0, 128.0, 128.0), "Per-channel divisor (RGB, 0-255).")
+    output: str = _opt("features", "The model output that is the image's vector.")
+
+
 SECTIONS: dict[str, type] = {
     "catalog": CatalogConfig,
     "scan": ScanConfig,
@@ -90,6 +101,7 @@ SECTIONS: dict[str, type] = {
     "places": PlacesConfig,
     "duplicates": DuplicatesConfig,
     "geocode": GeocodeConfig,
+    "vectors": VectorsConfig,
 }
 
 
@@ -102,6 +114,7 @@ class Config:
     places: PlacesConfig = field(default_factory=PlacesConfig)
     duplicates: DuplicatesConfig = field(default_factory=DuplicatesConfig)
     geocode: GeocodeConfig = field(default_factory=GeocodeConfig)
+    vectors: VectorsConfig = field(default_factory=VectorsConfig)
     file: str | None = None
     sources: Mapping[str, str] = field(default_factory=dict)
 
@@ -191,6 +204,17 @@ def _coerce(key: str, raw: Any, typ: Any, where: str, from_text: bool) -> Any:
         if isinstance(raw, str):
             return raw
         raise bad("a string")
+    if typ == tuple[float, ...]:
+        if from_text and isinstance(raw, str):
+            try:
+                raw = [float(part) for part in raw.strip().strip("[]").split(",") if part.strip()]
+            except ValueError:
+                raise bad("a list of numbers") from None
+        if isinstance(raw, (list, tuple)) and all(
+            isinstance(x, (int, float)) and not isinstance(x, bool) for x in raw
+        ):
+            return tuple(float(x) for x in raw)
+        raise bad("a list of numbers")
     # tuple[str, ...]
     if from_text and isinstance(raw, str):
         text = raw.strip()
@@ -285,6 +309,10 @@ def load(
         values[section][name] = value
         sources[key] = source
 
+    for key in ("mean", "std"):
+        if len(values["vectors"].get(key, (0, 0, 0))) != 3:
+            where = sources.get(f"vectors.{key}", "default")
+            raise ConfigError(f"{where}: vectors.{key}: expected three numbers (R, G, B)")
     if not values["catalog"].get("path"):
         values["catalog"]["path"] = str(_state_dir() / "catalog.db")
     if not values["catalog"].get("cache_dir"):

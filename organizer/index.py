@@ -29,7 +29,7 @@ from organizer import extract
 from organizer.catalog import Catalog, now_iso
 from organizer.config import Config
 from organizer.errors import OrganizerError
-from organizer.extract import decode
+from organizer.extract import decode, vectors
 from organizer.scan import Diff, Entry, Walker, diff, root_offline
 
 log = logging.getLogger(__name__)
@@ -42,11 +42,12 @@ COMMIT_EVERY_S = 2.0
 class Task:
     path: str
     mtime: float
+    photo_id: int | None = None  # set for a vector-only task (a photo catalogued without one)
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """What a worker made of one file. kind: photo | known | error | ignored."""
+    """What a worker made of one file. kind: photo | known | error | ignored | vector."""
 
     path: str
     kind: str
@@ -54,6 +55,8 @@ class Outcome:
     facts: extract.Facts | None = None
     thumb: str | None = None
     message: str | None = None
+    vector: bytes | None = None
+    photo_id: int | None = None
 
 
 @dataclass
@@ -68,6 +71,7 @@ class Report:
     ignored: int = 0
     errors: int = 0
     missing: int = 0
+    vectors: int = 0  # computed for photos catalogued before (a new model, or vectors turned on)
     interrupted: bool = False
     seconds: float = 0.0
 
@@ -83,6 +87,8 @@ class WorkerSettings:
     catalog_path: str
     thumbs_dir: str
     max_bytes: int
+    cache_dir: str
+    vectors: vectors.ModelSpec | None = None
 
 
 def thumb_path(thumbs_dir: str, digest: str) -> str:
@@ -101,6 +107,7 @@ def _worker_main(conn: multiprocessing.connection.Connection, settings: WorkerSe
     logging.disable(logging.CRITICAL)
     lookup = sqlite3.connect(f"file:{settings.catalog_path}?mode=ro", uri=True, timeout=30)
     extract.warm_up()
+    model = vectors.Model(settings.vectors, settings.cache_dir) if settings.vectors else None
     conn.send("ready")
     while True:
         try:
@@ -109,10 +116,12 @@ def _worker_main(conn: multiprocessing.connection.Connection, settings: WorkerSe
             return
         if task is None:
             return
-        conn.send(process_file(task, settings, lookup))
+        conn.send(process_file(task, settings, lookup, model))
 
 
-def process_file(task: Task, settings: WorkerSettings, lookup: sqlite3.Connection) -> Outcome:
+def process_file(
+    task: Task, settings: WorkerSettings, lookup: sqlite3.Connection, model: vectors.Model | None
+) -> Outcome:
     """Read one file and extract it, unless its content is already catalogued."""
     name = os.path.basename(task.path)
     try:
@@ -125,6 +134,12 @@ def process_file(task: Task, settings: WorkerSettings, lookup: sqlite3.Connectio
         return Outcome(task.path, "error", message=f"cannot read: {exc.strerror or exc}")
     if not data:
         return Outcome(task.path, "error", message="empty file")
+    if task.photo_id is not None and model is not None:
+        try:
+            vector = extract.embed_only(data, THUMB_SIZE, model)
+        except Exception as exc:  # this photo's vector fails, nothing else
+            return Outcome(task.path, "error", message=_describe(exc), photo_id=task.photo_id)
+        return Outcome(task.path, "vector", vector=vector, photo_id=task.photo_id)
     if decode.sniff(data[:64]) is None:
         if decode.looks_like_image(name):
             return Outcome(task.path, "error", message=f"not a supported image ({decode.describe(data[:64])})")
@@ -136,7 +151,7 @@ def process_file(task: Task, settings: WorkerSettings, lookup: sqlite3.Connectio
     if row is not None:
         return Outcome(task.path, "known", digest=digest)
     try:
-        facts = extract.extract(data, name, task.mtime, datetime.now(), THUMB_SIZE, digest=digest)
+        facts = extract.extract(data, name, task.mtime, datetime.now(), THUMB_SIZE, digest=digest, model=model)
     except Exception as exc:  # any decoder failure is this file's error, never the run's
         return Outcome(task.path, "error", message=_describe(exc))
     thumb = thumb_path(settings.thumbs_dir, digest)
@@ -280,14 +295,15 @@ def _photo_values(outcome: Outcome) -> dict[str, Any]:
 class Writer:
     """Batches outcomes into transactions on the one writing connection."""
 
-    def __init__(self, catalog: Catalog, report: Report, batch_size: int) -> None:
+    def __init__(self, catalog: Catalog, report: Report, batch_size: int, model_id: str | None) -> None:
         self.catalog = catalog
         self.report = report
         self.batch_size = batch_size
-        self.pending: list[tuple[Outcome, str, Entry]] = []
+        self.model_id = model_id
+        self.pending: list[tuple[Outcome, str | None, Entry | None]] = []
         self.last_commit = time.monotonic()
 
-    def add(self, outcome: Outcome, root: str, entry: Entry) -> None:
+    def add(self, outcome: Outcome, root: str | None, entry: Entry | None) -> None:
         self.pending.append((outcome, root, entry))
         if len(self.pending) >= self.batch_size or time.monotonic() - self.last_commit > COMMIT_EVERY_S:
             self.flush()
@@ -302,12 +318,24 @@ class Writer:
         self.pending.clear()
         self.last_commit = time.monotonic()
 
-    def _write(self, outcome: Outcome, root: str, entry: Entry, seen: str) -> None:
+    def _write(self, outcome: Outcome, root: str | None, entry: Entry | None, seen: str) -> None:
         cat, report = self.catalog, self.report
         path = outcome.path
+        if outcome.photo_id is not None:  # a vector-only task
+            if outcome.kind == "vector" and outcome.vector and self.model_id:
+                cat.put_vector(outcome.photo_id, self.model_id, outcome.vector)
+                report.vectors += 1
+            else:
+                cat.record_error(path, "vectors", outcome.message or "unknown error", seen)
+                log.warning("%s: no vector: %s", path, outcome.message)
+            return
+        assert root is not None and entry is not None
         if outcome.kind == "photo":
             photo_id = cat.upsert_photo(_photo_values(outcome))
             cat.upsert_file(path, root, entry.stat, "ok", photo_id, seen)
+            facts = outcome.facts
+            if facts is not None and facts.vector is not None and facts.vector_model:
+                cat.put_vector(photo_id, facts.vector_model, facts.vector)
             cat.clear_errors(path)
             report.indexed += 1
             for note in outcome.facts.warnings if outcome.facts else ():
@@ -392,14 +420,32 @@ def index(
                 report.moved += 1
 
     todo = [(root, entry) for root, plan in plans for entry in plan.todo]
-    writer = Writer(catalog, report, config.scan.batch_size)
+    spec = vector_spec(config)
+    model_id = vectors.model_id(spec) if spec else None
+    writer = Writer(catalog, report, config.scan.batch_size, model_id)
+    pool: WorkerPool | None = None
     try:
-        _extract_all(catalog, config, todo, writer, progress, should_stop, report)
+        if todo:
+            pool = _pool(catalog, config, spec, len(todo))
+            entries = {entry.path: (root, entry) for root, entry in todo}
+            tasks = [Task(e.path, e.mtime_ns / 1e9) for _, e in todo]
+            _run(pool, tasks, lambda o: writer.add(o, *entries[o.path]), progress, should_stop, report)
+            writer.flush()
+        if model_id and not report.interrupted:
+            online = tuple(root.rstrip(os.sep) + os.sep for root, _ in plans)
+            stale = [Task(path, 0.0, pid) for pid, path in catalog.photos_without_vector(model_id)
+                     if path.startswith(online)]
+            if stale:
+                pool = pool or _pool(catalog, config, spec, len(stale))
+                _run(pool, stale, lambda o: writer.add(o, None, None), progress, should_stop, report)
     except KeyboardInterrupt:
         report.interrupted = True
         writer.flush()
         catalog.finish_run(run_id, report.as_dict())
         raise
+    finally:
+        if pool is not None:
+            pool.close()
     writer.flush()
 
     if not report.interrupted:
@@ -414,41 +460,50 @@ def index(
     return report
 
 
-def _extract_all(
-    catalog: Catalog,
-    config: Config,
-    todo: list[tuple[str, Entry]],
-    writer: Writer,
+def vector_spec(config: Config) -> vectors.ModelSpec | None:
+    v = config.vectors
+    if not v.enabled:
+        return None
+    return vectors.ModelSpec(v.model, v.input_size, v.resize, tuple(v.mean), tuple(v.std), v.output)  # type: ignore[arg-type]
+
+
+def _pool(catalog: Catalog, config: Config, spec: vectors.ModelSpec | None, tasks: int) -> WorkerPool:
+    cache_dir = os.path.expanduser(config.catalog.cache_dir)
+    if spec is not None:
+        try:
+            vectors.graph_path(spec, cache_dir)  # built once here, not by every worker at once
+        except vectors.ModelError as exc:
+            raise OrganizerError(f"vectors.model: {exc}") from None
+    settings = WorkerSettings(
+        catalog_path=str(catalog.path),
+        thumbs_dir=os.path.join(cache_dir, "thumbs"),
+        max_bytes=config.scan.max_file_mb * 1024 * 1024,
+        cache_dir=cache_dir,
+        vectors=spec,
+    )
+    return WorkerPool(min(_workers(config), tasks), settings, config.scan.file_timeout_s)
+
+
+def _run(
+    pool: WorkerPool,
+    tasks: list[Task],
+    on_outcome: Callable[[Outcome], None],
     progress: Progress | None,
     should_stop: Callable[[], bool],
     report: Report,
 ) -> None:
-    if not todo:
-        return
-    settings = WorkerSettings(
-        catalog_path=str(catalog.path),
-        thumbs_dir=os.path.join(os.path.expanduser(config.catalog.cache_dir), "thumbs"),
-        max_bytes=config.scan.max_file_mb * 1024 * 1024,
-    )
-    entries = {entry.path: (root, entry) for root, entry in todo}
-    queue = deque(entries)
-    pool = WorkerPool(min(_workers(config), len(todo)), settings, config.scan.file_timeout_s)
+    queue = deque(tasks)
     done = 0
-    try:
-        while queue or pool.busy:
-            if should_stop():
-                report.interrupted = True
+    while queue or pool.busy:
+        if should_stop():
+            report.interrupted = True
+            return
+        for slot in pool.idle_slots():
+            if not queue:
                 break
-            for slot in pool.idle_slots():
-                if not queue:
-                    break
-                path = queue.popleft()
-                pool.submit(slot, Task(path, entries[path][1].mtime_ns / 1e9))
-            for outcome in pool.collect(0.5):
-                root, entry = entries[outcome.path]
-                writer.add(outcome, root, entry)
-                done += 1
-                if progress:
-                    progress(done, len(todo), outcome.path)
-    finally:
-        pool.close()
+            pool.submit(slot, queue.popleft())
+        for outcome in pool.collect(0.5):
+            on_outcome(outcome)
+            done += 1
+            if progress:
+                progress(done, len(tasks), outcome.path)

@@ -11,8 +11,11 @@ from typing import Any
 import numpy as np
 
 from organizer.catalog import Catalog, GroupRow
-from organizer.cluster import duplicates, events, identity, places
+from organizer.cluster import duplicates, events, identity, places, similar
 from organizer.config import Config
+from organizer.errors import CatalogError
+from organizer.extract import vectors
+from organizer.index import vector_spec
 
 log = logging.getLogger(__name__)
 
@@ -129,3 +132,21 @@ def regroup(catalog: Catalog, config: Config) -> ClusterReport:
         report.groups[kind] = len(rows)
     catalog.finish_run(run_id, report.as_dict())
     return report
+
+
+def similar_to(catalog: Catalog, config: Config, path: str, k: int) -> list[dict[str, Any]]:
+    """The `k` photos nearest to the one at `path` by CNN cosine, best first."""
+    spec = vector_spec(config)
+    if spec is None:
+        raise CatalogError("vectors are turned off (vectors.enabled = false)")
+    model = vectors.model_id(spec)
+    catalog.explain(path)  # raises when the file is not in the catalog
+    ids, blobs = catalog.vectors(model)
+    rows = {pid: i for i, pid in enumerate(ids)}
+    photo = catalog.conn.execute("SELECT photo_id FROM files WHERE path = ?", (path,)).fetchone()[0]
+    if photo not in rows:
+        raise CatalogError(f"{path}: no vector from {model} yet (run `organizer scan`)")
+    matrix = np.frombuffer(b"".join(blobs), dtype=np.float16).reshape(len(ids), -1)
+    found = similar.nearest(matrix[rows[photo]], matrix, k, exclude=rows[photo])
+    paths = catalog.first_paths([ids[i] for i, _ in found])
+    return [{"path": paths.get(ids[i]), "cosine": round(score, 4), "photo": ids[i]} for i, score in found]

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 
 from organizer.extract import dates, decode, hashes, metadata
+from organizer.extract.vectors import Model
 
 # Bump when extraction changes so that stored facts are recomputed.
 EXTRACTOR_VERSION = 1
@@ -31,6 +32,8 @@ class Facts:
     phash: str
     dhash: str
     thumbnail: bytes
+    vector: bytes | None = None  # float16, L2-normalised
+    vector_model: str | None = None
     warnings: list[str] = field(default_factory=list)
 
 
@@ -42,10 +45,12 @@ def extract(
     thumb_size: int = 320,
     local_zone: tzinfo | None = None,
     digest: str | None = None,
+    model: Model | None = None,
 ) -> Facts:
     """Everything organizer knows of one photo, from one decode.
 
-    `digest` is the content digest when the caller has computed it already.
+    `digest` is the content digest when the caller has computed it already; with a `model`, the
+    photo's CNN vector is computed from the same decode.
     Raises NotAPhoto for content that is not a supported image, and the decoder's own errors for
     broken files; the caller records either as an error row.
     """
@@ -74,8 +79,18 @@ def extract(
         phash=phash,
         dhash=dhash,
         thumbnail=hashes.encode_jpeg(thumbnail),
+        vector=model.embed([decoded.image])[0].tobytes() if model else None,
+        vector_model=model.id if model else None,
         warnings=warnings,
     )
+
+
+def embed_only(data: bytes, thumb_size: int, model: Model) -> bytes:
+    """The CNN vector alone, for a photo catalogued before its model was."""
+    fmt = decode.sniff(data[:64])
+    if fmt is None:
+        raise NotAPhoto(f"not a supported image ({decode.describe(data[:64])})")
+    return model.embed([decode.decode(data, fmt, min_side=thumb_size).image])[0].tobytes()
 
 
 def warm_up() -> None:

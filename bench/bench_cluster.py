@@ -1,0 +1,193 @@
+"""Clustering at scale, on synthetic libraries with planted truth.
+
+    python bench/bench_cluster.py [--sizes 100000 1000000] [--plain-size 20000]
+
+A library: ten years of days with bursts of photos (events), 30 % of GPS positions at one home spot,
+trips around the world, 20 % without GPS; 2 % of photos have 1-3 planted near copies (pHash and
+dHash a few bits away). Each kind runs in its own process so its peak memory (max RSS) is its own.
+Then, side by side at a size the plain way can finish: DBSCAN on raw coordinates and an all-pairs
+Hamming comparison, against ours, as time ratios. Precision and recall are pair-level against the
+planted truth.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import resource
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from organizer.cluster import duplicates, events, places  # noqa: E402
+
+GAP_S = 4 * 3600
+
+
+def library(n: int, seed: int = 0) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    base = int(n / 1.04)  # planted copies fill the rest
+    # time: sessions (true events) of 3-60 photos, seconds to minutes apart, 6 h or more between
+    sizes, total = [], 0
+    while total < base:
+        sizes.append(int(rng.integers(3, 60)))
+        total += sizes[-1]
+    sizes[-1] -= total - base
+    if sizes[-1] < 3:
+        sizes[-2] += sizes.pop()
+    session = np.repeat(np.arange(len(sizes)), sizes)
+    starts = np.cumsum(rng.integers(6 * 3600, 20 * 86400, len(sizes)))
+    within = np.concatenate([np.cumsum(rng.integers(1, 900, s)) for s in sizes])
+    seconds = (starts[session] + within - within[np.r_[0, np.cumsum(sizes)[:-1]]][session]).astype(np.int64)
+    seconds += 1_200_000_000
+    # place: a session is at home (30 %), on a trip (50 %) or without GPS (20 %)
+    kind = rng.choice(3, size=len(sizes), p=[0.3, 0.5, 0.2])
+    trip_centres = np.stack([rng.uniform(-50, 65, len(sizes)), rng.uniform(-170, 170, len(sizes))], axis=1)
+    lat = np.full(base, np.nan)
+    lon = np.full(base, np.nan)
+    home = kind[session] == 0
+    lat[home] = 52.52 + rng.normal(0, 1e-5, home.sum())
+    lon[home] = 13.405 + rng.normal(0, 1e-5, home.sum())
+    trip = kind[session] == 1
+    lat[trip] = trip_centres[session[trip], 0] + rng.normal(0, 0.003, trip.sum())
+    lon[trip] = trip_centres[session[trip], 1] + rng.normal(0, 0.003, trip.sum())
+    phash = rng.integers(0, 2**63, base, dtype=np.int64).astype(np.uint64) * np.uint64(2) + rng.integers(
+        0, 2, base).astype(np.uint64)
+    dhash = rng.integers(0, 2**63, base, dtype=np.int64).astype(np.uint64) * np.uint64(2) + rng.integers(
+        0, 2, base).astype(np.uint64)
+    # planted near copies
+    dup_of = np.arange(base)
+    originals = rng.choice(base, size=n - base, replace=False)
+    extra = []
+    for o in originals:
+        for _ in range(int(rng.integers(1, 3))):
+            if len(extra) >= n - base:
+                break
+            extra.append(o)
+    extra = np.array(extra[: n - base], dtype=np.int64)
+
+    def flip(h: np.ndarray, bits: int) -> np.ndarray:
+        out = h.copy()
+        for i in range(len(out)):
+            for b in rng.choice(64, size=bits, replace=False):
+                out[i] ^= np.uint64(1) << np.uint64(int(b))
+        return out
+
+    return {
+        "ids": np.arange(base + len(extra), dtype=np.int64),
+        "seconds": np.concatenate([seconds, seconds[extra] + 1]),
+        "session": np.concatenate([session, session[extra]]),
+        "lat": np.concatenate([lat, lat[extra]]),
+        "lon": np.concatenate([lon, lon[extra]]),
+        "phash": np.concatenate([phash, flip(phash[extra], 3)]),
+        "dhash": np.concatenate([dhash, flip(dhash[extra], 3)]),
+        "dup_of": np.concatenate([dup_of, extra]),
+    }
+
+
+def pair_scores(groups: list[tuple[int, ...]], labels: np.ndarray) -> tuple[float, float]:
+    """Pair-level precision and recall of `groups` against `labels` (same label = same truth group)."""
+    found_pairs = sum(len(g) * (len(g) - 1) // 2 for g in groups)
+    tp = 0
+    for g in groups:
+        _, counts = np.unique(labels[list(g)], return_counts=True)
+        tp += int((counts * (counts - 1) // 2).sum())
+    _, counts = np.unique(labels, return_counts=True)
+    truth = int((counts * (counts - 1) // 2).sum())
+    return (tp / found_pairs if found_pairs else 1.0), (tp / truth if truth else 1.0)
+
+
+def run_kind(kind: str, lib: dict[str, np.ndarray], queue: multiprocessing.Queue) -> None:
+    t = time.perf_counter()
+    if kind == "events":
+        found = [e.members for e in events.find_events(lib["ids"], lib["seconds"], lib["lat"], lib["lon"], GAP_S, 3)]
+        truth = lib["session"]
+    elif kind == "places":
+        g = ~np.isnan(lib["lat"])
+        found = [p.members for p in places.find_places(lib["ids"][g], lib["lat"][g], lib["lon"][g], 1000, 3)]
+        truth = None
+    else:
+        found = duplicates.find_duplicates(lib["ids"], lib["phash"], lib["dhash"], 8, 8)
+        truth = lib["dup_of"]
+    elapsed = time.perf_counter() - t
+    scores = pair_scores(found, truth) if truth is not None else (float("nan"), float("nan"))
+    queue.put((elapsed, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, len(found), *scores))
+
+
+def in_child(kind: str, lib: dict[str, np.ndarray]) -> tuple:
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    proc = ctx.Process(target=run_kind, args=(kind, lib, queue))
+    proc.start()
+    while proc.is_alive() or not queue.empty():
+        try:
+            result = queue.get(timeout=1)
+        except Exception:  # queue.Empty: still working
+            continue
+        proc.join()
+        return result
+    raise RuntimeError(f"{kind}: the child process failed (exit code {proc.exitcode})")
+
+
+def plain_places(lat: np.ndarray, lon: np.ndarray) -> None:
+    from sklearn.cluster import DBSCAN
+
+    g = ~np.isnan(lat)
+    DBSCAN(eps=1000 / places.EARTH_RADIUS_M, min_samples=3, metric="haversine", algorithm="ball_tree").fit(
+        np.radians(np.stack([lat[g], lon[g]], axis=1)))
+
+
+def plain_duplicates(phash: np.ndarray, dhash: np.ndarray) -> None:
+    for start in range(0, len(phash), 2000):
+        block = slice(start, start + 2000)
+        close = (duplicates.popcount(phash[block, None] ^ phash[None, :]) <= 8) & (
+            duplicates.popcount(dhash[block, None] ^ dhash[None, :]) <= 8)
+        np.nonzero(close)
+
+
+def timed(fn, *args) -> float:
+    t = time.perf_counter()
+    fn(*args)
+    return time.perf_counter() - t
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--plain-size", type=int, default=20_000)
+    args = parser.parse_args()
+    baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"(the benchmark process itself: {baseline:.0f} MB before any library)")
+    for n in args.sizes:
+        t = time.perf_counter()
+        lib = library(n)
+        print(f"\n{n:,} photos (made in {time.perf_counter() - t:.0f} s)")
+        total = 0.0
+        for kind in ("events", "places", "duplicates"):
+            elapsed, rss, groups, precision, recall = in_child(kind, lib)
+            total += elapsed
+            quality = "" if np.isnan(precision) else f"  precision {precision:.3f} recall {recall:.3f}"
+            print(f"  {kind:10s} {elapsed:7.1f} s  peak {rss:7.0f} MB  {groups:7,} groups{quality}")
+        print(f"  all kinds  {total:7.1f} s")
+
+    n = args.plain_size
+    lib = library(n, seed=1)
+    print(f"\nside by side at {n:,} photos (medians of 3)")
+    for name, ours, plain in [
+        ("places", lambda: places.find_places(lib["ids"][~np.isnan(lib["lat"])], lib["lat"][~np.isnan(lib["lat"])],
+                                              lib["lon"][~np.isnan(lib["lat"])], 1000, 3),
+         lambda: plain_places(lib["lat"], lib["lon"])),
+        ("duplicates", lambda: duplicates.find_duplicates(lib["ids"], lib["phash"], lib["dhash"], 8, 8),
+         lambda: plain_duplicates(lib["phash"], lib["dhash"])),
+    ]:
+        o = sorted(timed(ours) for _ in range(3))[1]
+        p = sorted(timed(plain) for _ in range(3))[1]
+        print(f"  {name:10s} ours {o:6.2f} s   plain {p:6.2f} s   plain/ours {p / o:5.1f}x")
+
+
+if __name__ == "__main__":
+    main()
