@@ -72,6 +72,13 @@ class DuplicatesConfig:
 
 
 @dataclass(frozen=True)
+class SimilarConfig:
+    sim: float = _opt(0.8, "How alike photos of a similar group are (0-1, higher is stricter).", minimum=0)
+    neighbours: int = _opt(10, "Nearest neighbours looked at per photo.", minimum=1)
+    min_photos: int = _opt(2, "Smallest similar group.", minimum=2)
+
+
+@dataclass(frozen=True)
 class GeocodeConfig:
     online: bool = _opt(False, "Ask a Nominatim server for place names (offline GeoNames otherwise).")
     domain: str = _opt("nominatim.openstreetmap.org", "The Nominatim server.")
@@ -100,6 +107,7 @@ SECTIONS: dict[str, type] = {
     "events": EventsConfig,
     "places": PlacesConfig,
     "duplicates": DuplicatesConfig,
+    "similar": SimilarConfig,
     "geocode": GeocodeConfig,
     "vectors": VectorsConfig,
 }
@@ -113,6 +121,7 @@ class Config:
     events: EventsConfig = field(default_factory=EventsConfig)
     places: PlacesConfig = field(default_factory=PlacesConfig)
     duplicates: DuplicatesConfig = field(default_factory=DuplicatesConfig)
+    similar: SimilarConfig = field(default_factory=SimilarConfig)
     geocode: GeocodeConfig = field(default_factory=GeocodeConfig)
     vectors: VectorsConfig = field(default_factory=VectorsConfig)
     file: str | None = None
@@ -309,6 +318,8 @@ def load(
         values[section][name] = value
         sources[key] = source
 
+    if values["similar"].get("sim", 0.8) > 1:
+        raise ConfigError(f"{sources.get('similar.sim', 'default')}: similar.sim: must be at most 1")
     for key in ("mean", "std"):
         if len(values["vectors"].get(key, (0, 0, 0))) != 3:
             where = sources.get(f"vectors.{key}", "default")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -125,6 +126,22 @@ def regroup(catalog: Catalog, config: Config) -> ClusterReport:
     copies = [(int(i),) for i, n in zip(lib.ids, lib.files) if n > 1 and int(i) not in grouped]
     found["duplicate"] = [(frozenset(group), {}) for group in near + copies]
     report.seconds["duplicates"] = round(time.perf_counter() - t, 3)
+
+    spec = vector_spec(config)
+    if spec is not None:
+        t = time.perf_counter()
+        ids, blobs = catalog.vectors(vectors.model_id(spec))
+        if ids:
+            matrix = np.frombuffer(b"".join(blobs), dtype=np.float16).reshape(len(ids), -1)
+            found["similar"] = [
+                (frozenset(group), {})
+                for group in similar.find_similar(np.array(ids), matrix, config.similar.sim,
+                                                  config.similar.neighbours, config.similar.min_photos,
+                                                  threads=os.cpu_count() or 1)
+            ]
+        else:
+            found["similar"] = []
+        report.seconds["similar"] = round(time.perf_counter() - t, 3)
 
     for kind, groups in found.items():
         rows = _keyed(kind, groups, catalog.groups(kind), digest_of)

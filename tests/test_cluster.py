@@ -144,3 +144,53 @@ def test_identity_keeps_keys_by_jaccard() -> None:
     current = [{1, 2, 3, 4, 5}, {10, 11, 12, 13, 14}, {20, 21}, {21, 22, 23}, {30, 31}]
     # 4/5 keeps a; 2/5 < 0.5 loses b; c goes to the better of two overlaps (2/3 vs 2/4)
     assert identity.match(previous, current) == ["a", None, "c", None, None]
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    return v / np.linalg.norm(v, axis=-1, keepdims=True)
+
+
+def test_similar_groups_planted_sets_and_no_chaining() -> None:
+    from organizer.cluster import similar
+
+    rng = np.random.default_rng(3)
+    d = 256
+    centres = _unit(rng.normal(size=(40, d)))
+    members = np.repeat(np.arange(40), 5)
+    vecs = _unit(centres[members] + rng.normal(size=(200, d)) * 0.02)  # pairwise cosine ~0.9
+    noise = _unit(rng.normal(size=(300, d)))  # unrelated singles
+    # a chain: each step is similar to the next (cosine ~0.9), but the ends are unrelated
+    start, end = _unit(rng.normal(size=d)), _unit(rng.normal(size=d))
+    chain = _unit(np.stack([np.cos(t) * start + np.sin(t) * _unit(end - (end @ start) * start)
+                            for t in np.linspace(0, np.pi / 2, 12)]))
+    x = np.concatenate([vecs, noise, chain]).astype(np.float16)
+    ids = np.arange(len(x)) + 1000
+    groups = similar.find_similar(ids, x, sim=0.8, k=10)
+    planted = [g for g in groups if max(g) < 1200]
+    assert sorted(planted) == [tuple(range(1000 + 5 * c, 1005 + 5 * c)) for c in range(40)]
+    assert not [g for g in groups if any(1200 <= m < 1500 for m in g)]  # noise stays alone
+    chain_groups = [g for g in groups if min(g) >= 1500]
+    assert chain_groups and all(len(g) < 12 for g in chain_groups)
+    xf = x.astype(np.float32)
+    for g in chain_groups:  # every group holds together on average
+        sub = xf[np.array(g) - 1000]
+        pairs = sub @ sub.T
+        assert pairs[np.triu_indices(len(g), 1)].mean() >= 0.8
+
+
+def test_similar_groups_through_the_hnsw_index(monkeypatch: pytest.MonkeyPatch) -> None:
+    from organizer.cluster import similar
+
+    monkeypatch.setattr(similar, "EXACT_MAX", 100)  # force the approximate path on a small set
+    rng = np.random.default_rng(4)
+    centres = _unit(rng.normal(size=(60, 1280)))
+    x = _unit(centres[np.repeat(np.arange(60), 4)] + rng.normal(size=(240, 1280)) * 0.01)  # cosine ~0.89
+    groups = similar.find_similar(np.arange(240), x.astype(np.float16), sim=0.8, k=8)
+    assert sorted(groups) == [tuple(range(4 * c, 4 * c + 4)) for c in range(60)]
+
+
+def test_nearest_is_by_cosine() -> None:
+    from organizer.cluster import similar
+
+    m = _unit(np.array([[1, 0, 0], [0.9, 0.1, 0], [0, 1, 0], [0.5, 0.5, 0]], dtype=np.float32))
+    assert [i for i, _ in similar.nearest(m[0], m, 2, exclude=0)] == [1, 3]

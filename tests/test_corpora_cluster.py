@@ -73,3 +73,14 @@ def test_distinct_photos_are_not_grouped_with_each_other(clustered: Catalog) -> 
         for key in groups_of(clustered, r["file"], "duplicate"):
             assert key not in seen, f"{r['file']} and {seen[key]} are distinct photos"
             seen[key] = r["file"]
+
+
+def test_similar_groups_join_the_stereo_pair_and_keep_distinct_photos_apart(clustered: Catalog) -> None:
+    left = groups_of(clustered, "B_skimage-data/motorcycle_left.png", "similar")
+    assert left and left == groups_of(clustered, "B_skimage-data/motorcycle_right.png", "similar")
+    singles = [r["file"] for r in _truth() if r["relation"] == "singleton"]
+    seen: dict[str, str] = {}
+    for rel in singles:
+        for key in groups_of(clustered, rel, "similar"):
+            assert key not in seen, f"{rel} and {seen[key]} are distinct photos"
+            seen[key] = rel

@@ -23,6 +23,8 @@ def test_organize_the_corpora(tmp_path: Path, run: Cli) -> None:
             assert link.is_symlink() and not os.path.isabs(os.readlink(link))
             assert link.resolve() == (CORPORA / "A_exif-samples/jpg/gps" / link.name).resolve()
             assert link.read_bytes()[:3] == b"\xff\xd8\xff"
+    stereo = out / "Similar" / "motorcycle_left (2)"
+    assert sorted(p.name for p in stereo.iterdir()) == ["motorcycle_left.png", "motorcycle_right.png"]
     assert (out / "map.html").stat().st_size > 1000
     again = run.json("organize", str(CORPORA), "--output", str(out))
     assert again["publish"]["written"] == 0 and again["scan"]["indexed"] == 0

@@ -24,6 +24,12 @@ AREZZO = (43.4674483, 11.8851267)
 LISBON = (38.7223, -9.1393)
 
 
+@pytest.fixture(autouse=True)
+def no_vectors(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Generated blobs all look alike to a CNN; Similar/ albums are tested on the real corpora."""
+    monkeypatch.setenv("ORGANIZER_VECTORS_ENABLED", "false")
+
+
 def library(tmp_path: Path) -> Path:
     root = tmp_path / "Pictures"
     for i in range(3):

@@ -103,6 +103,18 @@ def plan(catalog: Catalog, photos: dict[int, _Photo], geocoder: Geocoder) -> dic
             members = place_rows[key][1]
             albums[f"Places/{country}/{folder}"] = _Album("place", key, members, _one_link_each(members, photos))
 
+    sim_titles, sim_members = [], {}
+    for key, _, _, _, _, _, members in catalog.group_rows("similar"):
+        present = [m for m in members if m in photos]
+        if len(present) < 2:
+            continue
+        first = min((photos[m].paths[0] for m in present), key=os.path.basename)
+        sim_titles.append((key, os.path.splitext(os.path.basename(first))[0], len(present)))
+        sim_members[key] = present
+    for key, folder in naming.numbered(sim_titles).items():
+        members = sim_members[key]
+        albums[f"Similar/{folder}"] = _Album("similar", key, members, _one_link_each(members, photos))
+
     dup_titles, dup_links = [], {}
     for key, _, _, _, _, _, members in catalog.group_rows("duplicate"):
         paths = [p for m in members if m in photos for p in photos[m].paths]

