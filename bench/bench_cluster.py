@@ -23,7 +23,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from organizer.cluster import duplicates, events, places  # noqa: E402
+from organizer.cluster import duplicates, events, places, similar  # noqa: E402
 
 GAP_S = 4 * 3600
 
@@ -77,8 +77,12 @@ def library(n: int, seed: int = 0) -> dict[str, np.ndarray]:
                 out[i] ^= np.uint64(1) << np.uint64(int(b))
         return out
 
+    total = base + len(extra)
+    vectors, similar_to = _vectors(rng, total)
     return {
-        "ids": np.arange(base + len(extra), dtype=np.int64),
+        "vectors": vectors,
+        "similar_to": similar_to,
+        "ids": np.arange(total, dtype=np.int64),
         "seconds": np.concatenate([seconds, seconds[extra] + 1]),
         "session": np.concatenate([session, session[extra]]),
         "lat": np.concatenate([lat, lat[extra]]),
@@ -87,6 +91,30 @@ def library(n: int, seed: int = 0) -> dict[str, np.ndarray]:
         "dhash": np.concatenate([dhash, flip(dhash[extra], 3)]),
         "dup_of": np.concatenate([dup_of, extra]),
     }
+
+
+def _vectors(rng: np.random.Generator, n: int, d: int = 1280) -> tuple[np.ndarray, np.ndarray]:
+    """CNN-like vectors: 2,000 topics (unrelated photos of one topic at cosine ~0.5), and planted
+    similar sets of 3-5 shots of one scene (cosine ~0.9 within a set). Float16, in chunks."""
+    topics = rng.normal(size=(2000, d)).astype(np.float32)
+    topics /= np.linalg.norm(topics, axis=1, keepdims=True)
+    label = np.arange(n)  # truth: a planted set shares its first member's label
+    planted = int(n * 0.1)
+    start = 0
+    while start < planted:
+        size = int(rng.integers(3, 6))
+        label[start:start + size] = start
+        start += size
+    out = np.empty((n, d), dtype=np.float16)
+    for i in range(0, n, 50_000):
+        rows = np.arange(i, min(n, i + 50_000))
+        topic = topics[label[rows] % 2000]
+        scene = rng.normal(size=(len(rows), d)).astype(np.float32) / np.sqrt(d)
+        scene = scene[np.searchsorted(np.unique(label[rows]), label[rows])]  # one scene per set
+        shot = rng.normal(size=(len(rows), d)).astype(np.float32) / np.sqrt(d) * 0.33
+        v = topic + scene + shot
+        out[rows] = (v / np.linalg.norm(v, axis=1, keepdims=True)).astype(np.float16)
+    return out, label
 
 
 def pair_scores(groups: list[tuple[int, ...]], labels: np.ndarray) -> tuple[float, float]:
@@ -110,9 +138,12 @@ def run_kind(kind: str, lib: dict[str, np.ndarray], queue: multiprocessing.Queue
         g = ~np.isnan(lib["lat"])
         found = [p.members for p in places.find_places(lib["ids"][g], lib["lat"][g], lib["lon"][g], 1000, 3)]
         truth = None
-    else:
+    elif kind == "duplicates":
         found = duplicates.find_duplicates(lib["ids"], lib["phash"], lib["dhash"], 8, 8)
         truth = lib["dup_of"]
+    else:
+        found = similar.find_similar(lib["ids"], lib["vectors"], 0.8, 10, 2, threads=multiprocessing.cpu_count())
+        truth = lib["similar_to"]
     elapsed = time.perf_counter() - t
     scores = pair_scores(found, truth) if truth is not None else (float("nan"), float("nan"))
     queue.put((elapsed, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, len(found), *scores))
@@ -149,6 +180,13 @@ def plain_duplicates(phash: np.ndarray, dhash: np.ndarray) -> None:
         np.nonzero(close)
 
 
+def plain_similar(vectors: np.ndarray) -> None:
+    from sklearn.cluster import AgglomerativeClustering
+
+    AgglomerativeClustering(n_clusters=None, metric="cosine", linkage="average", distance_threshold=0.2).fit(
+        vectors.astype(np.float32))
+
+
 def timed(fn, *args) -> float:
     t = time.perf_counter()
     fn(*args)
@@ -167,7 +205,7 @@ def main() -> None:
         lib = library(n)
         print(f"\n{n:,} photos (made in {time.perf_counter() - t:.0f} s)")
         total = 0.0
-        for kind in ("events", "places", "duplicates"):
+        for kind in ("events", "places", "duplicates", "similar"):
             elapsed, rss, groups, precision, recall = in_child(kind, lib)
             total += elapsed
             quality = "" if np.isnan(precision) else f"  precision {precision:.3f} recall {recall:.3f}"
@@ -183,6 +221,9 @@ def main() -> None:
          lambda: plain_places(lib["lat"], lib["lon"])),
         ("duplicates", lambda: duplicates.find_duplicates(lib["ids"], lib["phash"], lib["dhash"], 8, 8),
          lambda: plain_duplicates(lib["phash"], lib["dhash"])),
+        ("similar", lambda: similar.find_similar(lib["ids"], lib["vectors"], 0.8, 10, 2,
+                                                 threads=multiprocessing.cpu_count()),
+         lambda: plain_similar(lib["vectors"])),
     ]:
         o = sorted(timed(ours) for _ in range(3))[1]
         p = sorted(timed(plain) for _ in range(3))[1]

@@ -7,6 +7,7 @@ open their own connections (`Catalog(path, readonly=True)`).
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -310,6 +311,32 @@ class Catalog:
             (new, root, seen, old),
         )
         self.conn.execute("UPDATE errors SET path = ? WHERE path = ?", (new, old))
+
+    def known_file(self, path: str) -> KnownFile | None:
+        row = self.conn.execute(
+            "SELECT id, size, mtime_ns, inode, dev, state, photo_id FROM files WHERE path = ?", (path,)
+        ).fetchone()
+        return None if row is None else KnownFile(*row)
+
+    def move_tree(self, old: str, new: str, root: str, seen: str) -> int:
+        """A renamed or moved folder: every row under it follows, keeping its photo."""
+        old_prefix, new_prefix = old.rstrip(os.sep) + os.sep, new.rstrip(os.sep) + os.sep
+        rows = self.conn.execute(
+            "SELECT path FROM files WHERE substr(path, 1, ?) = ?", (len(old_prefix), old_prefix)
+        ).fetchall()
+        for (path,) in rows:
+            self.move_file(path, new_prefix + path[len(old_prefix):], root, seen)
+        return len(rows)
+
+    def mark_missing_under(self, path: str, when: str) -> int:
+        """Mark a gone file, or every file of a gone folder, missing; returns how many."""
+        prefix = path.rstrip(os.sep) + os.sep
+        cur = self.conn.execute(
+            "UPDATE files SET state = 'missing', missing_since = coalesce(missing_since, ?) "
+            "WHERE state != 'missing' AND (path = ? OR substr(path, 1, ?) = ?)",
+            (when, path, len(prefix), prefix),
+        )
+        return cur.rowcount
 
     def mark_missing(self, paths: Iterable[str], when: str) -> None:
         self.conn.executemany(

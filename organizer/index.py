@@ -74,9 +74,10 @@ class Report:
     vectors: int = 0  # computed for photos catalogued before (a new model, or vectors turned on)
     interrupted: bool = False
     seconds: float = 0.0
+    touched: list[int] = field(default_factory=list)  # photos given a new or changed file
 
     def as_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        return {k: v for k, v in self.__dict__.items() if k != "touched"}
 
 
 Progress = Callable[[int, int, str], None]
@@ -333,6 +334,7 @@ class Writer:
         if outcome.kind == "photo":
             photo_id = cat.upsert_photo(_photo_values(outcome))
             cat.upsert_file(path, root, entry.stat, "ok", photo_id, seen)
+            report.touched.append(photo_id)
             facts = outcome.facts
             if facts is not None and facts.vector is not None and facts.vector_model:
                 cat.put_vector(photo_id, facts.vector_model, facts.vector)
@@ -347,6 +349,7 @@ class Writer:
             cat.upsert_file(path, root, entry.stat, "ok", photo_id, seen)
             cat.clear_errors(path)
             report.known += 1
+            report.touched.append(photo_id)
         elif outcome.kind == "ignored":
             cat.upsert_file(path, root, entry.stat, "ignored", None, seen)
             report.ignored += 1
@@ -377,87 +380,194 @@ def index(
     Every committed batch survives an interruption (KeyboardInterrupt or `should_stop`); a rerun
     continues where this one stopped.
     """
-    started = time.monotonic()
-    root_list = [os.path.abspath(os.path.expanduser(r)) for r in (roots or config.scan.roots)]
-    if not root_list:
-        raise OrganizerError("no photo folders: name them on the command line or in scan.roots")
-    report = Report(roots=root_list)
-    run_id = catalog.start_run("scan")
-    output = config.output.path
-    walker = Walker(
-        exclude=config.scan.exclude,
-        follow_symlinks=config.scan.follow_symlinks,
-        skip_dirs=[os.path.abspath(os.path.expanduser(output))] if output else [],
-    )
-
-    def walk_error(path: str, message: str) -> None:
-        log.warning("%s: %s", path, message)
-        report.errors += 1
-        with catalog.transaction():
-            catalog.record_error(path, "scan", message, now_iso())
-
-    plans: list[tuple[str, Diff]] = []
-    for root in root_list:
-        known = catalog.known_files(root)
-        catalogued = sum(1 for k in known.values() if k.state != "missing")
-        why = root_offline(root, catalogued)
-        if why == "absent" and not known:
-            raise OrganizerError(f"photo folder not found: {root}")
-        if why is not None:
-            log.warning("%s: photo folder is %s; skipped, nothing in it is marked missing", root, why)
-            report.offline[root] = why
-            continue
-        plan = diff(walker.walk(root, walk_error), known, retry_errors)
-        report.seen += plan.unchanged + len(plan.todo) + len(plan.moved)
-        report.unchanged += plan.unchanged
-        plans.append((root, plan))
-
-    seen = now_iso()
-    with catalog.transaction():
-        for root, plan in plans:
-            for old, entry in plan.moved:
-                catalog.move_file(old, entry.path, root, seen)
-                report.moved += 1
-
-    todo = [(root, entry) for root, plan in plans for entry in plan.todo]
-    spec = vector_spec(config)
-    model_id = vectors.model_id(spec) if spec else None
-    writer = Writer(catalog, report, config.scan.batch_size, model_id)
-    pool: WorkerPool | None = None
+    indexer = Indexer(catalog, config)
     try:
-        if todo:
-            pool = _pool(catalog, config, spec, len(todo))
-            entries = {entry.path: (root, entry) for root, entry in todo}
-            tasks = [Task(e.path, e.mtime_ns / 1e9) for _, e in todo]
-            _run(pool, tasks, lambda o: writer.add(o, *entries[o.path]), progress, should_stop, report)
-            writer.flush()
-        if model_id and not report.interrupted:
-            online = tuple(root.rstrip(os.sep) + os.sep for root, _ in plans)
-            stale = [Task(path, 0.0, pid) for pid, path in catalog.photos_without_vector(model_id)
-                     if path.startswith(online)]
-            if stale:
-                pool = pool or _pool(catalog, config, spec, len(stale))
-                _run(pool, stale, lambda o: writer.add(o, None, None), progress, should_stop, report)
-    except KeyboardInterrupt:
-        report.interrupted = True
-        writer.flush()
-        catalog.finish_run(run_id, report.as_dict())
-        raise
+        return indexer.scan(roots, progress, should_stop, retry_errors)
     finally:
-        if pool is not None:
-            pool.close()
-    writer.flush()
+        indexer.close()
 
-    if not report.interrupted:
+
+class Indexer:
+    """Keeps the catalog up to date, by whole roots (`scan`) or by given paths (`update`, for the
+    daemon). With `keep_pool` the worker processes outlive a call, so a new photo is not charged
+    for starting them."""
+
+    def __init__(self, catalog: Catalog, config: Config, keep_pool: bool = False) -> None:
+        self.catalog = catalog
+        self.config = config
+        self.keep_pool = keep_pool
+        self.spec = vector_spec(config)
+        self.model_id = vectors.model_id(self.spec) if self.spec else None
+        self.pool: WorkerPool | None = None
+        output = config.output.path
+        self.walker = Walker(
+            exclude=config.scan.exclude,
+            follow_symlinks=config.scan.follow_symlinks,
+            skip_dirs=[os.path.abspath(os.path.expanduser(output))] if output else [],
+        )
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.close()
+            self.pool = None
+
+    def _pool_for(self, tasks: int) -> WorkerPool:
+        if self.pool is None:
+            size = _workers(self.config) if self.keep_pool else min(_workers(self.config), tasks)
+            self.pool = _pool(self.catalog, self.config, self.spec, size)
+        return self.pool
+
+    def scan(
+        self,
+        roots: Sequence[str] | None = None,
+        progress: Progress | None = None,
+        should_stop: Callable[[], bool] = lambda: False,
+        retry_errors: bool = False,
+    ) -> Report:
+        catalog = self.catalog
+        started = time.monotonic()
+        root_list = [os.path.abspath(os.path.expanduser(r)) for r in (roots or self.config.scan.roots)]
+        if not root_list:
+            raise OrganizerError("no photo folders: name them on the command line or in scan.roots")
+        report = Report(roots=root_list)
+        run_id = catalog.start_run("scan")
+
+        def walk_error(path: str, message: str) -> None:
+            log.warning("%s: %s", path, message)
+            report.errors += 1
+            with catalog.transaction():
+                catalog.record_error(path, "scan", message, now_iso())
+
+        plans: list[tuple[str, Diff]] = []
+        for root in root_list:
+            known = catalog.known_files(root)
+            catalogued = sum(1 for k in known.values() if k.state != "missing")
+            why = root_offline(root, catalogued)
+            if why == "absent" and not known:
+                raise OrganizerError(f"photo folder not found: {root}")
+            if why is not None:
+                log.warning("%s: photo folder is %s; skipped, nothing in it is marked missing", root, why)
+                report.offline[root] = why
+                continue
+            plan = diff(self.walker.walk(root, walk_error), known, retry_errors)
+            report.seen += plan.unchanged + len(plan.todo) + len(plan.moved)
+            report.unchanged += plan.unchanged
+            plans.append((root, plan))
+
+        seen = now_iso()
         with catalog.transaction():
-            for _, plan in plans:
-                catalog.mark_missing(plan.gone, seen)
-                report.missing += len(plan.gone)
-            for thumb in catalog.drop_orphan_photos():
-                Path(thumb).unlink(missing_ok=True)
-    report.seconds = round(time.monotonic() - started, 3)
-    catalog.finish_run(run_id, report.as_dict())
-    return report
+            for root, plan in plans:
+                for old, entry in plan.moved:
+                    catalog.move_file(old, entry.path, root, seen)
+                    report.moved += 1
+
+        todo = [(root, entry) for root, plan in plans for entry in plan.todo]
+        online = tuple(root.rstrip(os.sep) + os.sep for root, _ in plans)
+        try:
+            self._extract(todo, online, report, progress, should_stop)
+        except KeyboardInterrupt:
+            report.interrupted = True
+            catalog.finish_run(run_id, report.as_dict())
+            raise
+        if not report.interrupted:
+            with catalog.transaction():
+                for _, plan in plans:
+                    catalog.mark_missing(plan.gone, seen)
+                    report.missing += len(plan.gone)
+                self._drop_orphans()
+        report.seconds = round(time.monotonic() - started, 3)
+        catalog.finish_run(run_id, report.as_dict())
+        return report
+
+    def update(
+        self,
+        root_of: Callable[[str], str | None],
+        changed: Sequence[str] = (),
+        gone: Sequence[str] = (),
+        moved: Sequence[tuple[str, str]] = (),
+        should_stop: Callable[[], bool] = lambda: False,
+    ) -> Report:
+        """Apply what a watcher saw: moved files and folders keep their rows (no decode), gone
+        ones are marked missing, changed or new files are extracted. `root_of` maps a path to its
+        root, or None when it is not under an online root (then it is left alone)."""
+        catalog = self.catalog
+        started = time.monotonic()
+        report = Report()
+        seen = now_iso()
+        with catalog.transaction():
+            for src, dst in moved:
+                root = root_of(dst)
+                if root is None:
+                    continue
+                if os.path.isdir(dst):
+                    report.moved += catalog.move_tree(src, dst, root, seen)
+                elif catalog.known_file(src) is not None:
+                    catalog.move_file(src, dst, root, seen)
+                    report.moved += 1
+                else:
+                    changed = [*changed, dst]
+            for path in gone:
+                if root_of(path) is not None:
+                    report.missing += catalog.mark_missing_under(path, seen)
+        todo = []
+        for path in dict.fromkeys(changed):
+            root = root_of(path)
+            name = os.path.basename(path)
+            if root is None or self.walker.excluded(name, os.path.relpath(path, root)) or self.walker.temporary(name):
+                continue
+            try:
+                st = os.stat(path, follow_symlinks=self.config.scan.follow_symlinks)
+            except OSError:
+                continue
+            if not os.path.isfile(path):
+                continue
+            entry = Entry(path, st.st_size, st.st_mtime_ns, st.st_ino, st.st_dev)
+            row = catalog.known_file(path)
+            report.seen += 1
+            if row is not None and row.state != "missing" and (row.size, row.mtime_ns, row.inode) == (
+                entry.size, entry.mtime_ns, entry.inode
+            ):
+                report.unchanged += 1
+                continue
+            todo.append((root, entry))
+        self._extract(todo, (), report, None, should_stop)
+        if report.missing:
+            with catalog.transaction():
+                self._drop_orphans()
+        report.seconds = round(time.monotonic() - started, 3)
+        return report
+
+    def _drop_orphans(self) -> None:
+        for thumb in self.catalog.drop_orphan_photos():
+            Path(thumb).unlink(missing_ok=True)
+
+    def _extract(
+        self,
+        todo: list[tuple[str, Entry]],
+        online: tuple[str, ...],
+        report: Report,
+        progress: Progress | None,
+        should_stop: Callable[[], bool],
+    ) -> None:
+        """Extract `todo` in the workers, then compute missing vectors of photos under `online`."""
+        writer = Writer(self.catalog, report, self.config.scan.batch_size, self.model_id)
+        try:
+            if todo:
+                entries = {entry.path: (root, entry) for root, entry in todo}
+                tasks = [Task(e.path, e.mtime_ns / 1e9) for _, e in todo]
+                _run(self._pool_for(len(tasks)), tasks, lambda o: writer.add(o, *entries[o.path]),
+                     progress, should_stop, report)
+                writer.flush()
+            if self.model_id and online and not report.interrupted:
+                stale = [Task(path, 0.0, pid) for pid, path in self.catalog.photos_without_vector(self.model_id)
+                         if path.startswith(online)]
+                if stale:
+                    _run(self._pool_for(len(stale)), stale, lambda o: writer.add(o, None, None), progress,
+                         should_stop, report)
+        finally:
+            writer.flush()
+            if not self.keep_pool:
+                self.close()
 
 
 def vector_spec(config: Config) -> vectors.ModelSpec | None:
