@@ -391,6 +391,18 @@ class Catalog:
 
     # --- groups -------------------------------------------------------------------------------
 
+    def photo_facts(self, photo_ids: Iterable[int]) -> list[tuple]:
+        """(id, taken_local, taken_source, lat, lon) of the given photos."""
+        ids = sorted(set(photo_ids))
+        out: list[tuple] = []
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            out += self.conn.execute(
+                f"SELECT id, taken_local, taken_source, lat, lon FROM photos WHERE id IN ({','.join('?' * len(chunk))})",
+                chunk,
+            ).fetchall()
+        return out
+
     def cluster_rows(self) -> list[tuple]:
         """(id, digest, taken_local, taken_source, lat, lon, phash, dhash, ok_files) of every photo
         that has at least one present file."""
@@ -456,6 +468,24 @@ class Catalog:
                     [(group_id, m) for m in sorted(r.members)],
                 )
         return counts
+
+    def in_group(self, kind: str, photo_id: int) -> bool:
+        return self.conn.execute(
+            "SELECT 1 FROM group_members m JOIN groups g ON g.id = m.group_id WHERE g.kind = ? AND m.photo_id = ?",
+            (kind, photo_id),
+        ).fetchone() is not None
+
+    def add_member(self, kind: str, key: str, photo_id: int, taken: str | None = None) -> None:
+        """A new photo joins an existing group between reclusters (its span grows to include it)."""
+        group_id = self.conn.execute("SELECT id FROM groups WHERE kind = ? AND key = ?", (kind, key)).fetchone()[0]
+        self.conn.execute("INSERT OR IGNORE INTO group_members (group_id, photo_id) VALUES (?, ?)",
+                          (group_id, photo_id))
+        self.conn.execute(
+            "UPDATE groups SET size = (SELECT count(*) FROM group_members WHERE group_id = ?), "
+            "start = CASE WHEN ? IS NOT NULL AND ? < start THEN ? ELSE start END, "
+            "end = CASE WHEN ? IS NOT NULL AND ? > end THEN ? ELSE end END, updated = ? WHERE id = ?",
+            (group_id, taken, taken, taken, taken, taken, taken, now_iso(), group_id),
+        )
 
     def group_counts(self) -> dict[str, int]:
         counts = dict(self.conn.execute("SELECT kind, count(*) FROM groups GROUP BY kind").fetchall())

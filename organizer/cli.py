@@ -51,6 +51,7 @@ class Group(click.Group):
 def _setup_logging(verbosity: int) -> None:
     level = {-1: logging.ERROR, 0: logging.WARNING, 1: logging.INFO}.get(verbosity, logging.DEBUG)
     logging.basicConfig(level=level, format="%(levelname)s: %(message)s", stream=sys.stderr, force=True)
+    logging.getLogger("apscheduler").setLevel(max(level, logging.WARNING))
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -237,6 +238,23 @@ def organize(g: Globals, roots: tuple[str, ...], output: str | None, as_json: bo
                f"{clustered.groups.get('event', 0)} events, {clustered.groups.get('place', 0)} places, "
                f"{clustered.groups.get('duplicate', 0)} duplicate groups")
     _echo_publish(published)
+
+
+@cli.command()
+@click.argument("roots", nargs=-1, type=click.Path(file_okay=False))
+@click.option("--output", type=click.Path(file_okay=False), help="The album folder (default: output.path).")
+@click.pass_obj
+def run(g: Globals, roots: tuple[str, ...], output: str | None) -> None:
+    """The daemon: watch ROOTS, index, recluster and publish on schedule, until SIGTERM."""
+    from organizer.daemon.service import Service
+
+    cfg = g.config(**_roots_override(roots), **_output_override(output))
+    service = Service(cfg)
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: service.request_stop())
+    stats = service.run()
+    click.echo(f"stopped: {stats.batches} batches, {stats.indexed} photos indexed, {stats.reclusters} reclusters",
+               err=True)
 
 
 @cli.command()

@@ -100,6 +100,19 @@ class VectorsConfig:
     output: str = _opt("features", "The model output that is the image's vector.")
 
 
+@dataclass(frozen=True)
+class WatchConfig:
+    polling: bool = _opt(False, "Poll every folder instead of inotify (remote file systems always poll).")
+    poll_interval_s: float = _opt(10.0, "Seconds between two polls of a polled folder.", minimum=0.1)
+    settle_s: float = _opt(2.0, "A file is indexed once its size and mtime were still this long.", minimum=0)
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    recluster: str = _opt("10m", "Recluster + publish when the catalog changed: an interval or a cron line.")
+    rescan: str = _opt("24h", "Full rescan of every root: an interval (30m, 6h, 1d) or a cron line.")
+
+
 SECTIONS: dict[str, type] = {
     "catalog": CatalogConfig,
     "scan": ScanConfig,
@@ -110,6 +123,8 @@ SECTIONS: dict[str, type] = {
     "similar": SimilarConfig,
     "geocode": GeocodeConfig,
     "vectors": VectorsConfig,
+    "watch": WatchConfig,
+    "schedule": ScheduleConfig,
 }
 
 
@@ -124,6 +139,8 @@ class Config:
     similar: SimilarConfig = field(default_factory=SimilarConfig)
     geocode: GeocodeConfig = field(default_factory=GeocodeConfig)
     vectors: VectorsConfig = field(default_factory=VectorsConfig)
+    watch: WatchConfig = field(default_factory=WatchConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     file: str | None = None
     sources: Mapping[str, str] = field(default_factory=dict)
 
@@ -318,6 +335,13 @@ def load(
         values[section][name] = value
         sources[key] = source
 
+    for key in ("recluster", "rescan"):
+        text = values["schedule"].get(key)
+        if text is not None:
+            try:
+                trigger(text)
+            except ValueError as exc:
+                raise ConfigError(f"{sources.get('schedule.' + key)}: schedule.{key}: {exc}") from None
     if values["similar"].get("sim", 0.8) > 1:
         raise ConfigError(f"{sources.get('similar.sim', 'default')}: similar.sim: must be at most 1")
     for key in ("mean", "std"):
@@ -335,3 +359,22 @@ def load(
 def help_text(key: str) -> str:
     section, name = key.split(".", 1)
     return _fields(section)[name].metadata.get("help", "")
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def trigger(text: str):  # noqa: ANN201  (an apscheduler trigger)
+    """An interval ('90s', '10m', '6h', '1d') or a five-field cron line ('*/10 * * * *')."""
+    from apscheduler.triggers.cron import CronTrigger
+    from apscheduler.triggers.interval import IntervalTrigger
+
+    value = text.strip()
+    if value and value[-1] in _UNITS and value[:-1].replace(".", "", 1).isdigit():
+        seconds = float(value[:-1]) * _UNITS[value[-1]]
+        if seconds <= 0:
+            raise ValueError("an interval must be positive")
+        return IntervalTrigger(seconds=seconds)
+    if len(value.split()) == 5:
+        return CronTrigger.from_crontab(value)
+    raise ValueError(f"expected an interval like 10m or 6h, or a cron line, got {text!r}")

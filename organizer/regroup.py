@@ -167,3 +167,33 @@ def similar_to(catalog: Catalog, config: Config, path: str, k: int) -> list[dict
     found = similar.nearest(matrix[rows[photo]], matrix, k, exclude=rows[photo])
     paths = catalog.first_paths([ids[i] for i, _ in found])
     return [{"path": paths.get(ids[i]), "cosine": round(score, 4), "photo": ids[i]} for i, score in found]
+
+
+def join_groups(catalog: Catalog, config: Config, photo_ids: list[int]) -> int:
+    """Add new photos to the events and places they fall in, without a recluster (the daemon's
+    low-latency path; the next recluster decides for good). Returns how many joined."""
+    if not photo_ids:
+        return 0
+    spans, event_keys = [], []
+    for key, start, end, *_ in catalog.group_rows("event"):
+        spans.append((events.to_seconds(datetime.fromisoformat(start)), events.to_seconds(datetime.fromisoformat(end))))
+        event_keys.append(key)
+    centres, place_keys = [], []
+    for key, _, _, lat, lon, radius, _ in catalog.group_rows("place"):
+        centres.append((lat, lon, radius or 0.0))
+        place_keys.append(key)
+    joined = 0
+    with catalog.transaction():
+        for pid, taken, source, lat, lon in catalog.photo_facts(photo_ids):
+            if taken and events.eligible(source, config.events.use_mtime) and not catalog.in_group("event", pid):
+                i = events.event_for(events.to_seconds(datetime.fromisoformat(taken)), spans,
+                                     config.events.gap_hours * 3600)
+                if i is not None:
+                    catalog.add_member("event", event_keys[i], pid, taken)
+                    joined += 1
+            if lat is not None and not catalog.in_group("place", pid):
+                j = places.place_for(lat, lon, centres, config.places.radius_m)
+                if j is not None:
+                    catalog.add_member("place", place_keys[j], pid)
+                    joined += 1
+    return joined

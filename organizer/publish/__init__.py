@@ -164,8 +164,9 @@ def _map_items(catalog: Catalog, albums: dict[str, _Album], photos: dict[int, _P
     return points, thumb_files, lines, areas
 
 
-def publish(catalog: Catalog, config: Config, output: str | None = None) -> PublishReport:
-    """Mirror the catalog's groups into the output folder, and write the map."""
+def publish(catalog: Catalog, config: Config, output: str | None = None, with_map: bool = True) -> PublishReport:
+    """Mirror the catalog's groups into the output folder, and write the map (unless not
+    `with_map`: the daemon's quick updates between reclusters leave the map for the recluster)."""
     started = time.monotonic()
     target = output or config.output.path
     if not target:
@@ -183,10 +184,11 @@ def publish(catalog: Catalog, config: Config, output: str | None = None) -> Publ
     report.kept_foreign = result.kept_foreign
     catalog.set_albums(str(tree.root), {path: (a.kind, a.key, a.photos) for path, a in albums.items()})
 
-    points, thumb_files, lines, areas = _map_items(catalog, albums, photos)
-    thumbs.sync(tree.root / mapview.MAP_DIR / "thumbs", thumb_files)
-    report.map = str(mapview.write(tree.root, points, lines, areas))
-    report.map_photos = len(points)
+    if with_map:
+        points, thumb_files, lines, areas = _map_items(catalog, albums, photos)
+        thumbs.sync(tree.root / mapview.MAP_DIR / "thumbs", thumb_files)
+        report.map = str(mapview.write(tree.root, points, lines, areas))
+        report.map_photos = len(points)
     report.seconds = round(time.monotonic() - started, 3)
     run_id = catalog.start_run("publish")
     catalog.finish_run(run_id, report.as_dict())

@@ -1,0 +1,1 @@
+"""The daemon: watch the photo folders, index, recluster and publish on schedule, under systemd."""

@@ -1,0 +1,244 @@
+"""`organizer run` as a real subprocess on real folders, talking sd_notify to a real socket."""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from organizer.catalog import Catalog
+from organizer.extract.hashes import digest
+
+from conftest import ROOT, gps_ifd, make_jpeg
+
+AREZZO = (43.4674, 11.8851)
+
+
+class Daemon:
+    def __init__(self, tmp: Path, root: Path, env: dict[str, str] | None = None) -> None:
+        self.tmp, self.root, self.out, self.catalog = tmp, root, tmp / "Albums", tmp / "catalog.db"
+        self.sock_path = str(tmp / "notify.sock")
+        self.env = {**os.environ, "PYTHONPATH": str(ROOT), "XDG_CACHE_HOME": str(tmp / "cache"),
+                    "ORGANIZER_VECTORS_ENABLED": "false", "ORGANIZER_WATCH_SETTLE_S": "0.5",
+                    "NOTIFY_SOCKET": self.sock_path, **(env or {})}
+        self.proc: subprocess.Popen | None = None
+        self.messages: list[str] = []
+
+    def start(self, wait_ready: bool = True) -> None:
+        if os.path.exists(self.sock_path):
+            os.unlink(self.sock_path)
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(self.sock_path)
+        self.sock.settimeout(0.2)
+        self.log = open(self.tmp / "daemon.log", "a")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "organizer", "-v", "--catalog", str(self.catalog), "run", str(self.root),
+             "--output", str(self.out)], env=self.env, stdout=self.log, stderr=subprocess.STDOUT)
+        if wait_ready:
+            self.wait_message("READY=1", 120)
+
+    def read(self) -> None:
+        try:
+            while True:
+                self.messages.extend(self.sock.recv(4096).decode().split("\n"))
+        except (TimeoutError, socket.timeout, BlockingIOError):
+            pass
+
+    def wait_message(self, text: str, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.read()
+            if any(m.startswith(text) for m in self.messages):
+                return
+            assert self.proc is not None and self.proc.poll() is None, self.logtext()
+        raise AssertionError(f"no {text} within {timeout} s:\n{self.logtext()}")
+
+    def logtext(self) -> str:
+        return (self.tmp / "daemon.log").read_text()[-3000:]
+
+    def stop(self) -> float:
+        assert self.proc is not None
+        started = time.monotonic()
+        self.proc.send_signal(signal.SIGTERM)
+        code = self.proc.wait(30)
+        took = time.monotonic() - started
+        self.read()
+        self.sock.close()
+        self.log.close()
+        assert code == 0, self.logtext()
+        return took
+
+    def kill9(self) -> None:
+        assert self.proc is not None
+        self.proc.kill()
+        self.proc.wait(10)
+        self.sock.close()
+        self.log.close()
+
+
+def wait_for(check: Callable[[], bool], timeout: float, what: str) -> float:
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        if check():
+            return time.monotonic() - started
+        time.sleep(0.1)
+    raise AssertionError(f"{what} not within {timeout} s")
+
+
+def links(out: Path) -> dict[str, str]:
+    found = {}
+    for dirpath, _, files in os.walk(out):
+        for f in files:
+            p = Path(dirpath) / f
+            if p.is_symlink():
+                found[str(p.relative_to(out))] = os.path.realpath(p)
+    return found
+
+
+def trip(root: Path, n: int = 3) -> None:
+    for i in range(n):
+        make_jpeg(root / "trip" / f"A{i}.jpg", original=f"2008:10:22 16:{10 + i * 5}:00",
+                  gps=gps_ifd(AREZZO[0] + i * 1e-4, AREZZO[1]), seed=i, size=(96, 64))
+
+
+@pytest.fixture
+def daemon(tmp_path: Path) -> Iterator[Callable[..., Daemon]]:
+    made: list[Daemon] = []
+
+    def make(root: Path, env: dict[str, str] | None = None, start: bool = True) -> Daemon:
+        d = Daemon(tmp_path, root, env)
+        if start:
+            d.start()
+        made.append(d)
+        return d
+
+    yield make
+    for d in made:
+        if d.proc is not None and d.proc.poll() is None:
+            d.proc.kill()
+            d.proc.wait()
+
+
+def test_new_photos_join_their_albums_and_a_slow_copy_is_indexed_once(tmp_path: Path, daemon) -> None:
+    root = tmp_path / "Pictures"
+    trip(root)
+    d = daemon(root, {"ORGANIZER_WATCH_SETTLE_S": "1.0"})
+    assert any(m.startswith("STATUS=3 photos") for m in d.messages)
+    event = d.out / "Events" / "2008-10-22 Arezzo (3)"
+    assert event.is_dir()
+    make_jpeg(root / "incoming" / "A3.jpg", original="2008:10:22 16:40:00", gps=gps_ifd(*AREZZO), seed=3,
+              size=(96, 64))
+    took = wait_for(lambda: (d.out / "Events" / "2008-10-22 Arezzo (4)" / "A3.jpg").is_symlink(), 15,
+                    "the new photo's event link")
+    assert took < 1.0 + 5
+    assert (d.out / "Places" / "Italy" / "Arezzo (4)" / "A3.jpg").is_symlink()
+    assert (d.out / "Timeline" / "2008" / "10" / "A3.jpg").is_symlink()
+
+    # a photo written slowly, in chunks over 5 s (as over SMB)
+    data = make_jpeg(tmp_path / "staging" / "slow.jpg", original="2008:10:22 16:45:00", seed=5,
+                     size=(400, 300)).read_bytes()
+    target = root / "incoming" / "slow.jpg"
+    with open(target, "wb") as fh:
+        for i in range(10):
+            fh.write(data[i * len(data) // 10:(i + 1) * len(data) // 10])
+            fh.flush()
+            time.sleep(0.5)
+    wait_for(lambda: (d.out / "Timeline" / "2008" / "10" / "slow.jpg").is_symlink(), 15, "the slow photo's link")
+    with Catalog(d.catalog, readonly=True) as cat:
+        info = cat.explain(str(target))
+        assert info["digest"] == digest(data) and info["errors"] == []
+        assert cat.errors() == []
+        assert cat.conn.execute("SELECT count(*) FROM photos").fetchone()[0] == 5  # no half-written one
+    assert d.stop() < 10
+    assert "STOPPING=1" in d.messages
+
+
+def test_renames_and_moves_keep_their_photos_without_a_new_decode(tmp_path: Path, daemon) -> None:
+    root = tmp_path / "Pictures"
+    trip(root)
+    d = daemon(root)
+    with sqlite3.connect(d.catalog) as db:
+        before = dict(db.execute("SELECT digest, indexed_at FROM photos").fetchall())
+    (root / "trip" / "A1.jpg").rename(root / "trip" / "Duomo.jpg")
+    (root / "trip").rename(root / "Italy 2008")
+    event = d.out / "Events" / "2008-10-22 Arezzo (3)"
+    wait_for(lambda: (event / "Duomo.jpg").is_symlink() and os.path.realpath(event / "A0.jpg") ==
+             str(root / "Italy 2008" / "A0.jpg"), 15, "links following the moves")
+    assert all(os.path.exists(t) for t in links(d.out).values())
+    with sqlite3.connect(d.catalog) as db:
+        assert dict(db.execute("SELECT digest, indexed_at FROM photos").fetchall()) == before
+        assert db.execute("SELECT count(*) FROM files WHERE state = 'missing'").fetchone()[0] == 0
+    d.stop()
+
+
+def test_a_root_taken_away_and_brought_back_loses_nothing(tmp_path: Path, daemon) -> None:
+    root = tmp_path / "Pictures"
+    trip(root)
+    d = daemon(root)
+    before = {k for k in links(d.out) if not k.startswith("map")}
+    away = tmp_path / "unplugged"
+    root.rename(away)
+    d.wait_message("STATUS=3 photos, 0 errors, 1 events, 1 places, 0 duplicate groups, offline", 20)
+    assert {k for k in links(d.out) if not k.startswith("map")} == before
+    with Catalog(d.catalog, readonly=True) as cat:
+        assert cat.status()["missing"] == 0
+    away.rename(root)
+    d.messages.clear()
+    d.wait_message("STATUS=3 photos, 0 errors, 1 events, 1 places, 0 duplicate groups\n"[:-1], 20)
+    make_jpeg(root / "trip" / "A9.jpg", original="2008:10:22 16:50:00", seed=9, size=(96, 64))
+    wait_for(lambda: (d.out / "Timeline" / "2008" / "10" / "A9.jpg").is_symlink(), 15, "indexing after return")
+    with Catalog(d.catalog, readonly=True) as cat:
+        assert cat.status()["missing"] == 0 and cat.status()["files"] == 4
+    d.stop()
+
+
+def test_polling_mode_finds_new_files_and_the_watchdog_is_fed(tmp_path: Path, daemon) -> None:
+    root = tmp_path / "Pictures"
+    trip(root)
+    d = daemon(root, {"ORGANIZER_WATCH_POLLING": "true", "ORGANIZER_WATCH_POLL_INTERVAL_S": "0.5",
+                      "WATCHDOG_USEC": "1000000"})
+    assert "polling" in d.logtext()
+    make_jpeg(root / "new.jpg", original="2019:01:01 10:00:00", seed=7)
+    wait_for(lambda: (d.out / "Timeline" / "2019" / "01" / "new.jpg").is_symlink(), 15, "a polled new file")
+    d.read()
+    assert d.messages.count("WATCHDOG=1") >= 2
+    assert d.stop() < 10
+
+
+def test_kill_9_twenty_times_during_a_large_import(tmp_path: Path, daemon) -> None:
+    root = tmp_path / "Pictures"
+    trip(root)
+    d = daemon(root, {"ORGANIZER_SCAN_BATCH_SIZE": "10"})
+    d.stop()
+    staging = tmp_path / "staging"
+    for i in range(200):
+        make_jpeg(staging / f"IMG_{i:04d}.jpg", original=f"2015:06:{1 + i // 20:02d} 1{i % 10}:00:00", seed=100 + i,
+                  size=(160, 120))
+    shutil.copytree(staging, root / "import")  # dropped at once, then the daemon keeps dying
+    rng = random.Random(7)
+    for _ in range(20):
+        d.start(wait_ready=False)
+        time.sleep(rng.uniform(0.3, 2.5))
+        d.kill9()
+    d.start()
+    wait_for(lambda: len(list((d.out / "Timeline" / "2015" / "06").glob("*.jpg"))) == 200
+             if (d.out / "Timeline" / "2015" / "06").is_dir() else False, 120, "all 200 photos linked")
+    d.stop()
+    with Catalog(d.catalog, readonly=True) as cat:
+        assert cat.integrity_check() == "ok"
+        photos, digests, files = cat.conn.execute(
+            "SELECT count(*), count(DISTINCT digest), (SELECT count(*) FROM files) FROM photos").fetchone()
+        assert photos == digests == files == 203
+    for dirpath, dirnames, _ in os.walk(d.out):
+        assert not [n for n in dirnames if n.startswith(".organizer-")], dirpath
+    assert all(os.path.exists(t) for t in links(d.out).values())
