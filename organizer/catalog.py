@@ -255,12 +255,11 @@ class Catalog:
         )
         return {row[0]: KnownFile(*row[1:]) for row in rows}
 
-    def count_present(self, root: str) -> int:
-        return int(
-            self.conn.execute(
-                "SELECT count(*) FROM files WHERE root = ? AND state != 'missing'", (root,)
-            ).fetchone()[0]
-        )
+    def has_present(self, root: str) -> bool:
+        """Whether the catalog holds any file under `root` that is not missing (cheap: one row)."""
+        return self.conn.execute(
+            "SELECT 1 FROM files WHERE root = ? AND state != 'missing' LIMIT 1", (root,)
+        ).fetchone() is not None
 
     def photo_id(self, digest: str, min_extractor: int = 0) -> int | None:
         row = self.conn.execute(

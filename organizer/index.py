@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import multiprocessing.connection
+import multiprocessing.context
 import os
 import signal
 import sqlite3
@@ -180,23 +181,28 @@ class WorkerPool:
     def __init__(self, size: int, settings: WorkerSettings, timeout_s: float) -> None:
         self.settings = settings
         self.timeout_s = timeout_s
-        if os.name != "posix":
-            self.ctx = multiprocessing.get_context("spawn")
-        elif threading.active_count() == 1:
-            # A plain fork is safe with no other threads, and workers inherit a warm interpreter.
-            extract.warm_up()
-            self.ctx = multiprocessing.get_context("fork")
-        else:  # the daemon has threads: fork from a clean server process instead
-            self.ctx = multiprocessing.get_context("forkserver")
-            self.ctx.set_forkserver_preload(["organizer.index"])
         self.workers = [self._spawn() for _ in range(size)]
         for slot in range(size):
             self._await_ready(slot)
         self.busy: dict[int, tuple[Task, float]] = {}  # worker slot -> (task, started)
 
+    @staticmethod
+    def _context() -> multiprocessing.context.BaseContext:
+        if os.name != "posix":
+            return multiprocessing.get_context("spawn")
+        if threading.active_count() == 1:
+            # A plain fork is safe with no other threads, and workers inherit a warm interpreter.
+            extract.warm_up()
+            return multiprocessing.get_context("fork")
+        # the daemon has threads (watchers, scheduler): fork from a clean server process instead
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(["organizer.index"])
+        return ctx
+
     def _spawn(self) -> tuple[Any, multiprocessing.connection.Connection]:
-        parent, child = self.ctx.Pipe()
-        proc = self.ctx.Process(target=_worker_main, args=(child, self.settings), daemon=True)
+        ctx = self._context()
+        parent, child = ctx.Pipe()
+        proc = ctx.Process(target=_worker_main, args=(child, self.settings), daemon=True)
         proc.start()
         child.close()
         return proc, parent

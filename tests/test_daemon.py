@@ -37,6 +37,7 @@ class Daemon:
     def start(self, wait_ready: bool = True) -> None:
         if os.path.exists(self.sock_path):
             os.unlink(self.sock_path)
+        self.messages = []  # this run's messages only
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.sock.bind(self.sock_path)
         self.sock.settimeout(0.2)

@@ -75,7 +75,7 @@ class Service:
         return None
 
     def _why_offline(self, catalog: Catalog, root: str) -> str | None:
-        why = root_offline(root, catalog.count_present(root))
+        why = root_offline(root, int(catalog.has_present(root)))
         if why is None and root in self.devices and os.stat(root).st_dev != self.devices[root]:
             why = "on another device"
         return why
@@ -160,6 +160,7 @@ class Service:
               alarm: OverflowAlarm) -> None:
         settler = Settler(self.config.watch.settle_s)
         last_health = time.monotonic()
+        last_status: tuple[int, ...] = ()
         while not self.stopping():
             self.notifier.ping()
             moved: list[tuple[str, str]] = []
@@ -178,7 +179,10 @@ class Service:
             if now - last_health >= HEALTH_EVERY_S:
                 last_health = now
                 self._check_roots(catalog, indexer, watchers, changes)
-                self.notifier.status(self._status(catalog))
+                status = (self.stats.batches, self.stats.reclusters, self.stats.rescans, len(self.stats.offline))
+                if status != last_status:  # counting 100,000 rows every 5 s would cost more than idling
+                    last_status = status
+                    self.notifier.status(self._status(catalog))
             if alarm.raised:
                 log.warning("the kernel dropped file events: rescanning")
                 alarm.raised = False
