@@ -8,13 +8,14 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import click
 
-from organizer import __version__, config as config_mod, index as index_mod, publish as publish_mod, regroup
+from organizer import __version__, config as config_mod
 from organizer.catalog import Catalog
 from organizer.errors import OrganizerError
 
@@ -32,6 +33,13 @@ class Globals:
         if self.catalog:
             flags["catalog.path"] = (self.catalog, "flag --catalog")
         return config_mod.load(self.config_path, overrides=flags)
+
+    @contextmanager
+    def reader(self) -> Iterator[tuple[config_mod.Config, Catalog]]:
+        """The effective configuration and a read-only connection to its catalog."""
+        cfg = self.config()
+        with Catalog(cfg.catalog.path, readonly=True) as catalog:
+            yield cfg, catalog
 
 
 class Group(click.Group):
@@ -127,6 +135,7 @@ def _sigterm_as_interrupt() -> None:
 @click.pass_obj
 def scan(g: Globals, roots: tuple[str, ...], retry_errors: bool, as_json: bool) -> None:
     """Index new and changed photos under ROOTS (default: scan.roots)."""
+    from organizer import index as index_mod  # the heavy libraries load only for the commands that need them
     cfg = g.config(**_roots_override(roots))
     _sigterm_as_interrupt()
     with Catalog(cfg.catalog.path) as catalog:
@@ -150,8 +159,7 @@ def scan(g: Globals, roots: tuple[str, ...], retry_errors: bool, as_json: bool) 
 @click.pass_obj
 def status(g: Globals, as_json: bool) -> None:
     """Counts of files, photos, errors and groups, and the last runs."""
-    cfg = g.config()
-    with Catalog(cfg.catalog.path, readonly=True) as catalog:
+    with g.reader() as (_, catalog):
         data = catalog.status()
         groups = catalog.group_counts()
         data.update(events=groups["event"], places=groups["place"], duplicate_groups=groups["duplicate"],
@@ -174,6 +182,7 @@ def status(g: Globals, as_json: bool) -> None:
 @click.pass_obj
 def cluster(g: Globals, as_json: bool) -> None:
     """Regroup the whole catalog into events, places and duplicate groups."""
+    from organizer import regroup
     cfg = g.config()
     with Catalog(cfg.catalog.path) as catalog:
         report = regroup.regroup(catalog, cfg)
@@ -191,7 +200,7 @@ def _output_override(output: str | None) -> dict[str, tuple[Any, str]]:
     return {"output.path": (os.path.abspath(os.path.expanduser(output)), "flag --output")} if output else {}
 
 
-def _echo_publish(report: publish_mod.PublishReport) -> None:
+def _echo_publish(report: Any) -> None:  # a publish.PublishReport
     kinds = ", ".join(f"{n} {k}" for k, n in sorted(report.albums.items()))
     click.echo(f"published {kinds} albums in {report.output}: {report.written} written, "
                f"{report.unchanged} unchanged, {report.removed} removed")
@@ -206,6 +215,7 @@ def _echo_publish(report: publish_mod.PublishReport) -> None:
 @click.pass_obj
 def publish(g: Globals, output: str | None, as_json: bool) -> None:
     """Mirror the catalog's groups as folders of symlinks, and write map.html."""
+    from organizer import publish as publish_mod
     cfg = g.config(**_output_override(output))
     with Catalog(cfg.catalog.path) as catalog:
         report = publish_mod.publish(catalog, cfg)
@@ -222,6 +232,7 @@ def publish(g: Globals, output: str | None, as_json: bool) -> None:
 @click.pass_obj
 def organize(g: Globals, roots: tuple[str, ...], output: str | None, as_json: bool) -> None:
     """Scan ROOTS, regroup and publish, once."""
+    from organizer import index as index_mod, publish as publish_mod, regroup
     cfg = g.config(**_roots_override(roots), **_output_override(output))
     if not cfg.output.path:
         raise OrganizerError("no output folder: give --output or set output.path")
@@ -262,8 +273,7 @@ def run(g: Globals, roots: tuple[str, ...], output: str | None) -> None:
 @click.pass_obj
 def dupes(g: Globals, as_json: bool) -> None:
     """Duplicate groups and their files, the largest original first."""
-    cfg = g.config()
-    with Catalog(cfg.catalog.path, readonly=True) as catalog:
+    with g.reader() as (_, catalog):
         groups = catalog.duplicate_listing()
     if as_json:
         _print_json(groups)
@@ -283,8 +293,8 @@ def dupes(g: Globals, as_json: bool) -> None:
 @click.pass_obj
 def similar(g: Globals, file: str, count: int, as_json: bool) -> None:
     """The photos most similar to FILE (CNN cosine), best first."""
-    cfg = g.config()
-    with Catalog(cfg.catalog.path, readonly=True) as catalog:
+    from organizer import regroup
+    with g.reader() as (cfg, catalog):
         rows = regroup.similar_to(catalog, cfg, os.path.abspath(os.path.expanduser(file)), count)
     if as_json:
         _print_json(rows)
@@ -299,8 +309,7 @@ def similar(g: Globals, file: str, count: int, as_json: bool) -> None:
 @click.pass_obj
 def explain(g: Globals, file: str, as_json: bool) -> None:
     """All that the catalog knows of FILE."""
-    cfg = g.config()
-    with Catalog(cfg.catalog.path, readonly=True) as catalog:
+    with g.reader() as (_, catalog):
         data = catalog.explain(os.path.abspath(os.path.expanduser(file)))
     if as_json:
         _print_json(data)
@@ -316,8 +325,7 @@ def explain(g: Globals, file: str, as_json: bool) -> None:
 @click.pass_obj
 def errors(g: Globals, as_json: bool) -> None:
     """Files that could not be read or decoded, with the reason."""
-    cfg = g.config()
-    with Catalog(cfg.catalog.path, readonly=True) as catalog:
+    with g.reader() as (_, catalog):
         rows = catalog.errors()
     if as_json:
         _print_json(rows)

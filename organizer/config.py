@@ -356,11 +356,6 @@ def load(
     return Config(**sections, file=str(path) if path else None, sources=sources)
 
 
-def help_text(key: str) -> str:
-    section, name = key.split(".", 1)
-    return _fields(section)[name].metadata.get("help", "")
-
-
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 

@@ -500,6 +500,7 @@ class Indexer:
         started = time.monotonic()
         report = Report()
         seen = now_iso()
+        candidates = list(changed)
         with catalog.transaction():
             for src, dst in moved:
                 root = root_of(dst)
@@ -510,13 +511,13 @@ class Indexer:
                 elif catalog.known_file(src) is not None:
                     catalog.move_file(src, dst, root, seen)
                     report.moved += 1
-                else:
-                    changed = [*changed, dst]
+                else:  # moved in from outside the roots: a new file
+                    candidates.append(dst)
             for path in gone:
                 if root_of(path) is not None:
                     report.missing += catalog.mark_missing_under(path, seen)
         todo = []
-        for path in dict.fromkeys(changed):
+        for path in dict.fromkeys(candidates):
             root = root_of(path)
             name = os.path.basename(path)
             if root is None or self.walker.excluded(name, os.path.relpath(path, root)) or self.walker.temporary(name):

@@ -157,10 +157,12 @@ def similar_to(catalog: Catalog, config: Config, path: str, k: int) -> list[dict
     if spec is None:
         raise CatalogError("vectors are turned off (vectors.enabled = false)")
     model = vectors.model_id(spec)
-    catalog.explain(path)  # raises when the file is not in the catalog
+    known = catalog.known_file(path)
+    if known is None:
+        raise CatalogError(f"{path}: not in the catalog")
     ids, blobs = catalog.vectors(model)
     rows = {pid: i for i, pid in enumerate(ids)}
-    photo = catalog.conn.execute("SELECT photo_id FROM files WHERE path = ?", (path,)).fetchone()[0]
+    photo = known.photo_id
     if photo not in rows:
         raise CatalogError(f"{path}: no vector from {model} yet (run `organizer scan`)")
     matrix = np.frombuffer(b"".join(blobs), dtype=np.float16).reshape(len(ids), -1)

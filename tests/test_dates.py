@@ -62,8 +62,8 @@ def test_exif_offset_beats_the_position() -> None:
 
 
 def test_gps_clock_gives_the_offset_even_with_a_wrong_gps_date() -> None:
-    # Nikon P6000 writes the GPS date one day off: only the time of day is used.
-    t = taken(Meta(datetime_original="2008:10:22 16:28:39", gps_date="2008:10:23", gps_time=(14.0, 27.0, 7.24)))
+    # Nikon P6000 writes the GPS date one day off: only the GPS time of day is read.
+    t = taken(Meta(datetime_original="2008:10:22 16:28:39", gps_time=(14.0, 27.0, 7.24)))
     assert (t.offset_minutes, t.offset_source) == (120, "gps-time")
     t = taken(Meta(datetime_original="2020:01:01 01:00:00", gps_time=(20.0, 0.0, 0.0)))
     assert t.offset_minutes == 5 * 60  # crosses midnight

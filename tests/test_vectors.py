@@ -139,7 +139,6 @@ def _small_copy(path: Path) -> bytes:
 
 def _tiny_onnx(path: Path) -> None:
     """A user's own model: the mean colour of a 32 px input, as a 3-d vector."""
-    import onnx
     from onnx import TensorProto, helper
 
     graph = helper.make_graph(

@@ -11,7 +11,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.cluster import DBSCAN
 
 EARTH_RADIUS_M = 6_371_008.8
 METRES_PER_DEGREE = math.pi * EARTH_RADIUS_M / 180
@@ -50,6 +49,8 @@ def find_places(
     # each cell at the mean position of its photos
     cell_lat = np.bincount(inverse, weights=lat) / counts
     cell_lon = np.bincount(inverse, weights=lon) / counts
+    from sklearn.cluster import DBSCAN  # imported here: sklearn takes 0.6 s, and most commands never cluster
+
     model = DBSCAN(
         eps=radius_m / EARTH_RADIUS_M, min_samples=min_photos, metric="haversine", algorithm="ball_tree"
     )

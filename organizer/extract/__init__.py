@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 
@@ -93,6 +94,7 @@ def embed_only(data: bytes, thumb_size: int, model: Model) -> bytes:
     return model.embed([decode.decode(data, fmt, min_side=thumb_size).image])[0].tobytes()
 
 
+@functools.cache
 def warm_up() -> None:
     """Load every lazy part (image plugins, EXIF reader, timezone data) on a tiny photo, so that a
     worker's first real file is not charged for it."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone, tzinfo
+from datetime import datetime, timedelta, timezone, tzinfo
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -175,6 +175,3 @@ def resolve(
     minutes = None if offset is None else int(offset.total_seconds() // 60)
     return Taken(instant.replace(tzinfo=None), "mtime", minutes, "system")
 
-
-def iso(value: datetime | date | None) -> str | None:
-    return None if value is None else value.isoformat()

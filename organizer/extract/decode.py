@@ -8,9 +8,6 @@ from dataclasses import dataclass
 
 from PIL import Image
 
-# Formats we index. MPO (multi-picture JPEG) is JPEG to us.
-SUPPORTED = ("jpeg", "png", "tiff", "webp", "heif", "avif", "jxl", "gif", "bmp")
-
 _HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"hevm", b"hevs", b"mif1", b"msf1"}
 _AVIF_BRANDS = {b"avif", b"avis"}
 
@@ -48,7 +45,8 @@ def _register_plugins() -> None:
 
 
 def sniff(head: bytes) -> str | None:
-    """The image format named by a file's first bytes, or None when it is not one we index."""
+    """The image format named by a file's first bytes, or None when it is not one we index:
+    jpeg (MPO too), png, tiff, webp, heif, avif, jxl, gif, bmp."""
     if head.startswith(b"\xff\xd8\xff"):
         return "jpeg"
     if head.startswith(b"\x89PNG\r\n\x1a\n"):

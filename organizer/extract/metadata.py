@@ -34,7 +34,6 @@ class Meta:
     gps_lon_ref: str | None = None
     gps_alt: float | None = None
     gps_alt_ref: int | None = None
-    gps_date: str | None = None
     gps_time: tuple[float, ...] | None = None
 
 
@@ -52,7 +51,6 @@ _EXIFREAD_TAGS = {
     "gps_lon_ref": "GPS GPSLongitudeRef",
     "gps_alt": "GPS GPSAltitude",
     "gps_alt_ref": "GPS GPSAltitudeRef",
-    "gps_date": "GPS GPSDate",
     "gps_time": "GPS GPSTimeStamp",
 }
 
@@ -72,7 +70,6 @@ _PILLOW_TAGS = {
     "gps_alt_ref": (_GPS_IFD, 5),
     "gps_alt": (_GPS_IFD, 6),
     "gps_time": (_GPS_IFD, 7),
-    "gps_date": (_GPS_IFD, 29),
 }
 
 
