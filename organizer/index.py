@@ -581,6 +581,8 @@ def vector_spec(config: Config) -> vectors.ModelSpec | None:
     v = config.vectors
     if not v.enabled:
         return None
+    if v.model == vectors.BUILTIN:  # its input conventions are part of its graph
+        return vectors.ModelSpec(precision=v.precision)
     return vectors.ModelSpec(v.model, v.input_size, v.resize, tuple(v.mean), tuple(v.std), v.output)  # type: ignore[arg-type]
 
 

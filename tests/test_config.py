@@ -66,6 +66,8 @@ def test_user_config_file_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         ("[scan]\nroots = '/photos'\n", "scan.roots: expected a list of strings"),
         ("[scan]\nfollow_symlinks = 1\n", "scan.follow_symlinks: expected true or false"),
         ("[scan\nroots = []\n", "invalid TOML"),
+        ("[vectors]\nprecision = 'int4'\n", "vectors.precision: must be one of int8, float32"),
+        ("[vectors]\ninput_size = 300\n", "vectors.input_size: the crop (300) must fit in vectors.resize (256)"),
     ],
 )
 def test_bad_file_names_key_and_file(tmp_path: Path, text: str, message: str) -> None:

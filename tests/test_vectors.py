@@ -15,15 +15,15 @@ from PIL import Image, ImageEnhance, ImageOps
 
 from organizer.extract import extract, vectors
 
-from conftest import CORPORA, Cli, make_jpeg
+from conftest import CORPORA, Cli, make_jpeg, picture as make_picture
 
 SKIMAGE = CORPORA / "B_skimage-data"
 needs_corpora = pytest.mark.skipif(not SKIMAGE.is_dir(), reason="../shared/corpora is not present")
 
 
-@pytest.fixture(scope="module")
-def model(tmp_path_factory: pytest.TempPathFactory) -> vectors.Model:
-    return vectors.Model(vectors.ModelSpec(), tmp_path_factory.mktemp("cache"), threads=2)
+@pytest.fixture(scope="module", params=["int8", "float32"])
+def model(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> vectors.Model:
+    return vectors.Model(vectors.ModelSpec(precision=request.param), tmp_path_factory.mktemp("cache"), threads=2)
 
 
 def test_weights_are_pinned_and_read_without_torch() -> None:
@@ -70,9 +70,34 @@ def test_a_changed_weights_file_is_refused(tmp_path: Path, monkeypatch: pytest.M
 
 @needs_corpora
 @pytest.mark.parametrize("name, classes", [("chelsea.png", {281, 282, 285}), ("coffee.png", {967})])
-def test_the_graph_is_right_by_its_classifier(model: vectors.Model, name: str, classes: set[int]) -> None:
-    (logits,) = model.run([Image.open(SKIMAGE / name)], ["logits"])
+def test_the_graph_is_right_by_its_classifier(model: vectors.Model, name: str, classes: set[int],
+                                              tmp_path: Path) -> None:
+    proof = vectors.Model(model.spec, tmp_path, classifier=True)  # the same graph plus the head
+    image = Image.open(SKIMAGE / name)
+    features, logits = proof.run([image], ["features", "logits"])
     assert int(np.argmax(logits[0])) in classes
+    np.testing.assert_allclose(features, model.run([image])[0], rtol=1e-5, atol=1e-5)
+    assert [o.name for o in model.session.get_outputs()] == ["features"]
+
+
+def test_int8_graph_follows_float32(tmp_path: Path) -> None:
+    """The int8 graph is the float32 one quantized: same architecture, vectors in close agreement."""
+    state = vectors.read_state_dict(vectors.builtin_weights())
+    ranges, _ = vectors.int8_ranges()
+    import onnxruntime
+
+    runs = [onnxruntime.InferenceSession(vectors.build_onnx(state, r), providers=["CPUExecutionProvider"])
+            for r in (None, ranges)]
+    pixels = np.stack([np.asarray(make_picture((224, 224), seed).convert("RGB")) for seed in range(4)])
+    f32, i8 = (r.run(["features"], {"pixels": pixels})[0] for r in runs)
+    cos = (f32 * i8).sum(1) / np.linalg.norm(f32, axis=1) / np.linalg.norm(i8, axis=1)
+    assert cos.min() > 0.9 and not np.allclose(f32, i8, atol=1e-3), cos
+    ops = {n.op_type for n in __import__("onnx").load_from_string(vectors.build_onnx(state, ranges)).graph.node}
+    assert {"QuantizeLinear", "DequantizeLinear"} <= ops and "Clip" not in ops
+    other = tmp_path / "ranges.json"
+    other.write_text('{"weights_sha256": "0", "ranges": {}}')
+    with pytest.raises(vectors.ModelError, match="other weights"):
+        vectors.int8_ranges(other)
 
 
 def _variants(img: Image.Image) -> list[bytes]:
@@ -93,8 +118,8 @@ def _variants(img: Image.Image) -> list[bytes]:
             q25.getvalue(), png(ImageEnhance.Brightness(img).enhance(1.4))]
 
 
-@needs_corpora
-def test_variants_find_their_source_and_one_threshold_separates(model: vectors.Model) -> None:
+def variant_vectors(model: vectors.Model) -> tuple[list[str], np.ndarray]:
+    """Each B_skimage-data photo's six variants through the real pipeline: their sources and vectors."""
     sources, vecs = [], []
     for path in sorted(SKIMAGE.iterdir()):
         # the stereo pair is one scene (visual_groups.csv: skimage_stereo_motorcycle)
@@ -105,14 +130,27 @@ def test_variants_find_their_source_and_one_threshold_separates(model: vectors.M
             facts = extract(data, path.name, 0.0, datetime.now(), model=model)
             vecs.append(np.frombuffer(facts.vector, dtype=np.float16).astype(np.float32))
             sources.append(source)
-    matrix = np.stack(vecs)
-    assert np.allclose(np.linalg.norm(matrix, axis=1), 1, atol=2e-3)
+    return sources, np.stack(vecs)
+
+
+def separation(sources: list[str], matrix: np.ndarray) -> tuple[int, float, float]:
+    """How many nearest neighbours share their source; the lowest same-source and the highest
+    different-source cosine."""
     sim = matrix @ matrix.T
     np.fill_diagonal(sim, -np.inf)
-    assert all(sources[int(j)] == sources[i] for i, j in enumerate(sim.argmax(axis=1)))
+    right = sum(sources[int(j)] == sources[i] for i, j in enumerate(sim.argmax(axis=1)))
     pairs = list(itertools.combinations(range(len(sources)), 2))
     same = min(sim[i, j] for i, j in pairs if sources[i] == sources[j])
     other = max(sim[i, j] for i, j in pairs if sources[i] != sources[j])
+    return right, float(same), float(other)
+
+
+@needs_corpora
+def test_variants_find_their_source_and_one_threshold_separates(model: vectors.Model) -> None:
+    sources, matrix = variant_vectors(model)
+    assert np.allclose(np.linalg.norm(matrix, axis=1), 1, atol=2e-3)
+    right, same, other = separation(sources, matrix)
+    assert right == len(sources) == 72
     assert same > other, (same, other)  # docs/vectors.md reports both
 
 
@@ -124,7 +162,7 @@ def test_scan_stores_vectors_and_similar_lists_neighbours(tmp_path: Path, run: C
     report = run.json("scan", str(root))
     assert report["indexed"] == 5
     info = run.json("explain", str(root / "IMG_0.jpg"))
-    assert info["vector_model"] == f"efficientnet-lite0@{vectors.PTH_SHA256[:12]}"
+    assert info["vector_model"] == vectors.model_id(vectors.ModelSpec()) and "/int8-" in info["vector_model"]
     near = run.json("similar", str(root / "IMG_0.jpg"), "-k", "3")
     assert len(near) == 3 and near[0]["path"] == str(root / "IMG_0_small.jpg") and near[0]["cosine"] > 0.9
     assert near[0]["cosine"] >= near[1]["cosine"] >= near[2]["cosine"]
@@ -176,3 +214,8 @@ def test_changing_the_model_recomputes_vectors_and_off_means_none(tmp_path: Path
     near = run.json("similar", str(root / "IMG_0.jpg"), "-k", "2", env=mine)
     assert [Path(r["path"]).name for r in near] == ["IMG_1.jpg", "IMG_2.jpg"]  # by colour
     assert run.json("scan", str(root), env=mine)["vectors"] == 0  # up to date
+    # the built-in model in float32 is another model too
+    report = run.json("scan", str(root), env={"ORGANIZER_VECTORS_PRECISION": "float32"})
+    assert (report["vectors"], report["indexed"]) == (3, 0)
+    info = run.json("explain", str(root / "IMG_1.jpg"), env={"ORGANIZER_VECTORS_PRECISION": "float32"})
+    assert info["vector_model"] == vectors.model_id(vectors.ModelSpec(precision="float32"))

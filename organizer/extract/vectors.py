@@ -15,11 +15,13 @@ from __future__ import annotations
 import collections
 import hashlib
 import io
+import json
 import os
 import pickle
 import struct
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterable
 
 import numpy as np
 from PIL import Image
@@ -156,76 +158,178 @@ def _same_pads(kernel: int, stride: int, size: int) -> tuple[list[int], int]:
     return [total // 2, total // 2, total - total // 2, total - total // 2], out
 
 
-def build_onnx(state: dict[str, np.ndarray]) -> bytes:
-    """The network with batch-norm folded in; outputs `features` (N, 1280) and `logits` (N, 1000)."""
-    import onnx
-    from onnx import TensorProto, helper, numpy_helper
+def _act_qparams(lo: float, hi: float) -> tuple[np.float32, np.uint8]:
+    """Scale and zero point of an unsigned 8-bit activation covering [lo, hi] and 0."""
+    lo, hi = min(lo, 0.0), max(hi, 0.0)
+    scale = max(hi - lo, 1e-8) / 255.0
+    return np.float32(scale), np.uint8(np.clip(round(-lo / scale), 0, 255))
 
-    nodes, inits = [], []
-    counter = [0]
 
-    def name(prefix: str) -> str:
-        counter[0] += 1
-        return f"{prefix}_{counter[0]}"
+class _Graph:
+    """Writes EfficientNet-Lite0 node by node. Without `ranges` it is the float32 network; with the
+    activations' calibrated ranges it is the QDQ int8 network (per-channel int8 weights, uint8
+    activations), which onnxruntime fuses into integer convolutions. Tensor names do not depend on
+    the precision, so ranges measured on the float32 graph name the int8 graph's tensors."""
 
-    def conv(x: str, conv_key: str, bn_key: str, stride: int, size: int, groups: int = 1,
-             relu6: bool = True) -> tuple[str, int]:
-        weight = state[conv_key + ".weight"].astype(np.float64)
-        scale = state[bn_key + ".weight"] / np.sqrt(state[bn_key + ".running_var"].astype(np.float64) + BN_EPS)
-        w = (weight * scale[:, None, None, None]).astype(np.float32)
-        b = (state[bn_key + ".bias"] - state[bn_key + ".running_mean"] * scale).astype(np.float32)
-        wn, bn_ = name("w"), name("b")
-        inits.extend([numpy_helper.from_array(w, wn), numpy_helper.from_array(b, bn_)])
+    def __init__(self, state: dict[str, np.ndarray], ranges: dict[str, tuple[float, float]] | None) -> None:
+        from onnx import helper, numpy_helper
+
+        self.helper, self.numpy_helper = helper, numpy_helper
+        self.state, self.ranges = state, ranges
+        self.nodes: list = []
+        self.inits: list = []
+        self.activations: list[str] = []  # every tensor the int8 graph quantizes, in order
+        self.counter = 0
+
+    def name(self, prefix: str) -> str:
+        self.counter += 1
+        return f"{prefix}_{self.counter}"
+
+    def const(self, value: np.ndarray, name: str) -> str:
+        self.inits.append(self.numpy_helper.from_array(value, name))
+        return name
+
+    def node(self, op: str, inputs: list[str], output: str, **attrs: object) -> str:
+        self.nodes.append(self.helper.make_node(op, inputs, [output], name=f"{op}:{output}", **attrs))
+        return output
+
+    def quantize(self, x: str) -> str:
+        """Float32: x itself. Int8: x through QuantizeLinear and DequantizeLinear."""
+        self.activations.append(x)
+        if self.ranges is None:
+            return x
+        scale, zero = _act_qparams(*self.ranges[x])
+        s, z = self.const(scale, x + ":scale"), self.const(zero, x + ":zero")
+        q = self.node("QuantizeLinear", [x, s, z], x + ":q")
+        return self.node("DequantizeLinear", [q, s, z], x + ":dq")
+
+    def scale(self, x: str) -> np.float32:
+        return _act_qparams(*self.ranges[x])[0] if self.ranges else np.float32(1 / 128)
+
+    def pixels(self) -> str:
+        """uint8 NHWC pixels to the network's input, (x - 127) / 128 in NCHW. In int8 that is
+        exactly a dequantization (scale 1/128, zero point 127): no rounding is added."""
+        x = self.node("Transpose", ["pixels"], "nchw", perm=[0, 3, 1, 2])
+        if self.ranges is None:
+            x = self.node("Cast", [x], "nchw_float", to=1)
+            x = self.node("Sub", [x, self.const(np.array(127, np.float32), "mean")], "centred")
+            return self.node("Div", [x, self.const(np.array(128, np.float32), "std")], "input")
+        s, z = self.const(np.float32(1 / 128), "input:scale"), self.const(np.uint8(127), "input:zero")
+        return self.node("DequantizeLinear", [x, s, z], "input")
+
+    def conv(self, x: str, x_scale: np.float32, conv_key: str, bn_key: str, stride: int, size: int,
+             groups: int = 1, relu6: bool = True) -> tuple[str, int]:
+        """Conv + folded batch-norm (+ ReLU6); returns the (quantized) output and its size."""
+        st = self.state
+        weight = st[conv_key + ".weight"].astype(np.float64)
+        bn_scale = st[bn_key + ".weight"] / np.sqrt(st[bn_key + ".running_var"].astype(np.float64) + BN_EPS)
+        w = weight * bn_scale[:, None, None, None]
+        b = st[bn_key + ".bias"] - st[bn_key + ".running_mean"] * bn_scale
+        wn, bn_, y = self.name("w"), self.name("b"), self.name("conv")
+        if self.ranges is None:
+            self.const(w.astype(np.float32), wn)
+            self.const(b.astype(np.float32), bn_)
+        else:  # symmetric per output channel; the bias in int32 at input scale x weight scale
+            w_scale = np.abs(w).reshape(len(w), -1).max(axis=1) / 127
+            # a channel with (nearly) no weights keeps its bias within int32
+            w_scale = np.maximum(w_scale, np.abs(b) / (np.float64(x_scale) * 2**30)).astype(np.float32)
+            w_q = np.clip(np.round(w / w_scale[:, None, None, None]), -127, 127).astype(np.int8)
+            b_scale = (np.float64(x_scale) * w_scale).astype(np.float32)
+            b_q = np.round(b / b_scale).astype(np.int32)
+            self.node("DequantizeLinear", [self.const(w_q, wn + ":q"), self.const(w_scale, wn + ":scale"),
+                                           self.const(np.zeros(len(w), np.int8), wn + ":zero")], wn, axis=0)
+            self.node("DequantizeLinear", [self.const(b_q, bn_ + ":q"), self.const(b_scale, bn_ + ":scale"),
+                                           self.const(np.zeros(len(b), np.int32), bn_ + ":zero")], bn_, axis=0)
         kernel = w.shape[-1]
         pads, out_size = _same_pads(kernel, stride, size)
-        y = name("conv")
-        nodes.append(helper.make_node("Conv", [x, wn, bn_], [y], kernel_shape=[kernel, kernel],
-                                      strides=[stride, stride], pads=pads, group=groups))
+        self.node("Conv", [x, wn, bn_], y, kernel_shape=[kernel, kernel], strides=[stride, stride],
+                  pads=pads, group=groups)
         if relu6:
-            lo, hi = name("zero"), name("six")
-            inits.extend([numpy_helper.from_array(np.array(0, np.float32), lo),
-                          numpy_helper.from_array(np.array(6, np.float32), hi)])
-            z = name("relu6")
-            nodes.append(helper.make_node("Clip", [y, lo, hi], [z]))
-            y = z
+            lo, hi, z = self.name("zero"), self.name("six"), self.name("relu6")
+            if self.ranges is None:
+                y = self.node("Clip", [y, self.const(np.array(0, np.float32), lo),
+                                       self.const(np.array(6, np.float32), hi)], z)
+            else:  # no Clip: the uint8 range [0, <= 6] of the output clips as ReLU6 does
+                self.ranges[y] = (0.0, min(self.ranges[z][1], 6.0))
         return y, out_size
 
-    x, size = conv("input", "_conv_stem", "_bn0", 2, INPUT)
+
+def _network(state: dict[str, np.ndarray], ranges: dict[str, tuple[float, float]] | None,
+             classifier: bool = False):  # noqa: ANN202
+    """The model proto and the names of the tensors the int8 graph quantizes."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    g = _Graph(state, dict(ranges) if ranges is not None else None)
+    x, x_scale = g.pixels(), np.float32(1 / 128)
+    size = INPUT
+
+    def conv(inp: str, inp_scale: np.float32, *args, **kwargs) -> tuple[str, np.float32, int]:  # noqa: ANN002, ANN003
+        y, out_size = g.conv(inp, inp_scale, *args, **kwargs)
+        return g.quantize(y), g.scale(y), out_size
+
+    x, x_scale, size = conv(x, x_scale, "_conv_stem", "_bn0", 2, size)
     block = 0
     for repeats, _kernel, stride, expand, c_in, c_out in STAGES:
         for j in range(repeats):
             s = stride if j == 0 else 1
             inp = c_in if j == 0 else c_out
             p = f"_blocks.{block}"
-            h = x
+            h, h_scale = x, x_scale
             if expand != 1:
-                h, _ = conv(h, p + "._expand_conv", p + "._bn0", 1, size)
-            h, new_size = conv(h, p + "._depthwise_conv", p + "._bn1", s, size, groups=inp * expand)
-            h, _ = conv(h, p + "._project_conv", p + "._bn2", 1, new_size, relu6=False)
+                h, h_scale, _ = conv(h, h_scale, p + "._expand_conv", p + "._bn0", 1, size)
+            h, h_scale, new_size = conv(h, h_scale, p + "._depthwise_conv", p + "._bn1", s, size,
+                                        groups=inp * expand)
+            h, h_scale, _ = conv(h, h_scale, p + "._project_conv", p + "._bn2", 1, new_size, relu6=False)
             if s == 1 and inp == c_out:
-                y = name("add")
-                nodes.append(helper.make_node("Add", [h, x], [y]))
-                h = y
-            x, size = h, new_size
+                y = g.node("Add", [h, x], g.name("add"))
+                h, h_scale = g.quantize(y), g.scale(y)
+            x, x_scale, size = h, h_scale, new_size
             block += 1
-    x, _ = conv(x, "_conv_head", "_bn1", 1, size)
-    pooled = name("pool")
-    nodes.append(helper.make_node("GlobalAveragePool", [x], [pooled]))
-    nodes.append(helper.make_node("Flatten", [pooled], ["features"], axis=1))
-    inits.append(numpy_helper.from_array(state["_fc.weight"].astype(np.float32), "fc_w"))
-    inits.append(numpy_helper.from_array(state["_fc.bias"].astype(np.float32), "fc_b"))
-    nodes.append(helper.make_node("Gemm", ["features", "fc_w", "fc_b"], ["logits"], transB=1))
+    x, _, _ = conv(x, x_scale, "_conv_head", "_bn1", 1, size)
+    pooled = g.node("GlobalAveragePool", [x], g.name("pool"))  # float32 from here on
+    g.node("Flatten", [pooled], "features", axis=1)
+    outputs = [helper.make_tensor_value_info("features", TensorProto.FLOAT, ["N", 1280])]
+    if classifier:  # onnxruntime computes every node, asked for or not: only the proof has it
+        g.const(state["_fc.weight"].astype(np.float32), "fc_w")
+        g.const(state["_fc.bias"].astype(np.float32), "fc_b")
+        g.node("Gemm", ["features", "fc_w", "fc_b"], "logits", transB=1)
+        outputs.append(helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", 1000]))
     graph = helper.make_graph(
-        nodes, "efficientnet_lite0",
-        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 3, INPUT, INPUT])],
-        [helper.make_tensor_value_info("features", TensorProto.FLOAT, ["N", 1280]),
-         helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", 1000])],
-        inits,
+        g.nodes, "efficientnet_lite0",
+        [helper.make_tensor_value_info("pixels", TensorProto.UINT8, ["N", INPUT, INPUT, 3])],
+        outputs, g.inits,
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], producer_name="organizer")
     model.ir_version = 8
     onnx.checker.check_model(model)
-    return model.SerializeToString()
+    return model, g.activations
+
+
+def build_onnx(state: dict[str, np.ndarray], ranges: dict[str, tuple[float, float]] | None = None,
+               classifier: bool = False) -> bytes:
+    """The network with batch-norm folded in, float32 or (with calibrated `ranges`) int8. Input:
+    `pixels`, uint8 (N, 224, 224, 3) RGB; output `features` (N, 1280), and with the `classifier`
+    head `logits` (N, 1000) too."""
+    return _network(state, ranges, classifier)[0].SerializeToString()
+
+
+def calibrate(state: dict[str, np.ndarray], batches: Iterable[np.ndarray]) -> dict[str, tuple[float, float]]:
+    """The range of every tensor the int8 graph quantizes, measured by the float32 graph on
+    `batches` of uint8 pixels (N, 224, 224, 3)."""
+    import onnxruntime
+    from onnx import helper
+
+    model, names = _network(state, None)
+    del model.graph.output[:]
+    model.graph.output.extend(helper.make_empty_tensor_value_info(n) for n in names)
+    session = onnxruntime.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    lo = dict.fromkeys(names, np.inf)
+    hi = dict.fromkeys(names, -np.inf)
+    for batch in batches:
+        for n, value in zip(names, session.run(names, {"pixels": batch})):
+            lo[n], hi[n] = min(lo[n], float(value.min())), max(hi[n], float(value.max()))
+    return {n: (lo[n], hi[n]) for n in names}
 
 
 # --- running it ----------------------------------------------------------------------------------
@@ -241,38 +345,60 @@ class ModelSpec:
     mean: tuple[float, float, float] = (127.0, 127.0, 127.0)  # on 0..255 values
     std: tuple[float, float, float] = (128.0, 128.0, 128.0)
     output: str = "features"
+    precision: str = "int8"  # the built-in model's: "int8" or "float32"
+
+
+RANGES_FILE = Path(__file__).with_name("efficientnet-lite0-int8.json")
+GRAPH_VERSION = 2  # bumped whenever build_onnx writes a different graph
+
+
+def int8_ranges(path: Path = RANGES_FILE) -> tuple[dict[str, tuple[float, float]], str]:
+    """The activation ranges shipped for the int8 graph (made by bench/bench_vectors.py --write),
+    and their digest."""
+    data = path.read_bytes()
+    shipped = json.loads(data)
+    if shipped["weights_sha256"] != PTH_SHA256:
+        raise ModelError(f"{path}: calibrated for other weights")
+    return {k: (float(lo), float(hi)) for k, (lo, hi) in shipped["ranges"].items()}, hashlib.sha256(data).hexdigest()
+
+
+def _builtin_tag(spec: ModelSpec) -> str:
+    if spec.precision == "float32":
+        return f"float32-g{GRAPH_VERSION}"
+    return f"int8-g{GRAPH_VERSION}-{int8_ranges()[1][:8]}"
 
 
 def model_id(spec: ModelSpec) -> str:
     """Identifies the vectors a spec makes; stored vectors with another id are stale."""
     if spec.model == BUILTIN:
-        return f"{BUILTIN}@{PTH_SHA256[:12]}"
+        return f"{BUILTIN}/{_builtin_tag(spec)}@{PTH_SHA256[:12]}"
     return (f"onnx:{sha256_of(spec.model)[:16]}:{spec.input_size}:{spec.resize}:"
             f"{','.join(map(str, spec.mean))}:{','.join(map(str, spec.std))}:{spec.output}")
 
 
-def preprocess(image: Image.Image, spec: ModelSpec) -> np.ndarray:
-    """Short side to `resize`, centre crop `input_size`, RGB, (x - mean) / std, CHW float32."""
+def crop(image: Image.Image, spec: ModelSpec) -> Image.Image:
+    """Short side to `resize`, then the centre `input_size` square, RGB: one resample of just the
+    cropped region."""
     w, h = image.size
-    scale = spec.resize / min(w, h)
-    resized = image.convert("RGB").resize((max(1, round(w * scale)), max(1, round(h * scale))),
-                                          Image.Resampling.BILINEAR)
-    rw, rh = resized.size
-    left, top = (rw - spec.input_size) // 2, (rh - spec.input_size) // 2
-    crop = resized.crop((left, top, left + spec.input_size, top + spec.input_size))
-    x = (np.asarray(crop, dtype=np.float32) - np.array(spec.mean, np.float32)) / np.array(spec.std, np.float32)
-    return x.transpose(2, 0, 1)
+    side = min(w, h) * spec.input_size / spec.resize
+    left, top = (w - side) / 2, (h - side) / 2
+    rgb = image if image.mode == "RGB" else image.convert("RGB")
+    return rgb.resize((spec.input_size, spec.input_size), Image.Resampling.BILINEAR,
+                      box=(left, top, left + side, top + side))
 
 
-def graph_path(spec: ModelSpec, cache_dir: str | os.PathLike) -> str:
-    """The ONNX file to run: the user's, or the built-in one, built into the cache on first use."""
+def graph_path(spec: ModelSpec, cache_dir: str | os.PathLike, classifier: bool = False) -> str:
+    """The ONNX file to run: the user's, or the built-in one, built into the cache on first use
+    (with its `classifier` head: a separate file)."""
     if spec.model != BUILTIN:
         if not os.path.isfile(spec.model):
             raise ModelError(f"{spec.model}: no such ONNX model file")
         return spec.model
-    graph = Path(cache_dir) / "models" / f"{BUILTIN}-{PTH_SHA256[:12]}.onnx"
+    head = "-classifier" if classifier else ""
+    graph = Path(cache_dir) / "models" / f"{BUILTIN}-{_builtin_tag(spec)}{head}-{PTH_SHA256[:12]}.onnx"
     if not graph.is_file():
-        data = build_onnx(read_state_dict(builtin_weights()))
+        ranges = int8_ranges()[0] if spec.precision == "int8" else None
+        data = build_onnx(read_state_dict(builtin_weights()), ranges, classifier)
         graph.parent.mkdir(parents=True, exist_ok=True)
         tmp = graph.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_bytes(data)
@@ -281,23 +407,33 @@ def graph_path(spec: ModelSpec, cache_dir: str | os.PathLike) -> str:
 
 
 class Model:
-    """An onnxruntime session over the model's graph."""
+    """An onnxruntime session over the model's graph. A graph with a uint8 input takes NHWC RGB
+    pixels (the built-in one normalises inside); any other takes (x - mean) / std in NCHW."""
 
-    def __init__(self, spec: ModelSpec, cache_dir: str | os.PathLike, threads: int = 1) -> None:
+    def __init__(self, spec: ModelSpec, cache_dir: str | os.PathLike, threads: int = 1,
+                 classifier: bool = False) -> None:
         import onnxruntime
 
         self.spec = spec
         self.id = model_id(spec)
-        path = graph_path(spec, cache_dir)
+        path = graph_path(spec, cache_dir, classifier)
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         self.session = onnxruntime.InferenceSession(path, options, providers=["CPUExecutionProvider"])
-        self.input = self.session.get_inputs()[0].name
+        first = self.session.get_inputs()[0]
+        self.input, self.pixels = first.name, first.type == "tensor(uint8)"
+        self.mean = np.array(spec.mean, np.float32)
+        self.std = np.array(spec.std, np.float32)
+
+    def batch(self, images: list[Image.Image]) -> np.ndarray:
+        pixels = np.stack([np.asarray(crop(im, self.spec)) for im in images])
+        if self.pixels:
+            return pixels
+        return ((pixels.astype(np.float32) - self.mean) / self.std).transpose(0, 3, 1, 2)
 
     def run(self, images: list[Image.Image], outputs: list[str] | None = None) -> list[np.ndarray]:
-        batch = np.stack([preprocess(im, self.spec) for im in images])
-        return self.session.run(outputs or [self.spec.output], {self.input: batch})
+        return self.session.run(outputs or [self.spec.output], {self.input: self.batch(images)})
 
     def embed(self, images: list[Image.Image]) -> np.ndarray:
         """L2-normalised vectors, float16, one row per image."""
