@@ -137,9 +137,15 @@ def _m4_vectors(db: sqlite_utils.Database) -> None:
     )
 
 
+def _m5_album_digests(db: sqlite_utils.Database) -> None:
+    # what each published album holds, as a digest of its links: quick updates write only albums
+    # whose digest changed
+    db.executescript("ALTER TABLE albums ADD COLUMN links TEXT;")
+
+
 # Each migration runs in its own transaction together with the version it sets.
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
-    _m1_initial, _m2_groups, _m3_publishing, _m4_vectors,
+    _m1_initial, _m2_groups, _m3_publishing, _m4_vectors, _m5_album_digests,
 ]
 
 GROUP_KINDS = ("event", "place", "duplicate", "similar")
@@ -554,19 +560,30 @@ class Catalog:
         ).fetchall()
         return [(*r[:6], sorted(int(x) for x in r[6].split(","))) for r in rows]
 
-    def set_albums(self, output: str, albums: dict[str, tuple[str, str | None, list[int]]]) -> None:
-        """Record what is published in `output`: album path -> (kind, group key, photo ids)."""
+    def set_albums(self, output: str, albums: dict[str, tuple[str, str | None, list[int], str]],
+                   removed: Iterable[str] | None = None) -> None:
+        """Record what is published in `output`: album path -> (kind, group key, photo ids, links
+        digest). Without `removed`, `albums` is all there is; with it, only `albums` and `removed`
+        change and the other recorded albums stay."""
         with self.transaction():
-            self.conn.execute("DELETE FROM albums WHERE output = ?", (output,))
-            for path, (kind, key, photos) in albums.items():
+            if removed is None:
+                self.conn.execute("DELETE FROM albums WHERE output = ?", (output,))
+            else:
+                self.conn.executemany("DELETE FROM albums WHERE output = ? AND path = ?",
+                                      [(output, path) for path in [*removed, *albums]])
+            for path, (kind, key, photos, digest) in albums.items():
                 album_id = self.conn.execute(
-                    "INSERT INTO albums (output, path, kind, group_key) VALUES (?, ?, ?, ?) RETURNING id",
-                    (output, path, kind, key),
+                    "INSERT INTO albums (output, path, kind, group_key, links) VALUES (?, ?, ?, ?, ?) RETURNING id",
+                    (output, path, kind, key, digest),
                 ).fetchone()[0]
                 self.conn.executemany(
                     "INSERT OR IGNORE INTO album_photos (album_id, photo_id) VALUES (?, ?)",
                     [(album_id, p) for p in photos],
                 )
+
+    def album_digests(self, output: str) -> dict[str, str | None]:
+        """Album path -> the digest of its links, as last published in `output`."""
+        return dict(self.conn.execute("SELECT path, links FROM albums WHERE output = ?", (output,)))
 
     def albums_of_photo(self, photo_id: int) -> list[str]:
         return [

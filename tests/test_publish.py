@@ -101,6 +101,42 @@ def test_renamed_photo_moves_its_link_and_removed_photo_leaves(tmp_path: Path, r
         assert (out / rel).resolve().is_file()
 
 
+def test_quick_update_writes_only_changed_albums_and_equals_a_full_one(tmp_path: Path, run: Cli) -> None:
+    """The daemon's quick path (verify=False) trusts the catalog's record of each album's links."""
+    from organizer import publish
+
+    root, out = library(tmp_path), tmp_path / "Albums"
+    run.json("organize", str(root), "--output", str(out))
+    cfg = config.load(env={"ORGANIZER_VECTORS_ENABLED": "false"},
+                      overrides={"catalog.path": (str(run.catalog), "test")})
+    with Catalog(run.catalog) as catalog:
+        report = publish.publish(catalog, cfg, str(out), with_map=False, verify=False)
+        assert (report.written, report.removed) == (0, 0)
+    # one photo renamed: only the albums holding it are written
+    (root / "italy" / "DSCN0012.jpg").rename(root / "italy" / "Tower.jpg")
+    run.json("scan", str(root))
+    with Catalog(run.catalog) as catalog:
+        report = publish.publish(catalog, cfg, str(out), with_map=False, verify=False)
+    assert report.written == 3  # its event, its place and its month
+    quick = tree(out)
+    assert "Events/2008-10-22 Arezzo (4)/Tower.jpg" in quick and "Timeline/2008/10/Tower.jpg" in quick
+    # a link a user deleted by hand is not seen by the quick path; the full one mends it
+    os.unlink(out / "Timeline/2008/10/Tower.jpg")
+    with Catalog(run.catalog) as catalog:
+        assert publish.publish(catalog, cfg, str(out), with_map=False, verify=False).written == 0
+        assert publish.publish(catalog, cfg, str(out), with_map=False).written == 1
+    assert tree(out) == quick
+    # the whole output gone (marker and all): the quick path writes everything again
+    import shutil
+
+    shutil.rmtree(out)
+    with Catalog(run.catalog) as catalog:
+        publish.publish(catalog, cfg, str(out), with_map=False, verify=False)
+    assert tree(out) == quick
+    info = run.json("explain", str(root / "italy" / "Tower.jpg"))
+    assert str(out / "Timeline/2008/10") in info["albums"]
+
+
 def test_foreign_files_are_never_removed(tmp_path: Path, run: Cli) -> None:
     root, out = library(tmp_path), tmp_path / "Albums"
     run.json("organize", str(root), "--output", str(out))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import os
 import time
@@ -164,9 +166,16 @@ def _map_items(catalog: Catalog, albums: dict[str, _Album], photos: dict[int, _P
     return points, thumb_files, lines, areas
 
 
-def publish(catalog: Catalog, config: Config, output: str | None = None, with_map: bool = True) -> PublishReport:
+def _digest(links: dict[str, str]) -> str:
+    return hashlib.blake2b(json.dumps(sorted(links.items())).encode(), digest_size=16).hexdigest()
+
+
+def publish(catalog: Catalog, config: Config, output: str | None = None, with_map: bool = True,
+            verify: bool = True) -> PublishReport:
     """Mirror the catalog's groups into the output folder, and write the map (unless not
-    `with_map`: the daemon's quick updates between reclusters leave the map for the recluster)."""
+    `with_map`). With `verify`, every album folder is read and mended; without, only the albums
+    whose links differ from what the catalog recorded as published are written (the daemon's quick
+    updates between reclusters, which leave the map and the full check to the recluster)."""
     started = time.monotonic()
     target = output or config.output.path
     if not target:
@@ -179,10 +188,16 @@ def publish(catalog: Catalog, config: Config, output: str | None = None, with_ma
     albums = plan(catalog, photos, geocoder)
     for album in albums.values():
         report.albums[album.kind] = report.albums.get(album.kind, 0) + 1
-    result = tree.apply({path: a.links for path, a in albums.items()})
+    digests = {path: _digest(a.links) for path, a in albums.items()}
+    recorded = {} if verify else catalog.album_digests(str(tree.root))
+    changed = {path for path in albums if recorded.get(path) != digests[path]}
+    result = tree.apply({path: a.links for path, a in albums.items()}, only=None if verify else changed)
     report.written, report.unchanged, report.removed = result.written, result.unchanged, result.removed
     report.kept_foreign = result.kept_foreign
-    catalog.set_albums(str(tree.root), {path: (a.kind, a.key, a.photos) for path, a in albums.items()})
+    catalog.set_albums(str(tree.root),
+                       {path: (albums[path].kind, albums[path].key, albums[path].photos, digests[path])
+                        for path in changed},
+                       removed=None if verify else set(recorded) - set(albums))
 
     if with_map:
         points, thumb_files, lines, areas = _map_items(catalog, albums, photos)

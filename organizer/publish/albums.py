@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import shutil
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -114,11 +115,16 @@ class AlbumTree:
                     remove_ours(Path(dirpath) / name)
                     dirnames.remove(name)
 
-    def apply(self, desired: dict[str, dict[str, str]]) -> TreeReport:
-        """Make the tree hold exactly `desired`: album path -> {link name: absolute target}."""
+    def apply(self, desired: dict[str, dict[str, str]], only: Collection[str] | None = None) -> TreeReport:
+        """Make the tree hold exactly `desired`: album path -> {link name: absolute target}. With
+        `only`, the other desired albums are taken to be in place already and are not read."""
         report = TreeReport()
-        self.clean_leftovers()
+        if only is None:
+            self.clean_leftovers()
         for rel in sorted(desired):
+            if only is not None and rel not in only and rel in self.managed:
+                report.unchanged += 1
+                continue
             if rel not in self.managed:  # recorded before it exists, so an interruption leaves no orphan
                 self.managed.add(rel)
                 self._save()

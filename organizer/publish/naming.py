@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -9,20 +10,27 @@ from datetime import datetime
 
 MAX_NAME_BYTES = 180  # well under the 255-byte limit, leaving room for " 2 (12345)"
 _UNSAFE = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|]')
+_SPACES = re.compile(r"\s+")
+_PLAIN = re.compile(r"[A-Za-z0-9_()\-]+(?:[. ][A-Za-z0-9_()\-]+)*")
+_SPACED_EXT = re.compile(r" +(\.[^.\s]+)$")
+_RESERVED = frozenset({"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)),
+                       *(f"LPT{i}" for i in range(1, 10))})
 
 
+@functools.lru_cache(maxsize=1 << 16)  # file names recur in every album of their photo
 def safe(text: str, fallback: str = "Unnamed") -> str:
     """A folder or file name with no separators, control or Windows-reserved characters, no
     leading or trailing dots and spaces, and a bounded length in UTF-8 bytes."""
+    if _PLAIN.fullmatch(text) and len(text) <= MAX_NAME_BYTES and text.upper().split(".")[0] not in _RESERVED:
+        return text  # the common case, e.g. 'IMG_1234.jpg': nothing to change
     text = unicodedata.normalize("NFC", text)
     text = _UNSAFE.sub(" ", text)
-    text = re.sub(r"\s+", " ", text).strip(" .")
-    text = re.sub(r" +(\.[^.\s]+)$", r"\1", text)  # 'x .jpg' (from '<x>.jpg') -> 'x.jpg'
+    text = _SPACES.sub(" ", text).strip(" .")
+    text = _SPACED_EXT.sub(r"\1", text)  # 'x .jpg' (from '<x>.jpg') -> 'x.jpg'
     encoded = text.encode("utf-8")
     if len(encoded) > MAX_NAME_BYTES:
         text = encoded[:MAX_NAME_BYTES].decode("utf-8", "ignore").rstrip(" .")
-    if text.upper().split(".")[0] in {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)),
-                                      *(f"LPT{i}" for i in range(1, 10))}:
+    if text.upper().split(".")[0] in _RESERVED:
         text = "_" + text
     return text or fallback
 
