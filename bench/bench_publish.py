@@ -98,7 +98,6 @@ def main() -> None:
             trees = {"plain": tmp / "plain", "ours": tmp / "ours"}
             for out in trees.values():
                 first = publish.publish(catalog, cfg, output=str(out), with_map=False)
-            t2 = time.perf_counter()
             links = sum(len(files) for _, _, files in os.walk(trees["ours"]))
             print(f"regroup {t1 - t0:.1f} s; first publish {first.seconds:.1f} s: {sum(first.albums.values()):,} "
                   f"albums, {links:,} links")

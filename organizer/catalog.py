@@ -377,12 +377,27 @@ class Catalog:
 
     def vectors(self, model: str) -> tuple[list[int], list[bytes]]:
         """Photo ids (with a present file) and their vectors from `model`."""
-        rows = self.conn.execute(
+        ids: list[int] = []
+        blobs: list[bytes] = []
+        for batch_ids, batch_blobs in self.vector_batches(model, 65_536):
+            ids += batch_ids
+            blobs += batch_blobs
+        return ids, blobs
+
+    def vector_batches(self, model: str, size: int) -> Iterator[tuple[list[int], list[bytes]]]:
+        """The same rows as `vectors`, `size` at a time: memory bounded by one batch."""
+        cursor = self.conn.execute(
             "SELECT v.photo_id, v.vec FROM vectors v WHERE v.model = ? AND EXISTS "
             "(SELECT 1 FROM files f WHERE f.photo_id = v.photo_id AND f.state = 'ok') ORDER BY v.photo_id",
             (model,),
-        ).fetchall()
-        return [r[0] for r in rows], [r[1] for r in rows]
+        )
+        while rows := cursor.fetchmany(size):
+            yield [r[0] for r in rows], [r[1] for r in rows]
+
+    def vector(self, photo_id: int, model: str) -> bytes | None:
+        row = self.conn.execute("SELECT vec FROM vectors WHERE photo_id = ? AND model = ?",
+                                (photo_id, model)).fetchone()
+        return row[0] if row else None
 
     def first_paths(self, photo_ids: list[int]) -> dict[int, str]:
         out: dict[int, str] = {}

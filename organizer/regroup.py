@@ -151,6 +151,9 @@ def regroup(catalog: Catalog, config: Config) -> ClusterReport:
     return report
 
 
+SIMILAR_BATCH = 4096  # vectors read at a time by `similar_to` (10 MB of float16 at 1280-d)
+
+
 def similar_to(catalog: Catalog, config: Config, path: str, k: int) -> list[dict[str, Any]]:
     """The `k` photos nearest to the one at `path` by CNN cosine, best first."""
     spec = vector_spec(config)
@@ -160,15 +163,19 @@ def similar_to(catalog: Catalog, config: Config, path: str, k: int) -> list[dict
     known = catalog.known_file(path)
     if known is None:
         raise CatalogError(f"{path}: not in the catalog")
-    ids, blobs = catalog.vectors(model)
-    rows = {pid: i for i, pid in enumerate(ids)}
     photo = known.photo_id
-    if photo not in rows:
+    vec = catalog.vector(photo, model) if photo is not None else None
+    if vec is None:
         raise CatalogError(f"{path}: no vector from {model} yet (run `organizer scan`)")
-    matrix = np.frombuffer(b"".join(blobs), dtype=np.float16).reshape(len(ids), -1)
-    found = similar.nearest(matrix[rows[photo]], matrix, k, exclude=rows[photo])
-    paths = catalog.first_paths([ids[i] for i, _ in found])
-    return [{"path": paths.get(ids[i]), "cosine": round(score, 4), "photo": ids[i]} for i, score in found]
+    query = np.frombuffer(vec, dtype=np.float16)
+    best: list[tuple[float, int]] = []  # (cosine, photo id), streamed so memory stays one batch
+    for ids, blobs in catalog.vector_batches(model, SIMILAR_BATCH):
+        matrix = np.frombuffer(b"".join(blobs), dtype=np.float16).reshape(len(ids), -1)
+        exclude = ids.index(photo) if photo in ids else None
+        best += [(score, ids[row]) for row, score in similar.nearest(query, matrix, k, exclude)]
+        best = sorted(best, key=lambda b: (-b[0], b[1]))[:k]
+    paths = catalog.first_paths([pid for _, pid in best])
+    return [{"path": paths.get(pid), "cosine": round(score, 4), "photo": pid} for score, pid in best]
 
 
 def join_groups(catalog: Catalog, config: Config, photo_ids: list[int]) -> int:

@@ -219,3 +219,31 @@ def test_changing_the_model_recomputes_vectors_and_off_means_none(tmp_path: Path
     assert (report["vectors"], report["indexed"]) == (3, 0)
     info = run.json("explain", str(root / "IMG_1.jpg"), env={"ORGANIZER_VECTORS_PRECISION": "float32"})
     assert info["vector_model"] == vectors.model_id(vectors.ModelSpec(precision="float32"))
+
+
+def test_similar_streams_the_vectors_and_equals_a_brute_force_search(tmp_path: Path) -> None:
+    """More vectors than one batch: the streamed top-k is the exact top-k."""
+    from organizer import config, regroup
+    from organizer.catalog import Catalog
+    from organizer.cluster import similar
+
+    n = 2 * similar.CHUNK + 1000
+    rng = np.random.default_rng(1)
+    matrix = rng.normal(size=(n, 64)).astype(np.float32)
+    matrix[n - 5:] = matrix[7] + rng.normal(0, 0.05, size=(5, 64))  # five near copies, in the last batch
+    matrix = (matrix / np.linalg.norm(matrix, axis=1, keepdims=True)).astype(np.float16)
+    cfg = config.load(env={}, overrides={"catalog.path": (str(tmp_path / "c.db"), "test")})
+    model = vectors.model_id(vectors.ModelSpec())
+    with Catalog(tmp_path / "c.db") as catalog:
+        with catalog.transaction():
+            for i in range(n):
+                pid = catalog.upsert_photo({"digest": f"{i:032x}", "extractor": 1, "indexed_at": "2026-01-01"})
+                catalog.upsert_file(f"/p/{i}.jpg", "/p", (1, 0, i, 1), "ok", pid, "2026-01-01")
+                catalog.put_vector(pid, model, matrix[i].tobytes())
+        found = regroup.similar_to(catalog, cfg, "/p/7.jpg", 8)
+    scores = matrix.astype(np.float32) @ matrix[7].astype(np.float32)
+    scores[7] = -np.inf
+    expected = np.argsort(-scores, kind="stable")[:8]
+    assert [r["path"] for r in found] == [f"/p/{i}.jpg" for i in expected]
+    assert {r["path"] for r in found[:5]} == {f"/p/{i}.jpg" for i in range(n - 5, n)}
+    assert found[0]["cosine"] == pytest.approx(float(scores[expected[0]]), abs=1e-4)
