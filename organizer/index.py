@@ -29,7 +29,7 @@ from PIL import UnidentifiedImageError
 from organizer import extract
 from organizer.catalog import Catalog, now_iso
 from organizer.config import Config
-from organizer.errors import OrganizerError
+from organizer.errors import ConfigError, OrganizerError
 from organizer.extract import decode, vectors
 from organizer.scan import Diff, Entry, Walker, diff, root_offline
 
@@ -583,7 +583,11 @@ def vector_spec(config: Config) -> vectors.ModelSpec | None:
         return None
     if v.model == vectors.BUILTIN:  # its input conventions are part of its graph
         return vectors.ModelSpec(precision=v.precision)
-    return vectors.ModelSpec(v.model, v.input_size, v.resize, tuple(v.mean), tuple(v.std), v.output)  # type: ignore[arg-type]
+    path = os.path.expanduser(v.model)
+    if not os.path.isfile(path):
+        raise ConfigError(f"{config.sources.get('vectors.model', 'default')}: vectors.model: {path}: "
+                          f"no such ONNX model file")
+    return vectors.ModelSpec(path, v.input_size, v.resize, tuple(v.mean), tuple(v.std), v.output)  # type: ignore[arg-type]
 
 
 def _pool(catalog: Catalog, config: Config, spec: vectors.ModelSpec | None, tasks: int) -> WorkerPool:

@@ -98,6 +98,8 @@ def test_int8_graph_follows_float32(tmp_path: Path) -> None:
     other.write_text('{"weights_sha256": "0", "ranges": {}}')
     with pytest.raises(vectors.ModelError, match="other weights"):
         vectors.int8_ranges(other)
+    with pytest.raises(vectors.ModelError, match="unreadable int8 ranges"):
+        vectors.int8_ranges(tmp_path / "missing.json")
 
 
 def _variants(img: Image.Image) -> list[bytes]:
@@ -247,3 +249,13 @@ def test_similar_streams_the_vectors_and_equals_a_brute_force_search(tmp_path: P
     assert [r["path"] for r in found] == [f"/p/{i}.jpg" for i in expected]
     assert {r["path"] for r in found[:5]} == {f"/p/{i}.jpg" for i in range(n - 5, n)}
     assert found[0]["cosine"] == pytest.approx(float(scores[expected[0]]), abs=1e-4)
+
+
+def test_a_missing_model_file_is_a_config_error(tmp_path: Path, run: Cli) -> None:
+    root = tmp_path / "Pictures"
+    make_jpeg(root / "IMG_0.jpg", size=(64, 64))
+    env = {"ORGANIZER_VECTORS_MODEL": str(tmp_path / "gone.onnx")}
+    for args in (("scan", str(root)), ("similar", str(root / "IMG_0.jpg"))):
+        out = run(*args, env=env, code=1).output
+        assert "ORGANIZER_VECTORS_MODEL: vectors.model:" in out and "gone.onnx: no such ONNX model file" in out
+        assert "Traceback" not in out

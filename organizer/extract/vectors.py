@@ -26,6 +26,8 @@ from typing import Iterable
 import numpy as np
 from PIL import Image
 
+from organizer.errors import OrganizerError
+
 BUILTIN = "efficientnet-lite0"
 PTH_SHA256 = "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db"
 BN_EPS = 1e-3
@@ -40,7 +42,7 @@ _DTYPES = {"FloatStorage": np.float32, "LongStorage": np.int64, "IntStorage": np
            "HalfStorage": np.float16, "DoubleStorage": np.float64}
 
 
-class ModelError(ValueError):
+class ModelError(OrganizerError):
     """The model file is missing, altered or not what it claims."""
 
 
@@ -355,11 +357,16 @@ GRAPH_VERSION = 2  # bumped whenever build_onnx writes a different graph
 def int8_ranges(path: Path = RANGES_FILE) -> tuple[dict[str, tuple[float, float]], str]:
     """The activation ranges shipped for the int8 graph (made by bench/bench_vectors.py --write),
     and their digest."""
-    data = path.read_bytes()
-    shipped = json.loads(data)
-    if shipped["weights_sha256"] != PTH_SHA256:
+    try:
+        data = path.read_bytes()
+        shipped = json.loads(data)
+        ranges = {k: (float(lo), float(hi)) for k, (lo, hi) in shipped["ranges"].items()}
+        weights = shipped["weights_sha256"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ModelError(f"{path}: unreadable int8 ranges ({exc}); set vectors.precision = \"float32\"") from None
+    if weights != PTH_SHA256:
         raise ModelError(f"{path}: calibrated for other weights")
-    return {k: (float(lo), float(hi)) for k, (lo, hi) in shipped["ranges"].items()}, hashlib.sha256(data).hexdigest()
+    return ranges, hashlib.sha256(data).hexdigest()
 
 
 def _builtin_tag(spec: ModelSpec) -> str:
