@@ -202,6 +202,7 @@ class Catalog:
             if not readonly:
                 conn.execute("PRAGMA journal_mode = WAL")
                 conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute("PRAGMA schema_version").fetchone()  # reads the header: is it a database?
         except sqlite3.Error as exc:
             raise CatalogError(f"{self.path}: cannot open the catalog: {exc}") from None
         except OSError as exc:

@@ -34,3 +34,16 @@ def test_status_without_a_catalog_is_a_user_error(tmp_path) -> None:
     assert result.exit_code == 1
     assert result.stderr.startswith("organizer: error: ") and "no catalog here yet" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("args", [["status"], ["scan"], ["errors"]])
+def test_a_file_that_is_not_a_catalog_is_a_user_error(tmp_path, args: list[str]) -> None:
+    junk = tmp_path / "catalog.db"
+    junk.write_bytes(b"these are not the bytes of a SQLite database" * 100)
+    if args == ["scan"]:
+        (tmp_path / "p").mkdir()
+        args = ["scan", str(tmp_path / "p")]
+    result = CliRunner().invoke(cli, ["--catalog", str(junk), *args])
+    assert result.exit_code == 1, result.output
+    assert result.stderr.strip() == f"organizer: error: {junk}: cannot open the catalog: file is not a database"
+    assert junk.read_bytes().startswith(b"these are not")  # left as it was
