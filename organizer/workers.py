@@ -1,0 +1,236 @@
+"""Extraction in worker processes, one file at a time each, with a per-file time bound.
+
+Because a worker holds one file at a time, a file that hangs or crashes its decoder is known by
+name: the worker is killed (after `scan.file_timeout_s`) or found dead, the file gets an error
+outcome, and a fresh worker takes its place. Workers only read the catalog (to skip contents it
+already knows); the indexer writes it.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import multiprocessing.connection
+import multiprocessing.context
+import os
+import signal
+import sqlite3
+import threading
+import time
+import warnings
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from PIL import UnidentifiedImageError
+
+from organizer import extract
+from organizer.errors import OrganizerError
+from organizer.extract import decode, vectors
+
+THUMB_SIZE = 320
+
+
+@dataclass(frozen=True)
+class Task:
+    path: str
+    mtime: float
+    photo_id: int | None = None  # set for a vector-only task (a photo catalogued without one)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a worker made of one file. kind: photo | known | error | ignored | vector."""
+
+    path: str
+    kind: str
+    digest: str | None = None
+    facts: extract.Facts | None = None
+    thumb: str | None = None
+    message: str | None = None
+    vector: bytes | None = None
+    photo_id: int | None = None
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    catalog_path: str
+    thumbs_dir: str
+    max_bytes: int
+    cache_dir: str
+    vectors: vectors.ModelSpec | None = None
+
+
+def thumb_path(thumbs_dir: str, digest: str) -> str:
+    return os.path.join(thumbs_dir, digest[:2], digest + ".jpg")
+
+
+# --- the worker process --------------------------------------------------------------------------
+
+
+def _worker_main(conn: multiprocessing.connection.Connection, settings: WorkerSettings) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)  # libtiff and libheif write to stderr; our messages go through results
+    warnings.simplefilter("ignore")
+    logging.disable(logging.CRITICAL)
+    lookup = sqlite3.connect(f"file:{settings.catalog_path}?mode=ro", uri=True, timeout=30)
+    extract.warm_up()
+    model = vectors.Model(settings.vectors, settings.cache_dir) if settings.vectors else None
+    conn.send("ready")
+    while True:
+        try:
+            task = conn.recv()
+        except EOFError:
+            return
+        if task is None:
+            return
+        conn.send(process_file(task, settings, lookup, model))
+
+
+def process_file(
+    task: Task, settings: WorkerSettings, lookup: sqlite3.Connection, model: vectors.Model | None
+) -> Outcome:
+    """Read one file and extract it, unless its content is already catalogued."""
+    name = os.path.basename(task.path)
+    try:
+        size = os.path.getsize(task.path)
+        if size > settings.max_bytes:
+            return Outcome(task.path, "error", message=f"file too large ({size} bytes), not read")
+        with open(task.path, "rb") as fh:
+            data = fh.read()
+    except OSError as exc:
+        return Outcome(task.path, "error", message=f"cannot read: {exc.strerror or exc}")
+    if not data:
+        return Outcome(task.path, "error", message="empty file")
+    if task.photo_id is not None and model is not None:
+        try:
+            vector = extract.embed_only(data, THUMB_SIZE, model)
+        except Exception as exc:  # this photo's vector fails, nothing else
+            return Outcome(task.path, "error", message=_describe(exc), photo_id=task.photo_id)
+        return Outcome(task.path, "vector", vector=vector, photo_id=task.photo_id)
+    if decode.sniff(data[:64]) is None:
+        if decode.looks_like_image(name):
+            return Outcome(task.path, "error", message=f"not a supported image ({decode.describe(data[:64])})")
+        return Outcome(task.path, "ignored")
+    digest = extract.hashes.digest(data)
+    row = lookup.execute(
+        "SELECT 1 FROM photos WHERE digest = ? AND extractor >= ?", (digest, extract.EXTRACTOR_VERSION)
+    ).fetchone()
+    if row is not None:
+        return Outcome(task.path, "known", digest=digest)
+    try:
+        facts = extract.extract(data, name, task.mtime, datetime.now(), THUMB_SIZE, digest=digest, model=model)
+    except Exception as exc:  # any decoder failure is this file's error, never the run's
+        return Outcome(task.path, "error", message=_describe(exc))
+    thumb = thumb_path(settings.thumbs_dir, digest)
+    try:
+        os.makedirs(os.path.dirname(thumb), exist_ok=True)
+        tmp = f"{thumb}.{os.getpid()}.tmp"
+        with open(tmp, "wb") as fh:
+            fh.write(facts.thumbnail)
+        os.replace(tmp, thumb)
+    except OSError as exc:
+        facts.warnings.append(f"cannot write thumbnail: {exc.strerror or exc}")
+        thumb = None
+    return Outcome(task.path, "photo", digest=digest, facts=facts, thumb=thumb)
+
+
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, UnidentifiedImageError):
+        return "cannot decode: corrupt, truncated or unsupported image data"
+    return f"{type(exc).__name__}: {exc}".strip()
+
+
+class WorkerPool:
+    """N worker processes, one file each at a time, with a per-file time bound."""
+
+    def __init__(self, size: int, settings: WorkerSettings, timeout_s: float) -> None:
+        self.settings = settings
+        self.timeout_s = timeout_s
+        self.workers = [self._spawn() for _ in range(size)]
+        for slot in range(size):
+            self._await_ready(slot)
+        self.busy: dict[int, tuple[Task, float]] = {}  # worker slot -> (task, started)
+
+    @staticmethod
+    def _context() -> multiprocessing.context.BaseContext:
+        if os.name != "posix":
+            return multiprocessing.get_context("spawn")
+        if threading.active_count() == 1:
+            # A plain fork is safe with no other threads, and workers inherit a warm interpreter.
+            extract.warm_up()
+            return multiprocessing.get_context("fork")
+        # the daemon has threads (watchers, scheduler): fork from a clean server process instead
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(["organizer.workers"])
+        return ctx
+
+    def _spawn(self) -> tuple[Any, multiprocessing.connection.Connection]:
+        ctx = self._context()
+        parent, child = ctx.Pipe()
+        proc = ctx.Process(target=_worker_main, args=(child, self.settings), daemon=True)
+        proc.start()
+        child.close()
+        return proc, parent
+
+    def _await_ready(self, slot: int) -> None:
+        """Workers warm up before their first file, so that its time bound is its own."""
+        conn = self.workers[slot][1]
+        if not conn.poll(60) or conn.recv() != "ready":
+            raise OrganizerError("an extraction worker did not start")
+
+    def idle_slots(self) -> list[int]:
+        return [i for i in range(len(self.workers)) if i not in self.busy]
+
+    def submit(self, slot: int, task: Task) -> None:
+        self.workers[slot][1].send(task)
+        self.busy[slot] = (task, time.monotonic())
+
+    def collect(self, wait_s: float) -> list[Outcome]:
+        """Outcomes that are ready, plus error outcomes for workers that died or overran."""
+        conns = {self.workers[s][1]: s for s in self.busy}
+        out: list[Outcome] = []
+        if self.busy:  # wake up in time for the earliest deadline
+            earliest = min(started for _, started in self.busy.values()) + self.timeout_s
+            wait_s = max(0.0, min(wait_s, earliest - time.monotonic()))
+        for conn in multiprocessing.connection.wait(list(conns), timeout=wait_s):
+            slot = conns[conn]  # type: ignore[index]
+            task, _ = self.busy.pop(slot)
+            try:
+                out.append(conn.recv())  # type: ignore[union-attr]
+            except (EOFError, OSError):
+                code = self.workers[slot][0].exitcode
+                out.append(Outcome(task.path, "error", message=f"decoder crashed (exit code {code})"))
+                self._replace(slot)
+        now = time.monotonic()
+        for slot, (task, started) in list(self.busy.items()):
+            if now - started > self.timeout_s:
+                del self.busy[slot]
+                out.append(Outcome(task.path, "error", message=f"timed out after {self.timeout_s:g} s"))
+                self._replace(slot)
+        return out
+
+    def _replace(self, slot: int) -> None:
+        proc, conn = self.workers[slot]
+        proc.kill()
+        proc.join(5)
+        conn.close()
+        self.workers[slot] = self._spawn()
+        self._await_ready(slot)
+
+    def close(self) -> None:
+        for proc, conn in self.workers:
+            try:
+                if proc.pid and proc.is_alive():
+                    conn.send(None)
+            except OSError:
+                pass
+        deadline = time.monotonic() + 2
+        for proc, conn in self.workers:
+            proc.join(max(0.0, deadline - time.monotonic()))
+            if proc.is_alive():
+                proc.kill()
+                proc.join()
+            conn.close()
