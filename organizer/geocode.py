@@ -8,6 +8,7 @@ name, and after one failure the rest of the run stays offline, so publishing is 
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import time
@@ -46,6 +47,7 @@ def _km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     return 2 * 6371.0088 * math.asin(math.sqrt(min(1.0, a)))
 
 
+@functools.lru_cache(maxsize=1 << 16)  # the daemon names the same group centres batch after batch
 def offline(lat: float, lon: float) -> PlaceName:
     for population, within_km in _TIERS:
         found = reverse_geocode.get((lat, lon), min_population=population)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
 import time
@@ -55,7 +54,15 @@ class _Album:
     kind: str
     key: str | None
     photos: list[int]
-    links: dict[str, str]  # link name -> target
+    targets: list[str]  # the files it links to
+
+    def links(self) -> dict[str, str]:
+        """Link name -> target."""
+        return {name: path for path, name in naming.link_names(self.targets).items()}
+
+    def digest(self) -> str:
+        """Identifies the links (names are a function of the targets) without naming them."""
+        return hashlib.blake2b("\0".join(sorted(self.targets)).encode(), digest_size=16).hexdigest()
 
 
 def _load_photos(catalog: Catalog) -> dict[int, _Photo]:
@@ -69,10 +76,9 @@ def _load_photos(catalog: Catalog) -> dict[int, _Photo]:
     return photos
 
 
-def _one_link_each(ids: list[int], photos: dict[int, _Photo]) -> dict[str, str]:
-    """One link per photo (its first path), named after the file."""
-    targets = [photos[i].paths[0] for i in ids if i in photos]
-    return {name: path for path, name in naming.link_names(targets).items()}
+def _first_paths(ids: list[int], photos: dict[int, _Photo]) -> list[str]:
+    """One link per photo: to its first path."""
+    return [photos[i].paths[0] for i in ids if i in photos]
 
 
 def _city(name: PlaceName) -> str | None:
@@ -91,7 +97,7 @@ def plan(catalog: Catalog, photos: dict[int, _Photo], geocoder: Geocoder) -> dic
                        len(members)))
     names = naming.numbered(titles)
     for key, _, _, _, _, _, members in events:
-        albums[f"Events/{names[key]}"] = _Album("event", key, members, _one_link_each(members, photos))
+        albums[f"Events/{names[key]}"] = _Album("event", key, members, _first_paths(members, photos))
 
     by_country: dict[str, list[tuple[str, str, int]]] = {}
     place_rows = {}
@@ -103,7 +109,7 @@ def plan(catalog: Catalog, photos: dict[int, _Photo], geocoder: Geocoder) -> dic
     for country, titled in by_country.items():
         for key, folder in naming.numbered(titled).items():
             members = place_rows[key][1]
-            albums[f"Places/{country}/{folder}"] = _Album("place", key, members, _one_link_each(members, photos))
+            albums[f"Places/{country}/{folder}"] = _Album("place", key, members, _first_paths(members, photos))
 
     sim_titles, sim_members = [], {}
     for key, _, _, _, _, _, members in catalog.group_rows("similar"):
@@ -115,7 +121,7 @@ def plan(catalog: Catalog, photos: dict[int, _Photo], geocoder: Geocoder) -> dic
         sim_members[key] = present
     for key, folder in naming.numbered(sim_titles).items():
         members = sim_members[key]
-        albums[f"Similar/{folder}"] = _Album("similar", key, members, _one_link_each(members, photos))
+        albums[f"Similar/{folder}"] = _Album("similar", key, members, _first_paths(members, photos))
 
     dup_titles, dup_links = [], {}
     for key, _, _, _, _, _, members in catalog.group_rows("duplicate"):
@@ -124,17 +130,17 @@ def plan(catalog: Catalog, photos: dict[int, _Photo], geocoder: Geocoder) -> dic
             continue
         first = min(paths, key=lambda p: os.path.basename(p))
         dup_titles.append((key, os.path.splitext(os.path.basename(first))[0], len(paths)))
-        dup_links[key] = (members, {name: path for path, name in naming.link_names(paths).items()})
+        dup_links[key] = (members, paths)
     for key, folder in naming.numbered(dup_titles).items():
-        members, links = dup_links[key]
-        albums[f"Duplicates/{folder}"] = _Album("duplicate", key, members, links)
+        members, paths = dup_links[key]
+        albums[f"Duplicates/{folder}"] = _Album("duplicate", key, members, paths)
 
     timeline: dict[str, list[int]] = {}
     for pid, photo in photos.items():
         folder = f"Timeline/{photo.taken:%Y/%m}" if photo.taken else "Timeline/Undated"
         timeline.setdefault(folder, []).append(pid)
     for folder, members in timeline.items():
-        albums[folder] = _Album("timeline", None, members, _one_link_each(sorted(members), photos))
+        albums[folder] = _Album("timeline", None, members, _first_paths(sorted(members), photos))
     return albums
 
 
@@ -166,10 +172,6 @@ def _map_items(catalog: Catalog, albums: dict[str, _Album], photos: dict[int, _P
     return points, thumb_files, lines, areas
 
 
-def _digest(links: dict[str, str]) -> str:
-    return hashlib.blake2b(json.dumps(sorted(links.items())).encode(), digest_size=16).hexdigest()
-
-
 def publish(catalog: Catalog, config: Config, output: str | None = None, with_map: bool = True,
             verify: bool = True) -> PublishReport:
     """Mirror the catalog's groups into the output folder, and write the map (unless not
@@ -188,10 +190,11 @@ def publish(catalog: Catalog, config: Config, output: str | None = None, with_ma
     albums = plan(catalog, photos, geocoder)
     for album in albums.values():
         report.albums[album.kind] = report.albums.get(album.kind, 0) + 1
-    digests = {path: _digest(a.links) for path, a in albums.items()}
+    digests = {path: a.digest() for path, a in albums.items()}
     recorded = {} if verify else catalog.album_digests(str(tree.root))
     changed = {path for path in albums if recorded.get(path) != digests[path]}
-    result = tree.apply({path: a.links for path, a in albums.items()}, only=None if verify else changed)
+    write = changed | (set(albums) - tree.managed)  # and any the tree lost (its marker gone)
+    result = tree.apply({path: albums[path].links() for path in write}, keep=set(albums) - write)
     report.written, report.unchanged, report.removed = result.written, result.unchanged, result.removed
     report.kept_foreign = result.kept_foreign
     catalog.set_albums(str(tree.root),

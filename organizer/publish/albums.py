@@ -115,16 +115,13 @@ class AlbumTree:
                     remove_ours(Path(dirpath) / name)
                     dirnames.remove(name)
 
-    def apply(self, desired: dict[str, dict[str, str]], only: Collection[str] | None = None) -> TreeReport:
-        """Make the tree hold exactly `desired`: album path -> {link name: absolute target}. With
-        `only`, the other desired albums are taken to be in place already and are not read."""
-        report = TreeReport()
-        if only is None:
+    def apply(self, desired: dict[str, dict[str, str]], keep: Collection[str] = ()) -> TreeReport:
+        """Make the tree hold exactly `desired` (album path -> {link name: absolute target}) and
+        the albums in `keep`, which are taken to be in place already and are not read."""
+        report = TreeReport(unchanged=len(keep))
+        if not keep:
             self.clean_leftovers()
         for rel in sorted(desired):
-            if only is not None and rel not in only and rel in self.managed:
-                report.unchanged += 1
-                continue
             if rel not in self.managed:  # recorded before it exists, so an interruption leaves no orphan
                 self.managed.add(rel)
                 self._save()
@@ -132,7 +129,7 @@ class AlbumTree:
                 report.written += 1
             else:
                 report.unchanged += 1
-        for rel in sorted(self.managed - set(desired)):
+        for rel in sorted(self.managed - set(desired) - set(keep)):
             folder = self._inside(rel)
             if folder.is_dir() and not remove_ours(folder):
                 report.kept_foreign.append(rel)
