@@ -135,6 +135,13 @@ def test_quick_update_writes_only_changed_albums_and_equals_a_full_one(tmp_path:
     assert tree(out) == quick
     info = run.json("explain", str(root / "italy" / "Tower.jpg"))
     assert str(out / "Timeline/2008/10") in info["albums"]
+    # a file rewritten in place is a new photo at the same path: same links, but the catalog's
+    # record of the album must name the new photo
+    make_jpeg(root / "scans" / "scan.jpg", seed=21, mtime=1e9)
+    run.json("scan", str(root))
+    with Catalog(run.catalog) as catalog:
+        publish.publish(catalog, cfg, str(out), with_map=False, verify=False)
+    assert run.json("explain", str(root / "scans" / "scan.jpg"))["albums"] == [str(out / "Timeline/Undated")]
 
 
 def test_foreign_files_are_never_removed(tmp_path: Path, run: Cli) -> None:

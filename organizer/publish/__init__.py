@@ -61,8 +61,10 @@ class _Album:
         return {name: path for path, name in naming.link_names(self.targets).items()}
 
     def digest(self) -> str:
-        """Identifies the links (names are a function of the targets) without naming them."""
-        return hashlib.blake2b("\0".join(sorted(self.targets)).encode(), digest_size=16).hexdigest()
+        """Identifies the links (names are a function of the targets) and the photos recorded for
+        the album, without naming the links."""
+        text = "\0".join(sorted(self.targets)) + "\n" + ",".join(map(str, sorted(self.photos)))
+        return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
 
 def _load_photos(catalog: Catalog) -> dict[int, _Photo]:
