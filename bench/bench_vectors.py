@@ -37,34 +37,31 @@ CORPORA = Path(__file__).resolve().parent.parent.parent / "shared" / "corpora"
 SKIMAGE = CORPORA / "B_skimage-data"
 
 
-def calibration_images(limit: int) -> list[Path]:
-    """Photos of the corpora the indexer can decode, outside B_skimage-data, in a stable order."""
+def calibration_pixels(limit: int) -> list[np.ndarray]:
+    """The model's input for photos of the corpora the indexer can decode, outside B_skimage-data,
+    in a stable order, decoded as the indexer decodes them."""
+    spec = vectors.ModelSpec()
     found = []
     for path in sorted(CORPORA.rglob("*")):
         if SKIMAGE in path.parents or not path.is_file() or path.stat().st_size > 30_000_000:
             continue
-        head = path.open("rb").read(64)
-        if decode.sniff(head) is None:
+        data = path.read_bytes()
+        fmt = decode.sniff(data[:64])
+        if fmt is None:
             continue
         try:
-            decode.decode(path.read_bytes(), decode.sniff(head), min_side=320)
+            image = decode.decode(data, fmt, min_side=320).image
         except Exception:  # broken files are in the corpora on purpose
             continue
-        found.append(path)
+        found.append(np.asarray(vectors.crop(image, spec))[None])
     step = max(1, len(found) // limit)
     return found[::step][:limit]
 
 
 def calibrate(limit: int) -> tuple[dict[str, tuple[float, float]], int]:
-    spec = vectors.ModelSpec()
-    paths = calibration_images(limit)
-    batches = []
-    for path in paths:
-        data = path.read_bytes()
-        image = decode.decode(data, decode.sniff(data[:64]), min_side=320).image
-        batches.append(np.asarray(vectors.crop(image, spec))[None])
+    batches = calibration_pixels(limit)
     state = vectors.read_state_dict(vectors.builtin_weights())
-    return vectors.calibrate(state, batches), len(paths)
+    return vectors.calibrate(state, batches), len(batches)
 
 
 def quality(model: vectors.Model) -> tuple[np.ndarray, dict[str, float]]:

@@ -13,6 +13,7 @@ input size, normalisation and output.
 from __future__ import annotations
 
 import collections
+import functools
 import hashlib
 import io
 import json
@@ -354,6 +355,7 @@ RANGES_FILE = Path(__file__).with_name("efficientnet-lite0-int8.json")
 GRAPH_VERSION = 2  # bumped whenever build_onnx writes a different graph
 
 
+@functools.lru_cache(maxsize=4)  # read by the model id and by the graph build
 def int8_ranges(path: Path = RANGES_FILE) -> tuple[dict[str, tuple[float, float]], str]:
     """The activation ranges shipped for the int8 graph (made by bench/bench_vectors.py --write),
     and their digest."""
