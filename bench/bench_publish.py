@@ -26,10 +26,13 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from organizer import config as config_mod  # noqa: E402
 from organizer import publish, regroup  # noqa: E402
 from organizer.catalog import Catalog  # noqa: E402
+
+from conftest import add_photo  # noqa: E402
 
 START = datetime(2015, 1, 1)
 
@@ -39,7 +42,6 @@ def add_photos(catalog: Catalog, rng: np.random.Generator, first: int, n: int, r
     """n photos in bursts of ~30 (one day, one city each), or all at `when` and `where`."""
     cities = rng.uniform([35, -10], [60, 30], size=(300, 2))
     ids = []
-    now = datetime.now().isoformat(timespec="seconds")
     with catalog.transaction():
         for i in range(first, first + n):
             if when is None:
@@ -51,17 +53,11 @@ def add_photos(catalog: Catalog, rng: np.random.Generator, first: int, n: int, r
                 lat, lon = (city + rng.normal(0, 0.003, 2)) if located else (None, None)
             else:
                 taken, (lat, lon) = when + timedelta(seconds=i - first), where
-            digest = f"{i:032x}"
-            pid = catalog.upsert_photo({
-                "digest": digest, "format": "jpeg", "width": 4000, "height": 3000,
-                "taken_local": taken.isoformat(), "taken_source": "exif",
-                "lat": None if lat is None else float(lat), "lon": None if lon is None else float(lon),
-                "phash": f"{int(rng.integers(0, 2**63)):016x}", "dhash": f"{int(rng.integers(0, 2**63)):016x}",
-                "extractor": 1, "indexed_at": now,
-            })
-            path = os.path.join(root, f"{taken:%Y}", f"IMG_{i:07d}.jpg")
-            catalog.upsert_file(path, root, (1000, 0, i, 1), "ok", pid, now)
-            ids.append(pid)
+            ids.append(add_photo(
+                catalog, i, root, os.path.join(root, f"{taken:%Y}", f"IMG_{i:07d}.jpg"),
+                format="jpeg", width=4000, height=3000, taken_local=taken.isoformat(), taken_source="exif",
+                lat=None if lat is None else float(lat), lon=None if lon is None else float(lon),
+                phash=f"{int(rng.integers(0, 2**63)):016x}", dhash=f"{int(rng.integers(0, 2**63)):016x}"))
     return ids
 
 

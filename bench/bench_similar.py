@@ -23,12 +23,15 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from organizer import config as config_mod  # noqa: E402
 from organizer import regroup  # noqa: E402
 from organizer.catalog import Catalog  # noqa: E402
 from organizer.cluster import similar  # noqa: E402
 from organizer.extract import vectors  # noqa: E402
+
+from conftest import add_photo  # noqa: E402
 
 K = 10
 
@@ -79,9 +82,7 @@ def main() -> None:
                 block = (block / np.linalg.norm(block, axis=1, keepdims=True)).astype(np.float16)
                 for j, vec in enumerate(block):
                     i = start + j
-                    pid = catalog.upsert_photo({"digest": f"{i:032x}", "extractor": 1, "indexed_at": "2026-01-01"})
-                    catalog.upsert_file(f"/photos/{i}.jpg", "/photos", (1, 0, i, 1), "ok", pid, "2026-01-01")
-                    catalog.put_vector(pid, model, vec.tobytes())
+                    catalog.put_vector(add_photo(catalog, i, "/photos", f"/photos/{i}.jpg"), model, vec.tobytes())
         ctx = multiprocessing.get_context("spawn")
         results: dict[str, list[tuple[float, float, list[int]]]] = {"plain": [], "ours": []}
         for r in range(args.rounds):

@@ -93,11 +93,11 @@ class GeocodeConfig:
 class VectorsConfig:
     enabled: bool = _opt(True, "Compute a CNN vector for every photo (similar groups, `organizer similar`).")
     model: str = _opt("efficientnet-lite0", "The built-in model, or the path of an ONNX image model.")
-    input_size: int = _opt(224, "The model's input: a square of this many pixels.", minimum=16)
-    resize: int = _opt(256, "The short side is resized to this before the centre crop.", minimum=16)
-    mean: tuple[float, ...] = _opt((127.0, 127.0, 127.0), "Per-channel mean (RGB, 0-255) subtracted.")
-    std: tuple[float, ...] = _opt((128.0, 128.0, 128.0), "Per-channel divisor (RGB, 0-255).")
-    output: str = _opt("features", "The model output that is the image's vector.")
+    input_size: int = _opt(224, "Your own model's input: a square of this many pixels.", minimum=16)
+    resize: int = _opt(256, "Your own model: the short side is resized to this before the centre crop.", minimum=16)
+    mean: tuple[float, ...] = _opt((127.0, 127.0, 127.0), "Your own model: per-channel mean (RGB, 0-255) subtracted.")
+    std: tuple[float, ...] = _opt((128.0, 128.0, 128.0), "Your own model: per-channel divisor (RGB, 0-255).")
+    output: str = _opt("features", "Your own model: the output that is the image's vector.")
     precision: str = _opt("int8", "The built-in model's arithmetic: int8 (about 1.8x faster) or float32.",
                           choices=("int8", "float32"))
 

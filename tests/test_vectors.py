@@ -15,7 +15,7 @@ from PIL import Image, ImageEnhance, ImageOps
 
 from organizer.extract import extract, vectors
 
-from conftest import CORPORA, Cli, make_jpeg, picture as make_picture
+from conftest import CORPORA, Cli, add_photo, make_jpeg, picture as make_picture
 
 SKIMAGE = CORPORA / "B_skimage-data"
 needs_corpora = pytest.mark.skipif(not SKIMAGE.is_dir(), reason="../shared/corpora is not present")
@@ -239,9 +239,7 @@ def test_similar_streams_the_vectors_and_equals_a_brute_force_search(tmp_path: P
     with Catalog(tmp_path / "c.db") as catalog:
         with catalog.transaction():
             for i in range(n):
-                pid = catalog.upsert_photo({"digest": f"{i:032x}", "extractor": 1, "indexed_at": "2026-01-01"})
-                catalog.upsert_file(f"/p/{i}.jpg", "/p", (1, 0, i, 1), "ok", pid, "2026-01-01")
-                catalog.put_vector(pid, model, matrix[i].tobytes())
+                catalog.put_vector(add_photo(catalog, i, "/p", f"/p/{i}.jpg"), model, matrix[i].tobytes())
         found = regroup.similar_to(catalog, cfg, "/p/7.jpg", 8)
     scores = matrix.astype(np.float32) @ matrix[7].astype(np.float32)
     scores[7] = -np.inf

@@ -117,7 +117,8 @@ class AlbumTree:
 
     def apply(self, desired: dict[str, dict[str, str]], keep: Collection[str] = ()) -> TreeReport:
         """Make the tree hold exactly `desired` (album path -> {link name: absolute target}) and
-        the albums in `keep`, which are taken to be in place already and are not read."""
+        the albums in `keep`, which are taken to be in place already and are not read. A full pass
+        (nothing kept) first clears what an interrupted swap left behind."""
         report = TreeReport(unchanged=len(keep))
         if not keep:
             self.clean_leftovers()
