@@ -88,8 +88,13 @@ def test_int8_graph_follows_float32(tmp_path: Path) -> None:
 
     runs = [onnxruntime.InferenceSession(vectors.build_onnx(state, r), providers=["CPUExecutionProvider"])
             for r in (None, ranges)]
-    pixels = np.stack([np.asarray(make_picture((224, 224), seed).convert("RGB")) for seed in range(4)])
+    spec = vectors.ModelSpec()
+    pixels = np.stack([vectors.pixels(make_picture((224, 224), seed), spec) for seed in range(4)])
     f32, i8 = (r.run(["features"], {"pixels": pixels})[0] for r in runs)
+    noise = pixels.copy()  # the fourth input channel (X of RGBX) is ignored, in both graphs
+    noise[..., 3] = np.random.default_rng(0).integers(0, 256, noise.shape[:3])
+    for r, features in zip(runs, (f32, i8)):
+        np.testing.assert_array_equal(r.run(["features"], {"pixels": noise})[0], features)
     cos = (f32 * i8).sum(1) / np.linalg.norm(f32, axis=1) / np.linalg.norm(i8, axis=1)
     assert cos.min() > 0.9 and not np.allclose(f32, i8, atol=1e-3), cos
     ops = {n.op_type for n in __import__("onnx").load_from_string(vectors.build_onnx(state, ranges)).graph.node}
