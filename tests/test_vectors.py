@@ -80,6 +80,19 @@ def test_the_graph_is_right_by_its_classifier(model: vectors.Model, name: str, c
     assert [o.name for o in model.session.get_outputs()] == ["features"]
 
 
+def test_a_new_graph_version_replaces_the_old_files(tmp_path: Path) -> None:
+    models = tmp_path / "models"
+    models.mkdir()
+    old = models / f"{vectors.BUILTIN}-int8-g2-b6958d96-{vectors.PTH_SHA256[:12]}.onnx"  # graph 2's name
+    other = models / "my-clip.onnx"
+    old.write_bytes(b"old graph")
+    other.write_bytes(b"a user's model")
+    float_graph = vectors.graph_path(vectors.ModelSpec(precision="float32"), tmp_path)
+    int8_graph = vectors.graph_path(vectors.ModelSpec(), tmp_path)
+    assert sorted(p.name for p in models.iterdir()) == sorted([Path(float_graph).name, Path(int8_graph).name,
+                                                               "my-clip.onnx"])
+
+
 def test_int8_graph_follows_float32(tmp_path: Path) -> None:
     """The int8 graph is the float32 one quantized: same architecture, vectors in close agreement."""
     state = vectors.read_state_dict(vectors.builtin_weights())

@@ -430,6 +430,9 @@ def graph_path(spec: ModelSpec, cache_dir: str | os.PathLike, classifier: bool =
         tmp = graph.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_bytes(data)
         os.replace(tmp, graph)
+        for old in graph.parent.glob(f"{BUILTIN}-*.onnx"):  # written by an earlier graph version
+            if not old.name.endswith(f"-graph{GRAPH_VERSION}.onnx"):
+                old.unlink(missing_ok=True)
     return str(graph)
 
 
