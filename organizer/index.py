@@ -195,6 +195,12 @@ class Indexer:
             skip_dirs=[os.path.abspath(os.path.expanduser(output))] if output else [],
         )
 
+    def check_model(self) -> None:
+        """Start one worker on the configured model and stop it: a user's model that cannot run is
+        a ConfigError now (the daemon's start), not at the first photo, however late that comes."""
+        if self.spec is not None and self.spec.model != vectors.BUILTIN and self.pool is None:
+            _pool(self.catalog, self.config, self.spec, 1).close()
+
     def close(self) -> None:
         if self.pool is not None:
             self.pool.close()
@@ -375,11 +381,6 @@ def vector_spec(config: Config) -> vectors.ModelSpec | None:
 
 def _pool(catalog: Catalog, config: Config, spec: vectors.ModelSpec | None, tasks: int) -> WorkerPool:
     cache_dir = os.path.expanduser(config.catalog.cache_dir)
-    if spec is not None:
-        try:
-            vectors.graph_path(spec, cache_dir)  # built once here, not by every worker at once
-        except vectors.ModelError as exc:
-            raise OrganizerError(f"vectors.model: {exc}") from None
     settings = WorkerSettings(
         catalog_path=str(catalog.path),
         thumbs_dir=os.path.join(cache_dir, "thumbs"),
@@ -387,7 +388,12 @@ def _pool(catalog: Catalog, config: Config, spec: vectors.ModelSpec | None, task
         cache_dir=cache_dir,
         vectors=spec,
     )
-    return WorkerPool(min(_workers(config), tasks), settings, config.scan.file_timeout_s)
+    try:
+        if spec is not None:
+            vectors.graph_path(spec, cache_dir)  # built once here, not by every worker at once
+        return WorkerPool(min(_workers(config), tasks), settings, config.scan.file_timeout_s)
+    except vectors.ModelError as exc:  # a model that cannot load or run: before any photo
+        raise ConfigError(f"{config.sources.get('vectors.model', 'default')}: vectors.model: {exc}") from None
 
 
 def _run(

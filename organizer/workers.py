@@ -78,7 +78,13 @@ def _worker_main(conn: multiprocessing.connection.Connection, settings: WorkerSe
     logging.disable(logging.CRITICAL)
     lookup = sqlite3.connect(f"file:{settings.catalog_path}?mode=ro", uri=True, timeout=30)
     extract.warm_up()
-    model = vectors.Model(settings.vectors, settings.cache_dir) if settings.vectors else None
+    try:
+        model = vectors.Model(settings.vectors, settings.cache_dir) if settings.vectors else None
+        if model is not None and settings.vectors.model != vectors.BUILTIN:  # the built-in one is tested
+            model.check()
+    except vectors.ModelError as exc:
+        conn.send(exc)
+        return
     conn.send("ready")
     while True:
         try:
@@ -181,9 +187,18 @@ class WorkerPool:
         return proc, parent
 
     def _await_ready(self, slot: int) -> None:
-        """Workers warm up before their first file, so that its time bound is its own."""
+        """Workers warm up before their first file, so that its time bound is its own. A model
+        that cannot load or run raises its ModelError here."""
         conn = self.workers[slot][1]
-        if not conn.poll(60) or conn.recv() != "ready":
+        try:
+            message = conn.recv() if conn.poll(60) else None
+        except (EOFError, OSError):
+            message = None
+        if isinstance(message, vectors.ModelError):
+            self.close()
+            raise message
+        if message != "ready":
+            self.close()
             raise OrganizerError("an extraction worker did not start")
 
     def idle_slots(self) -> list[int]:

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import io
 import itertools
+import os
 import pickle
 import struct
+import subprocess
+import sys
 from datetime import datetime
 from pathlib import Path
 
@@ -15,7 +18,7 @@ from PIL import Image, ImageEnhance, ImageOps
 
 from organizer.extract import extract, vectors
 
-from conftest import CORPORA, Cli, add_photo, make_jpeg, picture as make_picture
+from conftest import CORPORA, Cli, add_photo, make_jpeg, organizer_subprocess, picture as make_picture
 
 SKIMAGE = CORPORA / "B_skimage-data"
 needs_corpora = pytest.mark.skipif(not SKIMAGE.is_dir(), reason="../shared/corpora is not present")
@@ -33,8 +36,6 @@ def test_weights_are_pinned_and_read_without_torch() -> None:
     assert state["_conv_stem.weight"].shape == (32, 3, 3, 3)
     assert state["_fc.weight"].shape == (1000, 1280) and state["_fc.weight"].dtype == np.float32
     assert len(state) == 296
-    import sys
-
     assert "torch" not in sys.modules
 
 
@@ -275,3 +276,50 @@ def test_a_missing_model_file_is_a_config_error(tmp_path: Path, run: Cli) -> Non
         out = run(*args, env=env, code=1).output
         assert "ORGANIZER_VECTORS_MODEL: vectors.model:" in out and "gone.onnx: no such ONNX model file" in out
         assert "Traceback" not in out
+
+
+@pytest.mark.parametrize("case", ["not onnx", "no such output", "wrong input size"])
+def test_a_model_that_cannot_run_is_one_config_error_before_any_photo(tmp_path: Path, run: Cli, case: str) -> None:
+    """Not an error row on every photo: the scan stops at once, naming the key, and loses nothing."""
+    root = tmp_path / "Pictures"
+    make_jpeg(root / "IMG_0.jpg", size=(64, 64))
+    run("scan", str(root), env={"ORGANIZER_VECTORS_ENABLED": "false"})
+    make_jpeg(root / "IMG_1.jpg", color=(10, 200, 10), size=(64, 64))
+    onnx_file = tmp_path / "mine.onnx"
+    _tiny_onnx(onnx_file)
+    env = {"ORGANIZER_VECTORS_MODEL": str(onnx_file), "ORGANIZER_VECTORS_INPUT_SIZE": "32",
+           "ORGANIZER_VECTORS_RESIZE": "32", "ORGANIZER_VECTORS_OUTPUT": "embedding"}
+    if case == "not onnx":
+        onnx_file.write_bytes(b"PK\x03\x04 a zip file, not a model")
+        expected = "not a model onnxruntime can load"
+    elif case == "no such output":
+        env["ORGANIZER_VECTORS_OUTPUT"] = "vector"
+        expected = "cannot run with input_size 32 and output 'vector'"
+    else:
+        env["ORGANIZER_VECTORS_INPUT_SIZE"] = env["ORGANIZER_VECTORS_RESIZE"] = "48"
+        expected = "cannot run with input_size 48 and output 'embedding'"
+    out = run("scan", str(root), env=env, code=1).output
+    assert f"ORGANIZER_VECTORS_MODEL: vectors.model: {onnx_file}: {expected}" in out, out
+    assert "Traceback" not in out
+    assert run.json("errors") == []
+    assert run.json("status")["photos"] == 1  # the catalogued photo is still there, the new one waits
+
+
+def test_the_daemon_refuses_a_model_that_cannot_run_at_its_start(tmp_path: Path) -> None:
+    """No photo would reach the model until one arrives (the folder is empty): the start checks it
+    anyway."""
+    root = tmp_path / "Pictures"
+    root.mkdir()
+    onnx_file = tmp_path / "mine.onnx"
+    _tiny_onnx(onnx_file)
+    env = {**os.environ, "ORGANIZER_VECTORS_MODEL": str(onnx_file), "ORGANIZER_VECTORS_INPUT_SIZE": "48",
+           "ORGANIZER_VECTORS_RESIZE": "48", "ORGANIZER_VECTORS_OUTPUT": "embedding"}
+    daemon = organizer_subprocess("--catalog", str(tmp_path / "catalog.db"), "run", str(root), "--output",
+                                  str(tmp_path / "Albums"), env=env, stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT, text=True)
+    try:
+        out, _ = daemon.communicate(timeout=60)
+    finally:
+        daemon.kill()
+    assert daemon.returncode == 1, out
+    assert f"vectors.model: {onnx_file}: cannot run with input_size 48" in out and "Traceback" not in out

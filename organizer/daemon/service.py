@@ -127,6 +127,7 @@ class Service:
         watchers: Watchers | None = None
         self._dirty = False
         try:
+            indexer.check_model()
             self.notifier.status("reconciling with the photo folders")
             for root in self.roots:
                 if os.path.isdir(root):

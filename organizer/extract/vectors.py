@@ -451,7 +451,10 @@ class Model:
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
-        self.session = onnxruntime.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+        try:
+            self.session = onnxruntime.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime's errors derive from Exception alone
+            raise ModelError(f"{path}: not a model onnxruntime can load: {_first_line(exc)}") from None
         first = self.session.get_inputs()[0]
         self.input, self.pixels = first.name, first.type == "tensor(uint8)"
         self.channels = first.shape[-1] if self.pixels and first.shape[-1] == 4 else 3
@@ -467,9 +470,22 @@ class Model:
     def run(self, images: list[Image.Image], outputs: list[str] | None = None) -> list[np.ndarray]:
         return self.session.run(outputs or [self.spec.output], {self.input: self.batch(images)})
 
+    def check(self) -> None:
+        """Run once on a grey image, so that a model that cannot take this input or has no such
+        output is one ModelError now, not an error on every photo."""
+        try:
+            self.embed([Image.new("RGB", (self.spec.input_size, self.spec.input_size), (127, 127, 127))])
+        except Exception as exc:  # onnxruntime's errors derive from Exception alone
+            raise ModelError(f"{self.spec.model}: cannot run with input_size {self.spec.input_size} "
+                             f"and output {self.spec.output!r}: {_first_line(exc)}") from None
+
     def embed(self, images: list[Image.Image]) -> np.ndarray:
         """L2-normalised vectors, float16, one row per image."""
         (features,) = self.run(images)
         features = features.reshape(len(images), -1).astype(np.float32)
         norms = np.linalg.norm(features, axis=1, keepdims=True)
         return (features / np.maximum(norms, 1e-12)).astype(np.float16)
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
