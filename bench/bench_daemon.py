@@ -1,13 +1,15 @@
 """The daemon under load: link latency, a large drop, and idle cost.
 
-    python bench/bench_daemon.py [--latency 200] [--drop 10000] [--idle-library 100000]
+    python bench/bench_daemon.py [--latency 200] [--drop 10000] [--drop-library 0] [--idle-library 100000]
 
 1. Link latency: photos copied one at a time into a watched folder; for each, the time from the
    file being closed to its Timeline link being present. p50/p95 against the goal (settle + 5 s),
    and against the plain way: a one-shot `organizer organize` of the same folder (what a cron job
    would run, at the very least once per photo batch).
 2. A drop of N photos at once: all indexed, none missed; time, and peak memory of the daemon and
-   its workers.
+   its workers. With --drop-library L, the same drop also into a folder with L photos already
+   catalogued (vectors off for both: tiny generated files), side by side: what a large library
+   adds to a drop (the album updates between batches read the whole catalog).
 3. Idle: a catalog of N photos, the daemon watching, nothing happening: CPU time over 60 s and RSS.
 The daemon runs as a real subprocess with the default configuration (vectors on) unless noted.
 """
@@ -27,6 +29,7 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -126,19 +129,38 @@ def latency(n: int) -> None:
           f"({one_shot / p95:.1f}x our p95)")
 
 
-def drop(n: int) -> None:
+def tiny_library(root: Path, n: int) -> None:
+    """n small distinct JPEGs (random pixels: no two look alike), 1,000 a folder."""
+    rng = np.random.default_rng(0)
+    for i in range(n):
+        folder = root / f"{i // 1000:04d}"
+        if i % 1000 == 0:
+            folder.mkdir(parents=True)
+        buf = io.BytesIO()
+        Image.fromarray(rng.integers(0, 256, (24, 32, 3), dtype=np.uint8)).save(buf, "JPEG")
+        (folder / f"IMG_{i:06d}.jpg").write_bytes(buf.getvalue())
+
+
+def drop(n: int, library: int = 0, env: dict[str, str] | None = None) -> tuple[float, int, float]:
+    """Seconds to index n photos copied in at once, how many were indexed, peak MB."""
     with tempfile.TemporaryDirectory() as t:
         tmp = Path(t)
         root = tmp / "Pictures"
         (root / "old").mkdir(parents=True)
         make_jpeg(root / "old" / "first.jpg", original="2020:01:01 10:00:00", seed=1)
+        if library:
+            tiny_library(root / "library", library)
+            subprocess.run([sys.executable, "-m", "organizer", "--catalog", str(tmp / "catalog.db"), "scan",
+                            str(root)], env={**os.environ, "PYTHONPATH": str(ROOT),
+                                             "XDG_CACHE_HOME": str(tmp / "cache"), **(env or {})},
+                           check=True, capture_output=True)
         staging = tmp / "staging"
         staging.mkdir()
         for i in range(n):
             buf = io.BytesIO()
             Image.new("RGB", (64, 48), (i % 256, (i // 256) % 256, 90)).save(buf, "JPEG")
             (staging / f"IMG_{i:05d}.jpg").write_bytes(buf.getvalue())
-        proc = start(tmp, root)
+        proc = start(tmp, root, env)
         peak = [0.0]
         stop = threading.Event()
 
@@ -154,28 +176,35 @@ def drop(n: int) -> None:
         t0 = time.monotonic()
         shutil.copytree(staging, root / "drop")
         db = sqlite3.connect(f"file:{tmp / 'catalog.db'}?mode=ro", uri=True)
-        wait(lambda: db.execute("SELECT count(*) FROM files WHERE state = 'ok'").fetchone()[0] >= n + 1, 1800)
+        wait(lambda: db.execute("SELECT count(*) FROM files WHERE state = 'ok'").fetchone()[0] >= n + 1 + library,
+             1800)
         took = time.monotonic() - t0
         stop.set()
         count = db.execute("SELECT count(*) FROM files WHERE state = 'ok' AND path LIKE ?",
                            (str(root / "drop") + "/%",)).fetchone()[0]
         proc.terminate()
         proc.wait(30)
+    return took, count, peak[0]
+
+
+def drops(n: int, library: int) -> None:
+    took, count, peak = drop(n)
     print(f"{n} photos dropped at once: {count} indexed ({n - count} missed) in {took:.0f} s "
-          f"({n / took:.0f} photos/s); peak memory of the daemon and its workers {peak[0]:.0f} MB")
+          f"({n / took:.0f} photos/s); peak memory of the daemon and its workers {peak:.0f} MB")
+    if library:
+        off = {"ORGANIZER_VECTORS_ENABLED": "false"}
+        print(f"the same drop, vectors off, into a folder of 1 photo and into one of {library:,} photos:", flush=True)
+        small, _, _ = drop(n, 0, off)
+        large, count, _ = drop(n, library, off)
+        print(f"  {small:.1f} s against {large:.1f} s ({count} indexed): the large library takes "
+              f"{large / small:.2f}x the time")
 
 
 def idle(n: int) -> None:
     with tempfile.TemporaryDirectory() as t:
         tmp = Path(t)
         root = tmp / "Pictures"
-        for i in range(n):
-            folder = root / f"{i // 1000:04d}"
-            if i % 1000 == 0:
-                folder.mkdir(parents=True)
-            buf = io.BytesIO()
-            Image.new("RGB", (16, 16), (i % 256, (i // 256) % 256, i // 65536)).save(buf, "JPEG")
-            (folder / f"IMG_{i:06d}.jpg").write_bytes(buf.getvalue())
+        tiny_library(root, n)
         env = {"ORGANIZER_VECTORS_ENABLED": "false"}  # tiny flat pictures: vectors would not change idling
         proc = start(tmp, root, env)
         time.sleep(10)  # let the start-up work finish
@@ -193,12 +222,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--latency", type=int, default=200)
     parser.add_argument("--drop", type=int, default=10_000)
+    parser.add_argument("--drop-library", type=int, default=0)
     parser.add_argument("--idle-library", type=int, default=100_000)
     args = parser.parse_args()
     if args.latency:
         latency(args.latency)
     if args.drop:
-        drop(args.drop)
+        drops(args.drop, args.drop_library)
     if args.idle_library:
         idle(args.idle_library)
 

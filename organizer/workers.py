@@ -30,6 +30,7 @@ from organizer.errors import OrganizerError
 from organizer.extract import decode, vectors
 
 THUMB_SIZE = 320
+PARENT_CHECK_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,11 @@ def thumb_path(thumbs_dir: str, digest: str) -> str:
 # --- the worker process --------------------------------------------------------------------------
 
 
-def _worker_main(conn: multiprocessing.connection.Connection, settings: WorkerSettings) -> None:
+def _worker_main(conn: multiprocessing.connection.Connection, settings: WorkerSettings,
+                 forked_from: int | None) -> None:
+    """Serve tasks until told to stop. `forked_from`: the indexer's pid when it forked this worker
+    itself. Workers forked one after another hold each other's pipe to the indexer, so when it
+    dies (kill -9) none would see EOF: such a worker watches for being orphaned instead."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     devnull = os.open(os.devnull, os.O_WRONLY)
@@ -87,6 +92,9 @@ def _worker_main(conn: multiprocessing.connection.Connection, settings: WorkerSe
         return
     conn.send("ready")
     while True:
+        while not conn.poll(PARENT_CHECK_S):
+            if forked_from is not None and os.getppid() != forked_from:
+                return
         try:
             task = conn.recv()
         except EOFError:
@@ -181,7 +189,8 @@ class WorkerPool:
     def _spawn(self) -> tuple[Any, multiprocessing.connection.Connection]:
         ctx = self._context()
         parent, child = ctx.Pipe()
-        proc = ctx.Process(target=_worker_main, args=(child, self.settings), daemon=True)
+        forked_from = os.getpid() if ctx.get_start_method() == "fork" else None
+        proc = ctx.Process(target=_worker_main, args=(child, self.settings, forked_from), daemon=True)
         proc.start()
         child.close()
         return proc, parent

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from fractions import Fraction
 from pathlib import Path
@@ -176,6 +177,28 @@ class Cli:
 @pytest.fixture
 def run(tmp_path: Path) -> Cli:
     return Cli(tmp_path / "catalog.db")
+
+
+def processes_of(tmp: Path) -> list[int]:
+    """Processes other than this one whose environment names `tmp` (daemons and their workers)."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            environ = Path(f"/proc/{pid}/environ").read_bytes()
+        except OSError:
+            continue
+        if int(pid) != os.getpid() and str(tmp).encode() in environ:
+            found.append(int(pid))
+    return found
+
+
+def wait_for(check: Callable[[], bool], timeout: float, what: str) -> float:
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        if check():
+            return time.monotonic() - started
+        time.sleep(0.1)
+    raise AssertionError(f"{what} not within {timeout} s")
 
 
 def organizer_subprocess(*args: str, **kw: Any) -> subprocess.Popen:

@@ -10,6 +10,7 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -19,7 +20,7 @@ import pytest
 from organizer.catalog import Catalog
 from organizer.extract.hashes import digest
 
-from conftest import ROOT, gps_ifd, make_jpeg
+from conftest import ROOT, gps_ifd, make_jpeg, processes_of, wait_for
 
 AREZZO = (43.4674, 11.8851)
 
@@ -85,15 +86,6 @@ class Daemon:
         self.proc.wait(10)
         self.sock.close()
         self.log.close()
-
-
-def wait_for(check: Callable[[], bool], timeout: float, what: str) -> float:
-    started = time.monotonic()
-    while time.monotonic() - started < timeout:
-        if check():
-            return time.monotonic() - started
-        time.sleep(0.1)
-    raise AssertionError(f"{what} not within {timeout} s")
 
 
 def links(out: Path) -> dict[str, str]:
@@ -164,6 +156,65 @@ def test_new_photos_join_their_albums_and_a_slow_copy_is_indexed_once(tmp_path: 
     assert "STOPPING=1" in d.messages
 
 
+def test_a_photo_added_during_the_start_up_scan_is_not_missed(tmp_path: Path, daemon) -> None:
+    """The reconciling scan has listed the folders and is extracting when a photo arrives in a new
+    folder: the watchers already run, so it is indexed then, not at the next rescan (24 h)."""
+    root = tmp_path / "Pictures"
+    for i in range(400):
+        make_jpeg(root / "backlog" / f"IMG_{i:04d}.jpg", seed=1000 + i, size=(320, 240))
+    d = daemon(root, {"ORGANIZER_SCAN_BATCH_SIZE": "10"}, start=False)
+    d.start(wait_ready=False)
+
+    def extracting() -> bool:  # the scan's walk is over once its first batch is committed
+        if not d.catalog.exists():
+            return False
+        try:
+            with Catalog(d.catalog, readonly=True) as cat:
+                return cat.conn.execute("SELECT count(*) FROM files").fetchone()[0] > 0
+        except Exception:  # the catalog is being created
+            return False
+
+    wait_for(extracting, 60, "the start-up scan extracting")
+    make_jpeg(root / "late" / "new.jpg", original="2019:05:01 12:00:00", seed=5)
+    with Catalog(d.catalog, readonly=True) as cat:
+        assert cat.conn.execute("SELECT count(*) FROM files").fetchone()[0] < 400  # still scanning
+    d.wait_message("READY=1", 120)
+    wait_for(lambda: (d.out / "Timeline" / "2019" / "05" / "new.jpg").is_symlink(), 20, "the late photo's link")
+    assert d.stop() < 10
+
+
+def test_albums_are_not_held_back_by_a_file_still_arriving(tmp_path: Path, daemon) -> None:
+    """Album updates wait while files are still settling (a large import), but at most 5 s: a
+    photo that arrives during a 16 s copy of another has its links long before that copy ends."""
+    root = tmp_path / "Pictures"
+    trip(root)
+    d = daemon(root, {"ORGANIZER_WATCH_SETTLE_S": "1.0"})
+    data = make_jpeg(tmp_path / "staging" / "long.jpg", original="2008:10:22 17:00:00", seed=7,
+                     size=(400, 300)).read_bytes()
+    done = threading.Event()
+
+    def copy_slowly() -> None:
+        with open(root / "incoming" / "long.jpg", "wb") as fh:
+            for i in range(32):
+                fh.write(data[i * len(data) // 32:(i + 1) * len(data) // 32])
+                fh.flush()
+                time.sleep(0.5)
+        done.set()
+
+    (root / "incoming").mkdir()
+    writer = threading.Thread(target=copy_slowly)
+    writer.start()
+    try:
+        time.sleep(1.0)
+        make_jpeg(root / "incoming" / "A3.jpg", original="2008:10:22 16:40:00", seed=3, size=(96, 64))
+        wait_for(lambda: (d.out / "Timeline" / "2008" / "10" / "A3.jpg").is_symlink(), 12, "the new photo's link")
+        assert not done.is_set()  # the long copy is still going
+    finally:
+        writer.join()
+    wait_for(lambda: (d.out / "Timeline" / "2008" / "10" / "long.jpg").is_symlink(), 15, "the long copy's link")
+    assert d.stop() < 10
+
+
 def test_renames_and_moves_keep_their_photos_without_a_new_decode(tmp_path: Path, daemon) -> None:
     root = tmp_path / "Pictures"
     trip(root)
@@ -231,10 +282,13 @@ def test_kill_9_twenty_times_during_a_large_import(tmp_path: Path, daemon) -> No
         d.start(wait_ready=False)
         time.sleep(rng.uniform(0.3, 2.5))
         d.kill9()
+    # none of the killed daemons' worker processes lives on
+    wait_for(lambda: not processes_of(tmp_path), 10, "the killed daemons' workers gone")
     d.start()
     wait_for(lambda: len(list((d.out / "Timeline" / "2015" / "06").glob("*.jpg"))) == 200
              if (d.out / "Timeline" / "2015" / "06").is_dir() else False, 120, "all 200 photos linked")
     d.stop()
+    wait_for(lambda: not processes_of(tmp_path), 10, "every process gone after a stop")
     with Catalog(d.catalog, readonly=True) as cat:
         assert cat.integrity_check() == "ok"
         photos, digests, files = cat.conn.execute(

@@ -15,7 +15,7 @@ from PIL import Image
 
 from organizer.catalog import Catalog
 
-from conftest import Cli, gps_ifd, make_jpeg, organizer_subprocess, picture
+from conftest import Cli, gps_ifd, make_jpeg, organizer_subprocess, picture, processes_of, wait_for
 
 
 def photos_dir(tmp_path: Path) -> Path:
@@ -283,6 +283,23 @@ def test_interrupted_scan_keeps_committed_batches_and_a_rerun_continues(tmp_path
         status = cat.status()
         assert (status["files"], status["photos"]) == (300, 300)
         assert cat.conn.execute("SELECT count(*) FROM photos").fetchone()[0] == 300
+
+
+def test_a_scan_killed_with_sigkill_leaves_no_worker_behind(tmp_path: Path) -> None:
+    """Workers forked one after another hold each other's pipes, so none would see its parent's
+    end close: each notices being orphaned instead."""
+    root = tmp_path / "Pictures"
+    for i in range(300):
+        make_jpeg(root / f"IMG_{i:04d}.jpg", size=(320, 240), seed=i)
+    catalog = tmp_path / "cat.db"
+    env = {**os.environ, "ORGANIZER_SCAN_BATCH_SIZE": "10", "ORGANIZER_SCAN_WORKERS": "2",
+           "XDG_CACHE_HOME": str(tmp_path / "cache"), "PYTHONPATH": str(Path(__file__).parent.parent)}
+    proc = organizer_subprocess("--catalog", str(catalog), "scan", str(root), env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for(lambda: len(processes_of(tmp_path)) == 3, 60, "the scan and its two workers")
+    proc.kill()
+    proc.wait(10)
+    wait_for(lambda: not processes_of(tmp_path), 10, "no worker left")
 
 
 def test_progress_lines_when_not_a_terminal(tmp_path: Path) -> None:
