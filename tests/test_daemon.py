@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from organizer.catalog import Catalog
+from organizer.extract import vectors
 from organizer.extract.hashes import digest
 
 from conftest import ROOT, gps_ifd, make_jpeg, processes_of, wait_for
@@ -125,7 +126,8 @@ def daemon(tmp_path: Path) -> Iterator[Callable[..., Daemon]]:
 def test_new_photos_join_their_albums_and_a_slow_copy_is_indexed_once(tmp_path: Path, daemon) -> None:
     root = tmp_path / "Pictures"
     trip(root)
-    d = daemon(root, {"ORGANIZER_WATCH_SETTLE_S": "1.0"})
+    # with CNN vectors: the workers come from a fork server that preloads onnxruntime
+    d = daemon(root, {"ORGANIZER_WATCH_SETTLE_S": "1.0", "ORGANIZER_VECTORS_ENABLED": "true"})
     assert any(m.startswith("STATUS=3 photos") for m in d.messages)
     event = d.out / "Events" / "2008-10-22 Arezzo (3)"
     assert event.is_dir()
@@ -150,6 +152,7 @@ def test_new_photos_join_their_albums_and_a_slow_copy_is_indexed_once(tmp_path: 
     with Catalog(d.catalog, readonly=True) as cat:
         info = cat.explain(str(target))
         assert info["digest"] == digest(data) and info["errors"] == []
+        assert info["vector_model"] == vectors.model_id(vectors.ModelSpec())
         assert cat.errors() == []
         assert cat.conn.execute("SELECT count(*) FROM photos").fetchone()[0] == 5  # no half-written one
     assert d.stop() < 10
