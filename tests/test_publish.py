@@ -16,7 +16,7 @@ from organizer import config
 from organizer.catalog import Catalog
 from organizer.geocode import Geocoder, offline
 from organizer.publish import naming
-from organizer.publish.albums import MARKER, OLD_PREFIX, TMP_PREFIX
+from organizer.publish.albums import MARKER, OLD_PREFIX, TMP_PREFIX, AlbumTree
 
 from conftest import Cli, gps_ifd, make_jpeg
 
@@ -157,6 +157,45 @@ def test_foreign_files_are_never_removed(tmp_path: Path, run: Cli) -> None:
     assert note.read_text() == "mine" and (out / "README.txt").read_text() == "also mine"
     assert "Events/2008-10-22 Arezzo (4)" in report["publish"]["kept_foreign"]
     assert [p.name for p in album.iterdir()] == ["notes.txt"]  # its links are gone, the file stays
+
+
+def test_a_few_new_links_in_a_large_album_are_added_in_place_and_a_new_album_is_swapped_in(tmp_path: Path) -> None:
+    photos = tmp_path / "Pictures"
+    photos.mkdir()
+    targets = [str(photos / f"IMG_{i:04d}.jpg") for i in range(60)]
+    tree_ = AlbumTree(tmp_path / "Albums")
+    tree_.open()
+
+    def links(paths: list[str]) -> dict[str, str]:
+        return {os.path.basename(t): t for t in paths}
+
+    tree_.apply({"Timeline/Undated": links(targets[:50])})
+    album = tmp_path / "Albums" / "Timeline" / "Undated"
+    folder, first = album.stat().st_ino, (album / "IMG_0000.jpg").lstat().st_ino
+    # three more photos (within a tenth): the folder and its other links stay, the new ones join
+    report = tree_.apply({"Timeline/Undated": links(targets[:53])})
+    assert report.written == 1
+    assert album.stat().st_ino == folder and (album / "IMG_0000.jpg").lstat().st_ino == first
+    assert {p.name: os.readlink(p) for p in album.iterdir()} == {
+        os.path.basename(t): os.path.relpath(t, album) for t in targets[:53]}
+    # mostly other photos: built beside it and swapped in whole
+    tree_.apply({"Timeline/Undated": links(targets[:3] + targets[53:])})
+    assert album.stat().st_ino != folder
+    assert sorted(p.name for p in album.iterdir()) == [os.path.basename(t) for t in targets[:3] + targets[53:]]
+    assert not [p for p in album.parent.iterdir() if p.name.startswith((TMP_PREFIX, OLD_PREFIX))]
+
+
+def test_a_users_file_where_a_link_would_go_is_kept(tmp_path: Path) -> None:
+    photos = tmp_path / "Pictures"
+    tree_ = AlbumTree(tmp_path / "Albums")
+    tree_.open()
+    tree_.apply({"Events/Trip": {"a.jpg": str(photos / "a.jpg")}})
+    album = tmp_path / "Albums" / "Events" / "Trip"
+    (album / "b.jpg").write_text("the user's own file")
+    report = tree_.apply({"Events/Trip": {"a.jpg": str(photos / "a.jpg"), "b.jpg": str(photos / "b.jpg"),
+                                          "c.jpg": str(photos / "c.jpg")}})
+    assert (album / "b.jpg").read_text() == "the user's own file" and not (album / "b.jpg").is_symlink()
+    assert (album / "c.jpg").is_symlink() and report.kept_foreign == ["Events/Trip"]
 
 
 def test_unmanaged_output_is_refused_before_any_work(tmp_path: Path, run: Cli) -> None:

@@ -2,9 +2,11 @@
 
 Safety rules: the output folder carries a marker file listing the albums organizer made; a
 non-empty folder without it is refused; only symlinks and folders that organizer made are ever
-removed, never a regular file; nothing is written outside the output folder. A changed album is
-built beside the old one and swapped in with one rename (RENAME_EXCHANGE where the kernel has it),
-so a file browser never sees half an album; an unchanged album is not touched.
+removed, never a regular file; nothing is written outside the output folder. A much changed album
+is built beside the old one and swapped in with one rename (RENAME_EXCHANGE where the kernel has
+it), so a file browser never sees half of it; a few changes to a large album (a month a phone backup
+adds to) are made link by link in place, so that their cost follows the change, not the album; an
+unchanged album is not touched.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ log = logging.getLogger(__name__)
 MARKER = ".organizer-albums.json"
 TMP_PREFIX = ".organizer-new-"
 OLD_PREFIX = ".organizer-old-"
+IN_PLACE_SHARE = 0.1  # links changed, as a share of the album's links, up to which it is updated in place
 
 _RENAME_EXCHANGE = 2
 _AT_FDCWD = -100
@@ -152,24 +155,29 @@ class AlbumTree:
         folder = self._inside(rel)
         wanted = {name: os.path.relpath(target, folder) for name, target in links.items()}
         current: dict[str, str] = {}
-        foreign = False
+        foreign: set[str] = set()
         if folder.is_dir():
             for entry in os.scandir(folder):
                 if entry.is_symlink():
                     current[entry.name] = os.readlink(entry.path)
                 else:
-                    foreign = True
+                    foreign.add(entry.name)
             if current == wanted:
                 return False
         folder.parent.mkdir(parents=True, exist_ok=True)
-        if foreign:  # a user's own file is in there: update link by link around it, never move it
-            for name in set(current) - set(wanted):
+        stale = [name for name, target in current.items() if wanted.get(name) != target]
+        new = [name for name, target in wanted.items() if current.get(name) != target]
+        # link by link in place: around a user's own file (never moved), or for a small change
+        if foreign or len(stale) + len(new) <= len(current) * IN_PLACE_SHARE:
+            for name in stale:
                 (folder / name).unlink()
-            for name, target in wanted.items():
-                if current.get(name) != target:
-                    (folder / name).unlink(missing_ok=True)
-                    os.symlink(target, folder / name)
-            report.kept_foreign.append(rel)
+            for name in new:
+                if name in foreign:
+                    log.warning("%s: not made by organizer; no link made in its place", folder / name)
+                else:
+                    os.symlink(wanted[name], folder / name)
+            if foreign:
+                report.kept_foreign.append(rel)
             return True
         tmp = folder.parent / (TMP_PREFIX + folder.name)
         if tmp.exists():
