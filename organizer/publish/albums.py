@@ -70,6 +70,20 @@ def remove_ours(folder: Path) -> bool:
     return clean
 
 
+def _relative(links: dict[str, str], folder: Path) -> dict[str, str]:
+    """Link name -> its target relative to `folder` (absolute, normalised targets; the relative
+    path is worked out once per target folder: an album of a month has a few)."""
+    rel_dirs: dict[str, str] = {}
+    out = {}
+    for name, target in links.items():
+        head, tail = os.path.split(target)
+        rel = rel_dirs.get(head)
+        if rel is None:
+            rel = rel_dirs[head] = os.path.relpath(head, folder)
+        out[name] = tail if rel == "." else f"{rel}{os.sep}{tail}"
+    return out
+
+
 class AlbumTree:
     def __init__(self, root: str | os.PathLike) -> None:
         self.root = Path(root).expanduser().absolute()
@@ -153,7 +167,7 @@ class AlbumTree:
 
     def _write_album(self, rel: str, links: dict[str, str], report: TreeReport) -> bool:
         folder = self._inside(rel)
-        wanted = {name: os.path.relpath(target, folder) for name, target in links.items()}
+        wanted = _relative(links, folder)
         current: dict[str, str] = {}
         foreign: set[str] = set()
         if folder.is_dir():
