@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import json
 import os
+import signal
+import socket
 import subprocess
 import sys
 import time
@@ -207,3 +209,90 @@ def organizer_subprocess(*args: str, **kw: Any) -> subprocess.Popen:
 
 
 Maker = Callable[..., Path]
+
+
+class Daemon:
+    """`organizer run` as a real subprocess, talking sd_notify to a real socket; `prefix` runs it
+    through a launcher (tests/seccomp_exec.py)."""
+
+    def __init__(self, tmp: Path, root: Path, env: dict[str, str] | None = None,
+                 prefix: tuple[str, ...] = ()) -> None:
+        self.tmp, self.root, self.out, self.catalog = tmp, root, tmp / "Albums", tmp / "catalog.db"
+        self.sock_path = str(tmp / "notify.sock")
+        self.env = {**os.environ, "PYTHONPATH": str(ROOT), "XDG_CACHE_HOME": str(tmp / "cache"),
+                    "ORGANIZER_VECTORS_ENABLED": "false", "ORGANIZER_WATCH_SETTLE_S": "0.5",
+                    "NOTIFY_SOCKET": self.sock_path, **(env or {})}
+        self.proc: subprocess.Popen | None = None
+        self.messages: list[str] = []
+        self.prefix = prefix
+
+    def start(self, wait_ready: bool = True) -> None:
+        if os.path.exists(self.sock_path):
+            os.unlink(self.sock_path)
+        self.messages = []  # this run's messages only
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(self.sock_path)
+        self.sock.settimeout(0.2)
+        self.log = open(self.tmp / "daemon.log", "a")
+        self.proc = subprocess.Popen(
+            [*self.prefix, sys.executable, "-m", "organizer", "-v", "--catalog", str(self.catalog), "run", str(self.root),
+             "--output", str(self.out)], env=self.env, stdout=self.log, stderr=subprocess.STDOUT)
+        if wait_ready:
+            self.wait_message("READY=1", 120)
+
+    def read(self) -> None:
+        try:
+            while True:
+                self.messages.extend(self.sock.recv(4096).decode().split("\n"))
+        except (TimeoutError, socket.timeout, BlockingIOError):
+            pass
+
+    def wait_message(self, text: str, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.read()
+            if any(m.startswith(text) for m in self.messages):
+                return
+            assert self.proc is not None and self.proc.poll() is None, self.logtext()
+        raise AssertionError(f"no {text} within {timeout} s:\n{self.logtext()}")
+
+    def logtext(self) -> str:
+        return (self.tmp / "daemon.log").read_text()[-3000:]
+
+    def stop(self) -> float:
+        assert self.proc is not None
+        started = time.monotonic()
+        self.proc.send_signal(signal.SIGTERM)
+        code = self.proc.wait(30)
+        took = time.monotonic() - started
+        self.read()
+        self.sock.close()
+        self.log.close()
+        assert code == 0, self.logtext()
+        return took
+
+    def kill9(self) -> None:
+        assert self.proc is not None
+        self.proc.kill()
+        self.proc.wait(10)
+        self.sock.close()
+        self.log.close()
+
+
+@pytest.fixture
+def daemon(tmp_path: Path) -> Iterator[Callable[..., Daemon]]:
+    made: list[Daemon] = []
+
+    def make(root: Path, env: dict[str, str] | None = None, start: bool = True,
+             prefix: tuple[str, ...] = ()) -> Daemon:
+        d = Daemon(tmp_path, root, env, prefix)
+        if start:
+            d.start()
+        made.append(d)
+        return d
+
+    yield make
+    for d in made:
+        if d.proc is not None and d.proc.poll() is None:
+            d.proc.kill()
+            d.proc.wait()
