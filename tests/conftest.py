@@ -213,7 +213,7 @@ Maker = Callable[..., Path]
 
 class Daemon:
     """`organizer run` as a real subprocess, talking sd_notify to a real socket; `prefix` runs it
-    through a launcher (tests/seccomp_exec.py)."""
+    through a launcher (tests/sandbox_exec.py)."""
 
     def __init__(self, tmp: Path, root: Path, env: dict[str, str] | None = None,
                  prefix: tuple[str, ...] = ()) -> None:

@@ -1,5 +1,9 @@
-"""Run a command under the seccomp filters a systemd unit file asks for, installed the way systemd
-252 installs them (libseccomp, one filter per setting), for the tests: systemd is not PID 1 here.
+"""Run a command in a systemd unit file's sandbox, as far as it can be made without systemd (not
+PID 1 on the test machines), set up the way systemd 252 does:
+- ProtectSystem=strict (and so ProtectHome=read-only): in a mount namespace of its own (run this
+  under `unshare -m --propagation private`), every mount read-only but /proc, /sys and /dev; then
+  the --writable folders stand for StateDirectory=, CacheDirectory=, ReadWritePaths= and
+  PrivateTmp=, and the --read-only ones (inside a writable one: the photos) stay read-only;
 - SystemCallFilter= (groups expanded by `systemd-analyze syscall-filter`): any other call kills the
   process with SIGSYS;
 - MemoryDenyWriteExecute=yes: memory both writable and executable, or made executable later, fails
@@ -8,11 +12,13 @@
 Run as root (the tests' user here), the chown calls are allowed too: SQLite gives its journal and
 WAL files the database's owner when, and only when, it runs as root; the service has its own user.
 
-    python tests/seccomp_exec.py UNIT_FILE COMMAND [ARG ...]
+    unshare -m --propagation private python tests/sandbox_exec.py UNIT_FILE [--writable DIR]...
+        [--read-only DIR]... -- COMMAND [ARG ...]
 """
 
 from __future__ import annotations
 
+import argparse
 import ctypes
 import ctypes.util
 import os
@@ -132,9 +138,33 @@ def install(unit: Path) -> None:
     calls.load()
 
 
+def _mount(*args: str) -> None:
+    subprocess.run(["mount", *args], check=True)
+
+
+def protect_files(writable: list[str], read_only: list[str]) -> None:
+    """Everything read-only but `writable` (and /proc, /sys, /dev), and `read_only` within them."""
+    if os.readlink("/proc/self/ns/mnt") == os.readlink(f"/proc/{os.getppid()}/ns/mnt"):
+        raise SystemExit("not in a mount namespace of its own: run this under unshare -m --propagation private")
+    for path in writable + read_only:
+        _mount("--bind", path, path)  # a mount of its own, which the remounts below leave alone
+    keep = {os.path.realpath(p) for p in writable}
+    mounts = [line.split()[4] for line in Path("/proc/self/mountinfo").read_text().splitlines()]
+    for point in mounts:
+        if point not in keep and not point.startswith(("/proc", "/sys", "/dev")):
+            _mount("-o", "remount,bind,ro", point)
+
+
 def main() -> None:
-    unit, command = Path(sys.argv[1]), sys.argv[2:]
-    install(unit)
+    parser = argparse.ArgumentParser()
+    parser.add_argument("unit", type=Path)
+    parser.add_argument("--writable", action="append", default=[])
+    parser.add_argument("--read-only", action="append", default=[])
+    split = sys.argv.index("--")
+    args, command = parser.parse_args(sys.argv[1:split]), sys.argv[split + 1:]
+    if settings(args.unit).get("ProtectSystem") == "strict":
+        protect_files([os.path.realpath(p) for p in args.writable], [os.path.realpath(p) for p in args.read_only])
+    install(args.unit)
     os.execvp(command[0], command)
 
 
