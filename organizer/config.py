@@ -41,7 +41,8 @@ class ScanConfig:
         (), "Extra glob patterns to skip, matched against names and paths relative to a root."
     )
     follow_symlinks: bool = _opt(False, "Follow symlinked files and folders (loops are detected).")
-    workers: int = _opt(0, "Extraction processes; 0: one per core.", minimum=0)
+    workers: int = _opt(0, "Extraction processes; 0: one per core this process may use, at most 8 (each "
+                        "holds the CNN and a decoded photo; a NAS's disks are busy well before).", minimum=0)
     file_timeout_s: float = _opt(60.0, "A file taking longer than this is an error.", minimum=0.1)
     max_file_mb: int = _opt(1024, "Larger files are reported as errors, never read.", minimum=1)
     batch_size: int = _opt(200, "Catalog rows written per transaction.", minimum=1)
@@ -153,6 +154,17 @@ class Config:
     def effective(self) -> list[tuple[str, Any, str]]:
         """Every key with its value and where it came from."""
         return [(key, self.value(key), self.sources.get(key, "default")) for key in all_keys()]
+
+
+MAX_AUTO_WORKERS = 8
+
+
+def cores() -> int:
+    """The CPUs this process may run on (its affinity mask: a container's cpuset, `taskset`)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # not Linux
+        return os.cpu_count() or 1
 
 
 def all_keys() -> list[str]:

@@ -16,7 +16,7 @@ from typing import Any
 
 from organizer import extract
 from organizer.catalog import Catalog, now_iso
-from organizer.config import Config
+from organizer.config import MAX_AUTO_WORKERS, Config, cores
 from organizer.errors import ConfigError, OrganizerError
 from organizer.extract import vectors
 from organizer.scan import Diff, Entry, Walker, diff, root_offline
@@ -153,7 +153,7 @@ class Writer:
 
 
 def _workers(config: Config) -> int:
-    return config.scan.workers or os.cpu_count() or 1
+    return config.scan.workers or min(cores(), MAX_AUTO_WORKERS)
 
 
 def index(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -13,7 +12,7 @@ import numpy as np
 
 from organizer.catalog import Catalog, GroupRow
 from organizer.cluster import duplicates, events, identity, places, similar
-from organizer.config import Config
+from organizer.config import Config, cores
 from organizer.errors import CatalogError
 from organizer.extract import vectors
 from organizer.index import vector_spec
@@ -137,7 +136,7 @@ def regroup(catalog: Catalog, config: Config) -> ClusterReport:
                 (frozenset(group), {})
                 for group in similar.find_similar(np.array(ids), matrix, config.similar.sim,
                                                   config.similar.neighbours, config.similar.min_photos,
-                                                  threads=os.cpu_count() or 1)
+                                                  threads=cores())
             ]
         else:
             found["similar"] = []

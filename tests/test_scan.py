@@ -302,6 +302,28 @@ def test_a_scan_killed_with_sigkill_leaves_no_worker_behind(tmp_path: Path) -> N
     wait_for(lambda: not processes_of(tmp_path), 10, "no worker left")
 
 
+def test_default_workers_follow_the_cpus_the_scan_may_use(tmp_path: Path) -> None:
+    """In a container limited to one CPU (here: the affinity mask, as a cpuset or taskset sets it),
+    one worker, not one per CPU of the machine."""
+    root = tmp_path / "Pictures"
+    for i in range(200):
+        make_jpeg(root / f"IMG_{i:04d}.jpg", size=(320, 240), seed=i)
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache"), "PYTHONPATH": str(Path(__file__).parent.parent)}
+    env.pop("ORGANIZER_SCAN_WORKERS", None)
+    one = min(os.sched_getaffinity(0))
+    proc = organizer_subprocess("--catalog", str(tmp_path / "cat.db"), "scan", str(root), env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                preexec_fn=lambda: os.sched_setaffinity(0, {one}))
+    most = 0
+    while proc.poll() is None:
+        most = max(most, len(processes_of(tmp_path)))
+        time.sleep(0.05)
+    assert proc.returncode == 0
+    assert most == 2  # the scan and one worker
+    with Catalog(tmp_path / "cat.db", readonly=True) as cat:
+        assert cat.conn.execute("SELECT count(*) FROM photos").fetchone()[0] == 200
+
+
 def test_progress_lines_when_not_a_terminal(tmp_path: Path) -> None:
     root = photos_dir(tmp_path)
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)}
