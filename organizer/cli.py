@@ -238,7 +238,8 @@ def organize(g: Globals, roots: tuple[str, ...], output: str | None, as_json: bo
         raise OrganizerError("no output folder: give --output or set output.path")
     _sigterm_as_interrupt()
     with Catalog(cfg.catalog.path) as catalog:
-        publish_mod.AlbumTree(cfg.output.path).open()  # refuse an unmanaged folder before any work
+        with publish_mod.AlbumTree(cfg.output.path):  # refuse an unmanaged folder before any work
+            pass
         scanned = index_mod.index(catalog, cfg, progress=None if as_json else _progress_printer(g.verbosity))
         clustered = regroup.regroup(catalog, cfg)
         published = publish_mod.publish(catalog, cfg)

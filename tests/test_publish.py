@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import subprocess
 import threading
+import time
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -16,9 +19,9 @@ from organizer import config
 from organizer.catalog import Catalog
 from organizer.geocode import Geocoder, offline
 from organizer.publish import naming
-from organizer.publish.albums import MARKER, OLD_PREFIX, TMP_PREFIX, AlbumTree
+from organizer.publish.albums import LOCK, MARKER, OLD_PREFIX, TMP_PREFIX, AlbumTree
 
-from conftest import Cli, gps_ifd, make_jpeg
+from conftest import ROOT, Cli, gps_ifd, make_jpeg, organizer_subprocess
 
 AREZZO = (43.4674483, 11.8851267)
 LISBON = (38.7223, -9.1393)
@@ -163,39 +166,78 @@ def test_a_few_new_links_in_a_large_album_are_added_in_place_and_a_new_album_is_
     photos = tmp_path / "Pictures"
     photos.mkdir()
     targets = [str(photos / f"IMG_{i:04d}.jpg") for i in range(60)]
-    tree_ = AlbumTree(tmp_path / "Albums")
-    tree_.open()
 
     def links(paths: list[str]) -> dict[str, str]:
         return {os.path.basename(t): t for t in paths}
 
-    tree_.apply({"Timeline/Undated": links(targets[:50])})
-    album = tmp_path / "Albums" / "Timeline" / "Undated"
-    folder, first = album.stat().st_ino, (album / "IMG_0000.jpg").lstat().st_ino
-    # three more photos (within a tenth): the folder and its other links stay, the new ones join
-    report = tree_.apply({"Timeline/Undated": links(targets[:53])})
-    assert report.written == 1
-    assert album.stat().st_ino == folder and (album / "IMG_0000.jpg").lstat().st_ino == first
-    assert {p.name: os.readlink(p) for p in album.iterdir()} == {
-        os.path.basename(t): os.path.relpath(t, album) for t in targets[:53]}
-    # mostly other photos: built beside it and swapped in whole
-    tree_.apply({"Timeline/Undated": links(targets[:3] + targets[53:])})
-    assert album.stat().st_ino != folder
-    assert sorted(p.name for p in album.iterdir()) == [os.path.basename(t) for t in targets[:3] + targets[53:]]
-    assert not [p for p in album.parent.iterdir() if p.name.startswith((TMP_PREFIX, OLD_PREFIX))]
+    with AlbumTree(tmp_path / "Albums") as tree_:
+        tree_.apply({"Timeline/Undated": links(targets[:50])})
+        album = tmp_path / "Albums" / "Timeline" / "Undated"
+        folder, first = album.stat().st_ino, (album / "IMG_0000.jpg").lstat().st_ino
+        # three more photos (within a tenth): the folder and its other links stay, the new ones join
+        report = tree_.apply({"Timeline/Undated": links(targets[:53])})
+        assert report.written == 1
+        assert album.stat().st_ino == folder and (album / "IMG_0000.jpg").lstat().st_ino == first
+        assert {p.name: os.readlink(p) for p in album.iterdir()} == {
+            os.path.basename(t): os.path.relpath(t, album) for t in targets[:53]}
+        # mostly other photos: built beside it and swapped in whole
+        tree_.apply({"Timeline/Undated": links(targets[:3] + targets[53:])})
+        assert album.stat().st_ino != folder
+        assert sorted(p.name for p in album.iterdir()) == [os.path.basename(t) for t in targets[:3] + targets[53:]]
+        assert not [p for p in album.parent.iterdir() if p.name.startswith((TMP_PREFIX, OLD_PREFIX))]
 
 
 def test_a_users_file_where_a_link_would_go_is_kept(tmp_path: Path) -> None:
     photos = tmp_path / "Pictures"
-    tree_ = AlbumTree(tmp_path / "Albums")
-    tree_.open()
-    tree_.apply({"Events/Trip": {"a.jpg": str(photos / "a.jpg")}})
-    album = tmp_path / "Albums" / "Events" / "Trip"
-    (album / "b.jpg").write_text("the user's own file")
-    report = tree_.apply({"Events/Trip": {"a.jpg": str(photos / "a.jpg"), "b.jpg": str(photos / "b.jpg"),
-                                          "c.jpg": str(photos / "c.jpg")}})
+    with AlbumTree(tmp_path / "Albums") as tree_:
+        tree_.apply({"Events/Trip": {"a.jpg": str(photos / "a.jpg")}})
+        album = tmp_path / "Albums" / "Events" / "Trip"
+        (album / "b.jpg").write_text("the user's own file")
+        report = tree_.apply({"Events/Trip": {"a.jpg": str(photos / "a.jpg"), "b.jpg": str(photos / "b.jpg"),
+                                              "c.jpg": str(photos / "c.jpg")}})
     assert (album / "b.jpg").read_text() == "the user's own file" and not (album / "b.jpg").is_symlink()
     assert (album / "c.jpg").is_symlink() and report.kept_foreign == ["Events/Trip"]
+
+
+def test_one_organizer_at_a_time_writes_into_an_output(tmp_path: Path, run: Cli) -> None:
+    """A one-shot publish while another organizer (the daemon) writes albums waits for it."""
+    root, out = library(tmp_path), tmp_path / "Albums"
+    run.json("organize", str(root), "--output", str(out))
+    make_jpeg(root / "italy" / "DSCN0099.jpg", original="2008:10:22 16:50:00",
+              gps=gps_ifd(AREZZO[0], AREZZO[1]), seed=99, size=(96, 64))
+    run.json("scan", str(root))
+    run.json("cluster")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "ORGANIZER_VECTORS_ENABLED": "false"}
+    with open(out / LOCK, "a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)  # as another organizer publishing holds it
+        proc = organizer_subprocess("-v", "--catalog", str(run.catalog), "publish", "--output", str(out), env=env,
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(3)
+        assert proc.poll() is None  # waiting
+        assert not (out / "Events" / "2008-10-22 Arezzo (5)").exists()
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0 and "another organizer is writing albums here; waiting for it" in err
+    assert (out / "Events" / "2008-10-22 Arezzo (5)" / "DSCN0099.jpg").is_symlink()
+
+
+def test_publishes_at_the_same_time_leave_one_tree(tmp_path: Path, run: Cli) -> None:
+    root, out = library(tmp_path), tmp_path / "Albums"
+    run.json("organize", str(root), "--output", str(out))
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "ORGANIZER_VECTORS_ENABLED": "false"}
+    for r in range(3):
+        for i in range(12):  # a new event each round: new albums and a changed timeline
+            make_jpeg(root / f"r{r}" / f"A{i}.jpg", original=f"2020:01:{1 + r:02d} 10:{i:02d}:00", seed=100 * r + i,
+                      size=(64, 48))
+        run.json("scan", str(root))
+        run.json("cluster")
+        procs = [organizer_subprocess("--catalog", str(run.catalog), "publish", "--output", str(out), env=env,
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for _ in range(3)]
+        for proc in procs:
+            _, err = proc.communicate(timeout=120)
+            assert proc.returncode == 0, err
+    again = run.json("publish", "--output", str(out))
+    assert again["written"] == again["removed"] == 0
+    assert not [p for p in out.rglob(".organizer-*") if p.name not in (MARKER, LOCK)]
 
 
 def test_unmanaged_output_is_refused_before_any_work(tmp_path: Path, run: Cli) -> None:

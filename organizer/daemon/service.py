@@ -134,7 +134,8 @@ class Service:
         """Serve until `request_stop`; then finish the current batch and return."""
         config = self.config
         catalog = Catalog(config.catalog.path)
-        AlbumTree(config.output.path).open()
+        with AlbumTree(config.output.path):  # refuse an unmanaged folder before any work
+            pass
         indexer = Indexer(catalog, config, keep_pool=True)
         alarm = OverflowAlarm()
         logging.getLogger("watchdog").addHandler(alarm)

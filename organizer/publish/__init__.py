@@ -184,31 +184,30 @@ def publish(catalog: Catalog, config: Config, output: str | None = None, with_ma
     target = output or config.output.path
     if not target:
         raise OutputError("no output folder: give --output or set output.path")
-    tree = AlbumTree(target)
-    tree.open()
-    report = PublishReport(output=str(tree.root))
-    geocoder = Geocoder(config.geocode, catalog)
-    photos = _load_photos(catalog)
-    albums = plan(catalog, photos, geocoder)
-    for album in albums.values():
-        report.albums[album.kind] = report.albums.get(album.kind, 0) + 1
-    digests = {path: a.digest() for path, a in albums.items()}
-    recorded = {} if verify else catalog.album_digests(str(tree.root))
-    changed = {path for path in albums if recorded.get(path) != digests[path]}
-    write = changed | (set(albums) - tree.managed)  # and any the tree lost (its marker gone)
-    result = tree.apply({path: albums[path].links() for path in write}, keep=set(albums) - write)
-    report.written, report.unchanged, report.removed = result.written, result.unchanged, result.removed
-    report.kept_foreign = result.kept_foreign
-    catalog.set_albums(str(tree.root),
-                       {path: (albums[path].kind, albums[path].key, albums[path].photos, digests[path])
-                        for path in changed},
-                       removed=None if verify else set(recorded) - set(albums))
+    with AlbumTree(target) as tree:
+        report = PublishReport(output=str(tree.root))
+        geocoder = Geocoder(config.geocode, catalog)
+        photos = _load_photos(catalog)
+        albums = plan(catalog, photos, geocoder)
+        for album in albums.values():
+            report.albums[album.kind] = report.albums.get(album.kind, 0) + 1
+        digests = {path: a.digest() for path, a in albums.items()}
+        recorded = {} if verify else catalog.album_digests(str(tree.root))
+        changed = {path for path in albums if recorded.get(path) != digests[path]}
+        write = changed | (set(albums) - tree.managed)  # and any the tree lost (its marker gone)
+        result = tree.apply({path: albums[path].links() for path in write}, keep=set(albums) - write)
+        report.written, report.unchanged, report.removed = result.written, result.unchanged, result.removed
+        report.kept_foreign = result.kept_foreign
+        catalog.set_albums(str(tree.root),
+                           {path: (albums[path].kind, albums[path].key, albums[path].photos, digests[path])
+                            for path in changed},
+                           removed=None if verify else set(recorded) - set(albums))
 
-    if with_map:
-        points, thumb_files, lines, areas = _map_items(catalog, albums, photos)
-        thumbs.sync(tree.root / mapview.MAP_DIR / "thumbs", thumb_files)
-        report.map = str(mapview.write(tree.root, points, lines, areas))
-        report.map_photos = len(points)
+        if with_map:
+            points, thumb_files, lines, areas = _map_items(catalog, albums, photos)
+            thumbs.sync(tree.root / mapview.MAP_DIR / "thumbs", thumb_files)
+            report.map = str(mapview.write(tree.root, points, lines, areas))
+            report.map_photos = len(points)
     report.seconds = round(time.monotonic() - started, 3)
     run_id = catalog.start_run("publish")
     catalog.finish_run(run_id, report.as_dict())

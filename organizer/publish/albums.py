@@ -2,7 +2,8 @@
 
 Safety rules: the output folder carries a marker file listing the albums organizer made; a
 non-empty folder without it is refused; only symlinks and folders that organizer made are ever
-removed, never a regular file; nothing is written outside the output folder. A much changed album
+removed, never a regular file; nothing is written outside the output folder; one process at a time
+writes into it (a lock file: a one-shot `organizer publish` waits for the daemon's). A much changed album
 is built beside the old one and swapped in with one rename (RENAME_EXCHANGE where the kernel has
 it), so a file browser never sees half of it; a few changes to a large album (a month a phone backup
 adds to) are made link by link in place, so that their cost follows the change, not the album; an
@@ -12,6 +13,7 @@ unchanged album is not touched.
 from __future__ import annotations
 
 import ctypes
+import fcntl
 import json
 import logging
 import os
@@ -25,6 +27,7 @@ from organizer.errors import OutputError
 log = logging.getLogger(__name__)
 
 MARKER = ".organizer-albums.json"
+LOCK = ".organizer-albums.lock"
 TMP_PREFIX = ".organizer-new-"
 OLD_PREFIX = ".organizer-old-"
 IN_PLACE_SHARE = 0.1  # links changed, as a share of the album's links, up to which it is updated in place
@@ -85,23 +88,21 @@ def _relative(links: dict[str, str], folder: Path) -> dict[str, str]:
 
 
 class AlbumTree:
+    """The output folder, held for this process from `with AlbumTree(path) as tree:` to the end."""
+
     def __init__(self, root: str | os.PathLike) -> None:
         self.root = Path(root).expanduser().absolute()
         self.marker = self.root / MARKER
         self.managed: set[str] = set()
+        self._lock_fd: int | None = None
 
-    def open(self) -> None:
-        """Check that the folder may be managed (creating it and its marker when new)."""
+    def __enter__(self) -> AlbumTree:
+        """Check that the folder may be managed (creating it and its marker when new), and hold
+        it: another organizer writing into it is waited for."""
         if self.root.exists() and not self.root.is_dir():
             raise OutputError(f"{self.root}: the output exists and is not a folder")
-        if self.marker.is_file():
-            try:
-                data = json.loads(self.marker.read_text())
-                self.managed = set(data.get("albums", []))
-            except (OSError, ValueError) as exc:
-                raise OutputError(f"{self.marker}: unreadable marker file ({exc})") from None
-            return
-        if self.root.is_dir() and any(self.root.iterdir()):
+        if not self.marker.is_file() and self.root.is_dir() and any(
+                p.name != LOCK for p in self.root.iterdir()):
             raise OutputError(
                 f"{self.root}: refusing to write into a non-empty folder that organizer does not manage "
                 f"(no {MARKER}); choose an empty or new folder"
@@ -110,7 +111,41 @@ class AlbumTree:
             self.root.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise OutputError(f"{self.root}: cannot create the output folder: {exc.strerror}") from None
-        self._save()
+        self._lock()
+        try:
+            if not self.marker.is_file():
+                self._save()
+            data = json.loads(self.marker.read_text())
+            self.managed = set(data.get("albums", []))
+        except (OSError, ValueError) as exc:
+            self._unlock()
+            raise OutputError(f"{self.marker}: unreadable marker file ({exc})") from None
+        except BaseException:
+            self._unlock()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._unlock()
+
+    def _lock(self) -> None:
+        try:
+            fd = os.open(self.root / LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        except OSError as exc:
+            raise OutputError(f"{self.root / LOCK}: cannot create the lock file: {exc.strerror}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log.info("%s: another organizer is writing albums here; waiting for it", self.root)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError as exc:  # a file system without locks (some SMB mounts): go on unguarded
+            log.debug("%s: no file locks here (%s)", self.root, exc.strerror)
+        self._lock_fd = fd
+
+    def _unlock(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # releases the lock
+            self._lock_fd = None
 
     def _save(self) -> None:
         tmp = self.marker.with_suffix(".tmp")
