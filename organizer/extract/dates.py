@@ -6,9 +6,13 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone, tzinfo
 from functools import lru_cache
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from organizer.extract.metadata import Meta
+
+if TYPE_CHECKING:
+    from timezonefinder import TimezoneFinder
 
 EARLIEST_YEAR = 1826  # the oldest surviving photograph
 
@@ -94,7 +98,7 @@ def from_filename(name: str, now: datetime) -> tuple[datetime, bool] | None:
 
 
 @lru_cache(maxsize=1)
-def _timezone_finder():  # the finder loads its data once per process
+def _timezone_finder() -> TimezoneFinder:  # the finder loads its data once per process
     from timezonefinder import TimezoneFinder
 
     return TimezoneFinder()

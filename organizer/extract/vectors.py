@@ -22,12 +22,15 @@ import pickle
 import struct
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
 import numpy as np
 from PIL import Image
 
 from organizer.errors import OrganizerError
+
+if TYPE_CHECKING:
+    import onnx
 
 BUILTIN = "efficientnet-lite0"
 PTH_SHA256 = "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db"
@@ -80,7 +83,8 @@ class _StorageType:
     name: str
 
 
-def _rebuild_tensor_v2(storage, offset, size, stride, *rest) -> _TensorRef:  # noqa: ANN001
+def _rebuild_tensor_v2(storage: _Storage, offset: int, size: tuple[int, ...], stride: tuple[int, ...],
+                       *rest: object) -> _TensorRef:
     return _TensorRef(storage, int(offset), tuple(size), tuple(stride))
 
 
@@ -91,7 +95,7 @@ class _Restricted(pickle.Unpickler):
         super().__init__(fh)
         self.storages = storages
 
-    def find_class(self, module: str, name: str):  # noqa: ANN201
+    def find_class(self, module: str, name: str) -> object:
         if (module, name) == ("collections", "OrderedDict"):
             return collections.OrderedDict
         if (module, name) == ("torch._utils", "_rebuild_tensor_v2"):
@@ -100,7 +104,7 @@ class _Restricted(pickle.Unpickler):
             return _StorageType(name)
         raise pickle.UnpicklingError(f"refused: {module}.{name} is not part of a plain state dict")
 
-    def persistent_load(self, pid):  # noqa: ANN001, ANN201
+    def persistent_load(self, pid: object) -> _Storage:
         if not (isinstance(pid, tuple) and len(pid) == 6 and pid[0] == "storage"
                 and isinstance(pid[1], _StorageType) and pid[5] is None):
             raise pickle.UnpicklingError(f"refused persistent id {pid!r}")
@@ -264,7 +268,7 @@ class _Graph:
 
 
 def _network(state: dict[str, np.ndarray], ranges: dict[str, tuple[float, float]] | None,
-             classifier: bool = False):  # noqa: ANN202
+             classifier: bool = False) -> tuple[onnx.ModelProto, list[str]]:
     """The model proto and the names of the tensors the int8 graph quantizes."""
     import onnx
     from onnx import TensorProto, helper

@@ -146,7 +146,8 @@ def plan(catalog: Catalog, photos: dict[int, _Photo], geocoder: Geocoder) -> dic
     return albums
 
 
-def _map_items(catalog: Catalog, albums: dict[str, _Album], photos: dict[int, _Photo]):
+def _map_items(catalog: Catalog, albums: dict[str, _Album], photos: dict[int, _Photo]) -> tuple[
+        list[mapview.MapPhoto], dict[str, str], list[mapview.MapLine], list[mapview.MapArea]]:
     in_albums: dict[int, list[str]] = {}
     for path, album in albums.items():
         if album.kind != "timeline":
