@@ -51,6 +51,8 @@ class ScanConfig:
 @dataclass(frozen=True)
 class OutputConfig:
     path: str = _opt("", "The album folder that organizer manages.")
+    retry_s: float = _opt(60.0, "The daemon, when the album folder could not be written (unmounted, "
+                                "read-only, full): seconds before it tries again.", minimum=1)
 
 
 @dataclass(frozen=True)

@@ -72,6 +72,48 @@ def test_new_photos_join_their_albums_and_a_slow_copy_is_indexed_once(tmp_path: 
     assert "STOPPING=1" in d.messages
 
 
+def test_albums_that_cannot_be_written_do_not_stop_the_daemon(tmp_path: Path, daemon) -> None:
+    root = tmp_path / "Pictures"
+    trip(root)
+    d = daemon(root, {"ORGANIZER_OUTPUT_RETRY_S": "1"})
+    known = set(d.messages)
+
+    def status_says(text: str) -> bool:
+        d.read()
+        return any(m.startswith("STATUS=") and text in m for m in set(d.messages) - known)
+
+    def photos() -> int:
+        with Catalog(d.catalog, readonly=True) as cat:
+            return cat.conn.execute("SELECT count(*) FROM photos").fetchone()[0]
+
+    # the album disk is unplugged, and something else now has the folder's name
+    d.out.rename(tmp_path / "Albums.unplugged")
+    d.out.write_text("not a folder")
+    make_jpeg(root / "incoming" / "A3.jpg", original="2008:10:22 16:40:00", gps=gps_ifd(*AREZZO), seed=3,
+              size=(96, 64))
+    wait_for(lambda: photos() == 4, 30, "the new photo in the catalog")
+    wait_for(lambda: status_says("albums not updated: "), 30, "a status line saying why")
+    assert d.proc.poll() is None
+    # it is back: the albums catch up by themselves
+    d.out.unlink()
+    (tmp_path / "Albums.unplugged").rename(d.out)
+    wait_for(lambda: (d.out / "Events" / "2008-10-22 Arezzo (4)" / "A3.jpg").is_symlink(), 30, "the new link")
+    # a write that fails half-way (here a file where the Events folder was: as a full or read-only disk)
+    (d.out / "Events").rename(tmp_path / "Events.saved")
+    (d.out / "Events").write_text("in the way")
+    make_jpeg(root / "incoming" / "A4.jpg", original="2008:10:22 16:45:00", gps=gps_ifd(*AREZZO), seed=4,
+              size=(96, 64))
+    wait_for(lambda: photos() == 5, 30, "the second photo in the catalog")
+    known = set(d.messages)
+    wait_for(lambda: status_says("albums not updated: "), 30, "a status line saying why")
+    assert (d.out / "Timeline" / "2008" / "10" / "A3.jpg").is_symlink() and d.proc.poll() is None
+    (d.out / "Events").unlink()
+    (tmp_path / "Events.saved").rename(d.out / "Events")
+    wait_for(lambda: (d.out / "Events" / "2008-10-22 Arezzo (5)" / "A4.jpg").is_symlink(), 30, "the second link")
+    assert d.stop() < 10
+    assert "albums updated again" in d.logtext()
+
+
 def test_a_photo_added_during_the_start_up_scan_is_not_missed(tmp_path: Path, daemon) -> None:
     """The reconciling scan has listed the folders and is extracting when a photo arrives in a new
     folder: the watchers already run, so it is indexed then, not at the next rescan (24 h)."""

@@ -20,7 +20,7 @@ from organizer.catalog import Catalog
 from organizer.config import Config, trigger
 from organizer.daemon.systemd import Notifier
 from organizer.daemon.watch import Change, OverflowAlarm, Settler, Watchers
-from organizer.errors import OrganizerError
+from organizer.errors import OrganizerError, OutputError
 from organizer.index import Indexer
 from organizer.publish.albums import AlbumTree
 from organizer.scan import root_offline
@@ -45,6 +45,7 @@ class RunStats:
     reclusters: int = 0
     rescans: int = 0
     offline: dict[str, str] = field(default_factory=dict)
+    albums_error: str | None = None  # why the albums could not be written, until they are again
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -66,6 +67,7 @@ class Service:
         self._albums_due = False  # indexed since the albums were last updated
         self._quick_at = 0.0  # when the last quick update ended, and how long it took
         self._quick_took = 0.0
+        self._retry_at = 0.0  # no album update before (after one failed)
 
     def request_stop(self) -> None:
         self.stop_event.set()
@@ -109,26 +111,43 @@ class Service:
         self._dirty = self._dirty or bool(report.indexed or report.known or report.moved or report.missing)
         self.stats.offline.update(report.offline)
 
+    def _publish(self, catalog: Catalog, **options: bool) -> bool:
+        """Publish; albums that cannot be written (their folder unmounted, read-only or full) are
+        a warning and a retry in `output.retry_s`, while indexing goes on."""
+        try:
+            publisher.publish(catalog, self.config, **options)
+        except (OSError, OutputError) as exc:
+            if self.stats.albums_error is None:
+                log.warning("albums not updated, trying again every %.0f s: %s", self.config.output.retry_s, exc)
+            self.stats.albums_error = str(exc)
+            self._retry_at = time.monotonic() + self.config.output.retry_s
+            return False
+        if self.stats.albums_error is not None:
+            log.warning("albums updated again")
+            self.stats.albums_error = None
+        return True
+
     def _recluster(self, catalog: Catalog) -> None:
         regroup.regroup(catalog, self.config)
-        publisher.publish(catalog, self.config)
         self.stats.reclusters += 1
-        self._dirty = self._albums_due = False
+        done = self._publish(catalog)
+        self._dirty = self._albums_due = not done  # not done: the quick path retries, and the next recluster
 
     def _update_albums(self, catalog: Catalog) -> None:
         """The quick update: only the albums whose links changed, no map (the recluster's job)."""
         started = time.monotonic()
-        publisher.publish(catalog, self.config, with_map=False, verify=False)
+        done = self._publish(catalog, with_map=False, verify=False)
         self._quick_at = time.monotonic()
         self._quick_took = self._quick_at - started
-        self._albums_due = False
+        self._albums_due = not done
 
     def _status(self, catalog: Catalog) -> str:
         s = catalog.status()
         g = catalog.group_counts()
         offline = f", offline: {', '.join(self.stats.offline)}" if self.stats.offline else ""
+        albums = f", albums not updated: {self.stats.albums_error}" if self.stats.albums_error else ""
         return (f"{s['photos']} photos, {s['errors']} errors, {g['event']} events, {g['place']} places, "
-                f"{g['duplicate']} duplicate groups{offline}")
+                f"{g['duplicate']} duplicate groups{offline}{albums}")
 
     def run(self) -> RunStats:
         """Serve until `request_stop`; then finish the current batch and return."""
@@ -180,7 +199,7 @@ class Service:
               alarm: OverflowAlarm) -> None:
         settler = Settler(self.config.watch.settle_s)
         last_health = time.monotonic()
-        last_status: tuple[int, ...] = ()
+        last_status: tuple[object, ...] = ()
         while not self.stopping():
             self.notifier.ping()
             moved: list[tuple[str, str]] = []
@@ -196,13 +215,15 @@ class Service:
             if moved or gone or ready:
                 self._apply(catalog, indexer, ready, gone, moved)
             now = time.monotonic()
-            if self._albums_due and (not settler.pending or now - self._quick_at >= max(
-                    QUICK_EVERY_S, self._quick_took / QUICK_SHARE)):
+            quick_due = not settler.pending or now - self._quick_at >= max(QUICK_EVERY_S,
+                                                                           self._quick_took / QUICK_SHARE)
+            if self._albums_due and now >= self._retry_at and quick_due:
                 self._update_albums(catalog)
             if now - last_health >= HEALTH_EVERY_S:
                 last_health = now
                 self._check_roots(catalog, indexer, watchers, changes)
-                status = (self.stats.batches, self.stats.reclusters, self.stats.rescans, len(self.stats.offline))
+                status = (self.stats.batches, self.stats.reclusters, self.stats.rescans, len(self.stats.offline),
+                          self.stats.albums_error)
                 if status != last_status:  # counting 100,000 rows every 5 s would cost more than idling
                     last_status = status
                     self.notifier.status(self._status(catalog))
