@@ -68,10 +68,15 @@ def test_the_reproduced_sandbox_forbids_what_the_unit_forbids(tmp_path: Path) ->
     assert "Address family not supported" in inet.stderr  # RestrictAddressFamilies=AF_UNIX
     wx = sandboxed(UNIT, "import mmap; mmap.mmap(-1, 4096, prot=mmap.PROT_WRITE | mmap.PROT_EXEC)")
     assert "PermissionError" in wx.stderr  # MemoryDenyWriteExecute=yes
-    # numpy's OpenBLAS calls mbind as it loads: without the unit's exception for it, no organizer
+    # numpy's OpenBLAS calls mbind as it loads, and onnxruntime pins its threads: without the
+    # unit's exceptions for them, no organizer
+    line = "SystemCallFilter=mbind sched_setaffinity\n"
+    assert line in UNIT.read_text()
     without = tmp_path / "organizer.service"
-    without.write_text(UNIT.read_text().replace("SystemCallFilter=mbind\n", ""))
+    without.write_text(UNIT.read_text().replace(line, ""))
     assert sandboxed(without, "import numpy").returncode == -signal.SIGSYS
+    without.write_text(UNIT.read_text().replace(line, "SystemCallFilter=mbind\n"))
+    assert sandboxed(without, "import onnxruntime").returncode == -signal.SIGSYS
     assert sandboxed(UNIT, "import numpy, onnxruntime; print('loaded')").stdout == "loaded\n"
 
 
