@@ -27,7 +27,7 @@ from PIL import UnidentifiedImageError
 
 from organizer import extract
 from organizer.errors import OrganizerError
-from organizer.extract import decode, vectors
+from organizer.extract import source, vectors
 
 THUMB_SIZE = 320
 PARENT_CHECK_S = 1.0
@@ -38,6 +38,7 @@ class Task:
     path: str
     mtime: float
     photo_id: int | None = None  # set for a vector-only task (a photo catalogued without one)
+    sidecars: tuple[str, ...] = ()  # XMP / Takeout JSON sidecars of this file (cluster.companions)
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,7 @@ class WorkerSettings:
     max_bytes: int
     cache_dir: str
     vectors: vectors.ModelSpec | None = None
+    max_megapixels: float = 250.0  # scan.max_megapixels
 
 
 def thumb_path(thumbs_dir: str, digest: str) -> str:
@@ -107,49 +109,57 @@ def _worker_main(conn: multiprocessing.connection.Connection, settings: WorkerSe
 def process_file(
     task: Task, settings: WorkerSettings, lookup: sqlite3.Connection, model: vectors.Model | None
 ) -> Outcome:
-    """Read one file and extract it, unless its content is already catalogued."""
-    name = os.path.basename(task.path)
+    """Sniff one file, look its digest up, and extract it unless its content is already
+    catalogued. Images are read once, whole, under `max_bytes`; videos and RAW files are streamed."""
+    options = extract.Options(THUMB_SIZE, settings.max_bytes, settings.max_megapixels)
     try:
-        size = os.path.getsize(task.path)
-        if size > settings.max_bytes:
-            return Outcome(task.path, "error", message=f"file too large ({size} bytes), not read")
-        with open(task.path, "rb") as fh:
-            data = fh.read()
+        if os.path.getsize(task.path) == 0:
+            return Outcome(task.path, "error", message="empty file")
+        src = extract.open_file(task.path, settings.max_bytes)
+    except extract.TooLarge as exc:
+        return Outcome(task.path, "error", message=str(exc))
+    except extract.NotMedia as exc:
+        if source.expected_kind(os.path.basename(task.path)):
+            return Outcome(task.path, "error", message=str(exc))
+        return Outcome(task.path, "ignored")
     except OSError as exc:
         return Outcome(task.path, "error", message=f"cannot read: {exc.strerror or exc}")
-    if not data:
-        return Outcome(task.path, "error", message="empty file")
     if task.photo_id is not None and model is not None:
         try:
-            vector = extract.embed_only(data, THUMB_SIZE, model)
+            vector = extract.embed_file(src, options, model)
         except Exception as exc:  # this photo's vector fails, nothing else
             return Outcome(task.path, "error", message=_describe(exc), photo_id=task.photo_id)
         return Outcome(task.path, "vector", vector=vector, photo_id=task.photo_id)
-    if decode.sniff(data[:64]) is None:
-        if decode.looks_like_image(name):
-            return Outcome(task.path, "error", message=f"not a supported image ({decode.describe(data[:64])})")
-        return Outcome(task.path, "ignored")
-    digest = extract.hashes.digest(data)
+    try:
+        digest = src.digest()
+    except OSError as exc:
+        return Outcome(task.path, "error", message=f"cannot read: {exc.strerror or exc}")
     row = lookup.execute(
         "SELECT 1 FROM photos WHERE digest = ? AND extractor >= ?", (digest, extract.EXTRACTOR_VERSION)
     ).fetchone()
     if row is not None:
         return Outcome(task.path, "known", digest=digest)
     try:
-        facts = extract.extract(data, name, task.mtime, datetime.now(), THUMB_SIZE, digest=digest, model=model)
-    except Exception as exc:  # any decoder failure is this file's error, never the run's
+        facts = extract.extract_source(src, task.mtime, datetime.now(), options, task.sidecars, model)
+    except Exception as exc:  # any failure is this file's error, never the run's
         return Outcome(task.path, "error", message=_describe(exc))
-    thumb = thumb_path(settings.thumbs_dir, digest)
+    if facts.decode_error:  # metadata without pixels: the error row, with the facts for the timeline
+        return Outcome(task.path, "error", digest=digest, facts=facts, message=facts.decode_error)
+    return Outcome(task.path, "photo", digest=digest, facts=facts, thumb=_write_thumb(settings, facts))
+
+
+def _write_thumb(settings: WorkerSettings, facts: extract.Facts) -> str | None:
+    thumb = thumb_path(settings.thumbs_dir, facts.digest)
     try:
         os.makedirs(os.path.dirname(thumb), exist_ok=True)
         tmp = f"{thumb}.{os.getpid()}.tmp"
         with open(tmp, "wb") as fh:
-            fh.write(facts.thumbnail)
+            fh.write(facts.thumbnail or b"")
         os.replace(tmp, thumb)
     except OSError as exc:
         facts.warnings.append(f"cannot write thumbnail: {exc.strerror or exc}")
-        thumb = None
-    return Outcome(task.path, "photo", digest=digest, facts=facts, thumb=thumb)
+        return None
+    return thumb
 
 
 def _describe(exc: Exception) -> str:
