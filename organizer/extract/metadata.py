@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import logging
 import math
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields, replace
 from typing import BinaryIO
@@ -189,7 +190,9 @@ def pillow_exif(tiff: Buffer | None) -> Image.Exif:
     """Pillow's reader over a bare TIFF structure (empty when there is none)."""
     exif = Image.Exif()
     if tiff:
-        exif.load(b"Exif\x00\x00" + bytes(tiff[: 1 << 20]))
+        with warnings.catch_warnings():  # a tag past the first megabyte is skipped, as it should be
+            warnings.simplefilter("ignore")
+            exif.load(b"Exif\x00\x00" + bytes(tiff[: 1 << 20]))
     return exif
 
 
