@@ -40,6 +40,8 @@ def find(buf: Buffer, fmt: str) -> Embedded:
         return Embedded(exif=buf)
     if fmt in ("heif", "avif", "cr3"):
         return _bmff(buf)
+    if fmt == "jxl":
+        return _jxl(buf)
     return Embedded()
 
 
@@ -47,8 +49,10 @@ def _jpeg(buf: Buffer) -> Embedded:
     out = Embedded()
     pos, end = 2, len(buf)
     while pos + 4 <= end:
-        if buf[pos] != 0xFF:
-            break
+        if buf[pos] != 0xFF:  # a segment length that lies: find the next marker, as ExifTool does
+            pos = _next_marker(buf, pos)
+            if pos < 0:
+                break
         marker = buf[pos + 1]
         if marker == 0xFF:  # fill byte
             pos += 1
@@ -72,6 +76,16 @@ def _jpeg(buf: Buffer) -> Embedded:
             out.iptc = out.iptc or photoshop_iptc(bytes(buf[start + len(_PHOTOSHOP) : stop]))
         pos = stop
     return out
+
+
+def _next_marker(buf: Buffer, pos: int) -> int:
+    window = bytes(buf[pos : pos + (1 << 16)])
+    at = 0
+    while (at := window.find(b"\xff", at)) >= 0 and at + 1 < len(window):
+        if window[at + 1] >= 0xC0 and window[at + 1] != 0xFF:
+            return pos + at
+        at += 1
+    return -1
 
 
 def photoshop_iptc(data: bytes) -> bytes | None:
@@ -170,3 +184,17 @@ def _webp(buf: Buffer) -> Embedded:
 def _bmff(buf: Buffer) -> Embedded:
     items = bmff.read(buf)
     return Embedded(exif=items.exif, xmp=list(items.xmp), created=items.created)
+
+
+def _jxl(buf: Buffer) -> Embedded:
+    """A JPEG XL container: ISO-BMFF boxes, EXIF in `Exif` (after a 4-byte offset), XMP in `xml `."""
+    out = Embedded()
+    if bytes(buf[4:8]) != b"JXL ":
+        return out  # a bare codestream has no metadata
+    for btype, start, end in bmff.boxes(buf, 0, len(buf)):
+        if btype == b"Exif" and end - start > 4:
+            skip = struct.unpack(">I", bytes(buf[start : start + 4]))[0] + 4
+            out.exif = bytes(buf[start + skip : end]) if start + skip < end else None
+        elif btype == b"xml ":
+            out.xmp.append(bytes(buf[start:end]))
+    return out
