@@ -135,7 +135,9 @@ def decode(data: bytes | BinaryIO, fmt: str, min_side: int, max_megapixels: floa
     if max_megapixels is not None and width * height > max_megapixels * 1_000_000:
         raise TooManyPixels(f"{width}x{height} pixels, over the limit of {max_megapixels:g} megapixels "
                             "(scan.max_megapixels)")
-    orientation = _orientation(img.getexif().get(0x0112))  # before load: TIFF's load drops it
+    # before load, as TIFF's load drops it; a PNG's eXIf may follow its pixels: read after load
+    late_exif = img.format == "PNG" and "exif" not in img.info  # Pillow's getexif would decode it all
+    orientation = 1 if late_exif else _orientation(img.getexif().get(0x0112))
     banded = None
     if img.format in ("JPEG", "MPO") or (fmt in ("heif", "avif") and width * height > LARGE_PIXELS):
         img.draft("RGB", (min_side, min_side))
@@ -143,6 +145,8 @@ def decode(data: bytes | BinaryIO, fmt: str, min_side: int, max_megapixels: floa
         banded = bands.decode(img, fh, min(width, height) // min_side)
     if banded is None:
         img.load()
+        if late_exif:
+            orientation = _orientation(img.getexif().get(0x0112))
     applied = img.info.get("original_orientation")  # pillow-heif has already turned the pixels
     if applied is not None:
         orientation, turn = _orientation(applied), 1
