@@ -20,6 +20,7 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
 CORPORA = ROOT.parent / "shared" / "corpora"
 
 
@@ -61,9 +62,9 @@ def child(mode: str, path: str) -> None:
 
 
 def make_files(folder: Path) -> dict[str, Path]:
-    import av
-    import numpy as np
     from PIL import Image
+
+    from bench_readers import make_clip
 
     files: dict[str, Path] = {}
     png = folder / "13000x13000.png"
@@ -75,19 +76,8 @@ def make_files(folder: Path) -> dict[str, Path]:
     heic = CORPORA / "A_pillow-heif/tests/images/heif_special/200MP.heic"
     if heic.is_file():
         files["HEIC 200 MP"] = heic
-    video = folder / "big.mp4"
-    out = av.open(str(video), "w")
-    stream = out.add_stream("mpeg4", rate=30)
-    stream.width, stream.height, stream.pix_fmt = 1920, 1080, "yuv420p"
-    stream.bit_rate = 200_000_000
-    noise = np.random.default_rng(0).integers(0, 256, (1080, 1920, 3), dtype=np.uint8)
-    for i in range(600):
-        frame = av.VideoFrame.from_ndarray(np.roll(noise, i * 7, axis=1), format="rgb24")
-        for packet in stream.encode(frame):
-            out.mux(packet)
-    for packet in stream.encode():
-        out.mux(packet)
-    out.close()
+    video = make_clip(folder / "big.mp4", (1920, 1080), 20, codec="mpeg4", options={}, bit_rate=200_000_000,
+                      noise=True)
     files[f"video {video.stat().st_size >> 20} MB"] = video
     for raw in sorted(CORPORA.rglob("*.dng"))[:1]:
         files["DNG (corpora)"] = raw

@@ -60,16 +60,25 @@ def make_jpegs(folder: Path, count: int) -> list[Path]:
     return paths
 
 
-def make_clip(path: Path, size: tuple[int, int], seconds: int, fps: int = 30) -> Path:
+def make_clip(path: Path, size: tuple[int, int], seconds: int, fps: int = 30, codec: str = "libx264",
+              options: dict[str, str] | None = None, bit_rate: int | None = None, noise: bool = False) -> Path:
+    """A clip with a phone's metadata: blocks moving across (or noise, which barely compresses)."""
     out = av.open(str(path), "w", options={"movflags": "use_metadata_tags"})
     out.metadata["creation_time"] = "2021-07-04T18:30:00Z"
     out.metadata["com.apple.quicktime.creationdate"] = "2021-07-04T20:30:00+0200"
-    stream = out.add_stream("libx264", rate=fps)
+    stream = out.add_stream(codec, rate=fps)
     stream.width, stream.height, stream.pix_fmt = size[0], size[1], "yuv420p"
-    stream.options = {"preset": "ultrafast", "g": str(fps), "crf": "30"}
+    stream.options = options if options is not None else {"preset": "ultrafast", "g": str(fps), "crf": "30"}
+    if bit_rate:
+        stream.bit_rate = bit_rate
     rng = np.random.default_rng(0)
-    base = np.kron(rng.integers(0, 256, (9, 16, 3), dtype=np.uint8), np.ones((size[1] // 9, size[0] // 16, 1), np.uint8))
-    base = np.ascontiguousarray(np.pad(base, ((0, size[1] - base.shape[0]), (0, size[0] - base.shape[1]), (0, 0))))
+    if noise:
+        base = rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
+    else:
+        blocks = np.kron(rng.integers(0, 256, (9, 16, 3), dtype=np.uint8),
+                         np.ones((size[1] // 9, size[0] // 16, 1), np.uint8))
+        base = np.pad(blocks, ((0, size[1] - blocks.shape[0]), (0, size[0] - blocks.shape[1]), (0, 0)))
+    base = np.ascontiguousarray(base)
     for i in range(seconds * fps):
         frame = av.VideoFrame.from_ndarray(np.roll(base, i * 4, axis=1), format="rgb24")
         for packet in stream.encode(frame):
