@@ -92,7 +92,8 @@ class Indexer:
         cache_dir = self.config.catalog.cache_dir
         settings = WorkerSettings(
             catalog_path=str(self.catalog.path), thumbs_dir=os.path.join(cache_dir, "thumbs"),
-            max_bytes=self.config.scan.max_file_mb * 1024 * 1024, cache_dir=cache_dir, vectors=self.spec)
+            max_bytes=self.config.scan.max_file_mb * 1024 * 1024, cache_dir=cache_dir, vectors=self.spec,
+            max_megapixels=self.config.scan.max_megapixels)
         try:
             if self.spec is not None:
                 vectors.graph_path(self.spec, cache_dir)  # built once here, not by every worker at once

@@ -162,6 +162,12 @@ class Writer:
             setattr(report, outcome.kind, getattr(report, outcome.kind) + 1)
         elif outcome.kind == "vanished":
             report.skipped += 1
+        elif outcome.facts is not None:  # pixels that fail, metadata that reads: in the timeline, with its error
+            self._photo(outcome, root, entry, seen)
+            cat.errors.record(path, "pixels", outcome.message or "unknown error", seen, version)
+            report.indexed -= 1
+            report.errors += 1
+            report.warn(path, outcome.message or "unknown error")
         else:
             cat.files.upsert(path, root, entry.stat, "error", None, seen, version, outcome.format)
             cat.errors.record(path, "extract", outcome.message or "unknown error", seen, version)

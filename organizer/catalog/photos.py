@@ -134,12 +134,13 @@ class PhotoStore:
                           (photo_id, model, vec))
 
     def without_vector(self, model: str) -> list[tuple[int, str]]:
-        """(photo id, one present path) of photos with no vector from `model`."""
+        """(photo id, one present path) of photos with no vector from `model` (of those whose pixels
+        could be decoded)."""
         return [(pid, from_db(path)) for pid, path in self.conn.execute(
             """
             SELECT p.id, min(f.path) FROM photos p JOIN files f ON f.photo_id = p.id AND f.state = 'ok'
             LEFT JOIN vectors v ON v.photo_id = p.id AND v.model = ?
-            WHERE v.photo_id IS NULL GROUP BY p.id
+            WHERE v.photo_id IS NULL AND p.phash IS NOT NULL GROUP BY p.id
             """, (model,))]
 
     def vectors(self, model: str) -> tuple[list[int], list[bytes]]:

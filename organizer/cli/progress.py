@@ -44,7 +44,7 @@ def progress(verbosity: int, enabled: bool = True) -> Iterator[Progress | None]:
 
     def log_line(done: int, total: int, path: str) -> None:
         now = time.monotonic()
-        if now - last[0] < 5.0 and done != total:
+        if now - last[0] < 5.0 and done != total:  # a line every 5 s, and the last one
             return
         last[0] = now
         rate = done / max(now - started, 1e-6)

@@ -158,7 +158,7 @@ def _map_items(albums: dict[str, Album], photos: dict[int, Photo]) -> tuple[
                 in_albums.setdefault(pid, []).append(path)
     points, thumb_files = [], {}
     for pid, p in photos.items():
-        if p.lat is None or p.lon is None:
+        if p.lat is None or p.lon is None or p.thumb is None:  # no pixels (they failed to decode): not on the map
             continue
         thumb = None
         if p.thumb and os.path.exists(p.thumb):
