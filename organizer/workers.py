@@ -18,7 +18,8 @@ import signal
 import threading
 import time
 import warnings
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,7 @@ from organizer import extract
 from organizer.catalog.database import connect
 from organizer.catalog.photos import PhotoStore
 from organizer.errors import OrganizerError
-from organizer.extract import decode, source, vectors
+from organizer.extract import decode, features, source, vectors
 
 THUMB_SIZE = 320
 PARENT_CHECK_S = 1.0
@@ -40,7 +41,8 @@ class Task:
     path: str
     mtime: float
     size: int | None = None  # as the walk saw it (not stat-ed again); None: not known
-    photo_id: int | None = None  # set for a vector-only task (a photo catalogued without one)
+    photo_id: int | None = None  # set for a refresh task: a catalogued photo lacking some features
+    refresh: tuple[str, ...] = ()  # what it lacks: "cnn" (its vector) and registered feature names
     sidecars: tuple[str, ...] = ()  # XMP / Takeout JSON sidecars of this file (cluster.companions)
 
 
@@ -48,7 +50,7 @@ class Task:
 class Outcome:
     """What a worker made of one file. kind: photo | known | error | unsupported (a real file of
     a format organizer does not read) | ignored (not a photo) | vanished (gone before it was
-    read) | vector."""
+    read) | refresh (the vector and features a refresh task asked for)."""
 
     path: str
     kind: str
@@ -59,6 +61,7 @@ class Outcome:
     vector: bytes | None = None
     photo_id: int | None = None
     format: str | None = None  # what the content is, as sniffed
+    features: dict[str, tuple[str, bytes]] | None = None  # a refresh's: name -> (version, value)
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,7 @@ class WorkerSettings:
     cache_dir: str
     vectors: vectors.ModelSpec | None = None
     max_megapixels: float = 250.0  # scan.max_megapixels
+    features: Mapping[str, features.Params] = field(default_factory=dict)  # registered features wanted
 
 
 def thumb_path(thumbs_dir: str, digest: str) -> str:
@@ -116,7 +120,7 @@ def process_file(task: Task, settings: WorkerSettings, lookup: PhotoStore, model
     """Sniff one file, look its digest up, and extract it unless its content is already
     catalogued. Images are read once, whole, under `max_bytes`; videos and RAW files are streamed."""
     name = os.path.basename(task.path)
-    options = extract.Options(THUMB_SIZE, settings.max_bytes, settings.max_megapixels)
+    options = extract.Options(THUMB_SIZE, settings.max_bytes, settings.max_megapixels, features=settings.features)
     try:
         size = task.size if task.size is not None else os.path.getsize(task.path)
         if size == 0:
@@ -137,12 +141,14 @@ def process_file(task: Task, settings: WorkerSettings, lookup: PhotoStore, model
         return Outcome(task.path, "ignored")
     except OSError as exc:
         return Outcome(task.path, "error", message=f"cannot read: {exc.strerror or exc}")
-    if task.photo_id is not None and model is not None:
+    if task.photo_id is not None:
+        wanted = {name: settings.features[name] for name in task.refresh if name in settings.features}
         try:
-            vector = extract.embed_file(src, options, model)
-        except Exception as exc:  # this photo's vector fails, nothing else
+            vector, computed = extract.refresh(src, replace(options, features=wanted),
+                                               model if "cnn" in task.refresh else None)
+        except Exception as exc:  # this photo's refresh fails, nothing else
             return Outcome(task.path, "error", message=_describe(exc), photo_id=task.photo_id)
-        return Outcome(task.path, "vector", vector=vector, photo_id=task.photo_id)
+        return Outcome(task.path, "refresh", vector=vector, photo_id=task.photo_id, features=computed)
     try:
         digest = src.digest()
     except OSError as exc:

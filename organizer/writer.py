@@ -54,6 +54,7 @@ class Report:
     kept: int = 0  # look gone, but their folder or disk was not seen: not marked missing
     still_failing: int = 0  # files that failed before and are unchanged
     vectors: int = 0  # computed for photos catalogued before (a new model, or vectors turned on)
+    features: int = 0  # likewise, registered features (new ones, or new versions)
     interrupted: bool = False
     seconds: float = 0.0
     touched: list[int] = field(default_factory=list)  # photos given a new or changed file
@@ -135,13 +136,17 @@ class Writer:
 
     def _write(self, outcome: Outcome, root: str | None, entry: Entry | None, seen: str) -> None:
         cat, report, path = self.catalog, self.report, outcome.path
-        if outcome.photo_id is not None:  # a vector-only task
-            if outcome.kind == "vector" and outcome.vector and self.model_id:
-                cat.photos.put_vector(outcome.photo_id, self.model_id, outcome.vector)
-                report.vectors += 1
+        if outcome.photo_id is not None:  # a refresh task: features of a catalogued photo
+            if outcome.kind == "refresh":
+                if outcome.vector and self.model_id:
+                    cat.photos.put_vector(outcome.photo_id, self.model_id, outcome.vector)
+                    report.vectors += 1
+                for name, (version, value) in (outcome.features or {}).items():
+                    cat.photos.put_feature(outcome.photo_id, name, version, value)
+                    report.features += 1
             else:
-                cat.errors.record(path, "vectors", outcome.message or "unknown error", seen)
-                report.warn(path, f"no vector: {outcome.message}")
+                cat.errors.record(path, "features", outcome.message or "unknown error", seen)
+                report.warn(path, f"no vector or features: {outcome.message}")
             return
         assert root is not None and entry is not None
         version = extract.EXTRACTOR_VERSION
@@ -188,6 +193,8 @@ class Writer:
                          facts.format)
         if facts.vector is not None and facts.vector_model:
             cat.photos.put_vector(photo_id, facts.vector_model, facts.vector)
+        for name, (version, value) in facts.features.items():
+            cat.photos.put_feature(photo_id, name, version, value)
         cat.errors.clear([outcome.path])
         self.report.indexed += 1
         self.report.touched.append(photo_id)

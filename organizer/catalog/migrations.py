@@ -228,6 +228,23 @@ def m009_outputs(db: sqlite_utils.Database) -> None:
     )
 
 
+@MIGRATIONS()
+def m010_features(db: sqlite_utils.Database) -> None:
+    """Registered features (see extract.features), each with the version that made it."""
+    db.executescript(
+        """
+        CREATE TABLE features (
+            photo_id INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+            name TEXT NOT NULL,
+            version TEXT NOT NULL,
+            value BLOB NOT NULL,
+            PRIMARY KEY (photo_id, name)
+        ) WITHOUT ROWID;
+        CREATE INDEX features_name ON features(name, version);
+        """
+    )
+
+
 # Before migrations had names, `PRAGMA user_version` counted the applied ones.
 LEGACY = ("m001_initial", "m002_groups", "m003_publishing", "m004_vectors", "m005_album_digests")
 

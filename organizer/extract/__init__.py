@@ -5,12 +5,13 @@ caller can look its digest up before extracting."""
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 
 from PIL import Image
 
-from organizer.extract import dates, decode, describe, evidence, hashes, raw, source, video
+from organizer.extract import dates, decode, describe, evidence, features, hashes, raw, source, video
 from organizer.extract.source import NotMedia, Source, TooLarge, open_file
 from organizer.extract.vectors import Model
 from organizer.extract.xmp import Face
@@ -22,7 +23,7 @@ VERSIONS = {"metadata": 2, "pixels": 2, "video": 1, "raw": 1}
 EXTRACTOR_VERSION = max(VERSIONS.values())
 
 __all__ = ["VERSIONS", "EXTRACTOR_VERSION", "Facts", "Face", "NotAPhoto", "NotMedia", "Options", "Source",
-           "TooLarge", "extract", "extract_file", "extract_source", "embed_file", "open_file", "warm_up"]
+           "TooLarge", "extract", "extract_file", "extract_source", "open_file", "refresh", "warm_up"]
 
 
 class NotAPhoto(NotMedia):
@@ -37,6 +38,7 @@ class Options:
     max_image_bytes: int = 1024 << 20  # scan.max_file_mb: images are read whole below it, refused above
     max_megapixels: float = 250.0  # scan.max_megapixels
     local_zone: tzinfo | None = None  # the zone of mtimes and UTC-only dates; None: the machine's
+    features: Mapping[str, features.Params] = field(default_factory=dict)  # registered features to compute
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,7 @@ class Facts:
     sources: dict[str, str] = field(default_factory=dict)  # field -> source (taken, offset, gps, camera, ...)
     sidecars: tuple[str, ...] = ()  # the sidecar files read
     versions: dict[str, int] = field(default_factory=lambda: dict(VERSIONS))
+    features: dict[str, tuple[str, bytes]] = field(default_factory=dict)  # name -> (version, value)
 
 
 @dataclass
@@ -165,11 +168,13 @@ def extract_source(src: Source, mtime: float, now: datetime, options: Options = 
     if taken.offset_source:
         sources["offset"] = taken.offset_source
     thumb = phash = dhash = vector = None
+    computed: dict[str, tuple[str, bytes]] = {}
     if pixels.image is not None:
         small = hashes.thumbnail(pixels.image, options.thumb_size)
         phash, dhash = hashes.perceptual(small)
         thumb = hashes.encode_jpeg(small)
         vector = model.embed([pixels.image])[0].tobytes() if model else None
+        computed = features.compute(pixels.image, options.features)
     position = described.position
     return Facts(
         digest=src.digest(), format=fmt, width=pixels.width, height=pixels.height, orientation=pixels.orientation,
@@ -180,7 +185,7 @@ def extract_source(src: Source, mtime: float, now: datetime, options: Options = 
         kind=src.kind, duration=pixels.duration, decode_error=pixels.error, keywords=described.keywords,
         keyword_paths=described.keyword_paths, rating=described.rating, title=described.title,
         description=described.description, faces=described.faces, content_id=ev.content_id,
-        motion_video=ev.motion_video, sources=sources, sidecars=tuple(sidecars),
+        motion_video=ev.motion_video, sources=sources, sidecars=tuple(sidecars), features=computed,
     )
 
 
@@ -208,8 +213,9 @@ def extract(data: bytes, name: str, mtime: float, now: datetime, thumb_size: int
     return facts
 
 
-def embed_file(src: Source, options: Options, model: Model) -> bytes:
-    """The CNN vector alone, for an item catalogued before its model was."""
+def refresh(src: Source, options: Options, model: Model | None) -> tuple[bytes | None, dict[str, tuple[str, bytes]]]:
+    """The CNN vector (with a `model`) and the features in `options.features` alone, for an item
+    catalogued before they were asked for: (vector, {name: (version, value)})."""
     if src.kind == "video":
         _, image = video.probe(src.path or "", options.thumb_size)
         pixels = _Pixels(image, error=None if image is not None else "no video frame could be decoded")
@@ -217,7 +223,8 @@ def embed_file(src: Source, options: Options, model: Model) -> bytes:
         pixels = _raw(src, options) if src.kind == "raw" else _photo(src, options)
     if pixels.image is None:
         raise ValueError(pixels.error or "no pixels")
-    return model.embed([pixels.image])[0].tobytes()
+    vector = model.embed([pixels.image])[0].tobytes() if model else None
+    return vector, features.compute(pixels.image, options.features)
 
 
 @functools.cache
