@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from organizer import extract
-from organizer.catalog import Catalog, now_iso
+from organizer.catalog import Catalog, KnownFile, now_iso
 from organizer.config import Config
 from organizer.errors import ConfigError, OrganizerError
 from organizer.extract import features, vectors
@@ -55,6 +55,7 @@ class _Plan:
     root: str
     walk: Walk
     diff: Diff
+    known: dict[str, KnownFile]
 
 
 class Indexer:
@@ -125,7 +126,9 @@ class Indexer:
         with catalog.transaction():
             for plan in plans:
                 for old, entry in plan.diff.moved:
-                    catalog.move_file(old, entry.path, plan.root, seen)
+                    moved = catalog.move_file(old, entry.path, plan.root, seen)
+                    if moved is not None:
+                        report.touched.append(moved)
                 for entry in plan.diff.restat:
                     catalog.files.restat(entry.path, entry.stat, seen)
         attached: dict[str, list[str]] = {}
@@ -144,6 +147,7 @@ class Indexer:
                 for plan in plans:
                     catalog.mark_missing(plan.diff.gone, seen)
                     report.missing += len(plan.diff.gone)
+                    report.touched += [pid for p in plan.diff.gone if (pid := plan.known[p].photo_id) is not None]
                 self._drop_orphans()
         report.summary_warning()
         report.seconds = round(time.monotonic() - started, 3)
@@ -183,7 +187,7 @@ class Indexer:
             log.warning("%s: %d files in folders that could not be read, or on a disk that is not there, "
                         "are kept as they were", root, len(result.kept))
         report.seen += result.unchanged + len(result.todo) + len(result.moved) + len(result.restat)
-        return _Plan(root, walk, result)
+        return _Plan(root, walk, result, known)
 
     # --- what a watcher saw -----------------------------------------------------------------------
 
@@ -204,17 +208,23 @@ class Indexer:
                 if root is None:
                     continue
                 if os.path.isdir(dst) and not os.path.islink(dst):
-                    report.moved += catalog.move_tree(src, dst, root, seen)
+                    ids = catalog.move_tree(src, dst, root, seen)
+                    report.moved += len(ids)
                 elif catalog.files.get(src) is not None and not self.walker.skips(dst, root):
-                    catalog.move_file(src, dst, root, seen)
+                    ids = [catalog.move_file(src, dst, root, seen)]
                     report.moved += 1
                 elif catalog.files.get(src) is not None:  # moved somewhere skipped (the recycle bin)
-                    report.missing += catalog.mark_missing_under(src, seen)
+                    ids = catalog.mark_missing_under(src, seen)
+                    report.missing += len(ids)
                 else:  # moved in from outside the roots: a new file
                     candidates.append(dst)
+                    ids = []
+                report.touched += [i for i in ids if i is not None]
             for path in gone:
                 if root_of(path) is not None:
-                    report.missing += catalog.mark_missing_under(path, seen)
+                    ids = catalog.mark_missing_under(path, seen)
+                    report.missing += len(ids)
+                    report.touched += [i for i in ids if i is not None]
         todo = []
         for path in dict.fromkeys(candidates):
             root = root_of(path)

@@ -33,6 +33,7 @@ from organizer.errors import OrganizerError
 from organizer.extract import decode, features, source, vectors
 
 THUMB_SIZE = 320
+READY_S = 60.0  # a worker's start (imports and warm-up), however loaded the machine
 PARENT_CHECK_S = 1.0
 
 
@@ -261,17 +262,19 @@ class WorkerPool:
     def _await_ready(self, slot: int) -> None:
         """Workers warm up before their first file, so that its time bound is its own. A model
         that cannot load or run raises its ModelError here."""
-        conn = self.workers[slot][1]
+        proc, conn = self.workers[slot]
+        why = f"no word from it in {READY_S:g} s"
         try:
-            message = conn.recv() if conn.poll(60) else None
+            message = conn.recv() if conn.poll(READY_S) else None
         except (EOFError, OSError):
-            message = None
+            proc.join(5)
+            message, why = None, f"it exited with code {proc.exitcode}"
         if isinstance(message, vectors.ModelError):
             self.close()
             raise message
         if message != "ready":
             self.close()
-            raise OrganizerError("an extraction worker did not start")
+            raise OrganizerError(f"an extraction worker did not start ({why})")
 
     def idle_slots(self) -> list[int]:
         return [i for i in range(len(self.workers)) if i not in self.busy]

@@ -125,6 +125,7 @@ def test_error_rows_clear_when_a_file_reads_fine_and_retry_when_organizer_can_re
     with av.open(str(clip), "w") as container:
         stream = container.add_stream("mpeg4", rate=10)
         stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        stream.codec_context.thread_count = 1  # no encoder threads left behind (see make_video)
         for i in range(10):
             frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 20 * i, np.uint8), format="rgb24")
             for packet in stream.encode(frame):

@@ -32,6 +32,9 @@ def make_video(path: Path, *, fmt: str | None = None, codec: str = "mpeg4", size
     stream = out.add_stream(codec, rate=10)
     stream.width, stream.height, stream.pix_fmt = size[0], size[1], "yuv420p"
     stream.options = {"g": "5"}  # a key frame every half second
+    # no encoder threads: they would outlive the clip in this process, and a worker forked from
+    # it later would inherit their locks held
+    stream.codec_context.thread_count = 1
     if rotation is not None:
         stream.set_display_rotation(rotation)
     rng = np.random.default_rng(1)

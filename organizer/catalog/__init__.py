@@ -89,28 +89,30 @@ class Catalog:
 
     # --- what spans two stores ----------------------------------------------------------------
 
-    def move_file(self, old: str, new: str, root: str, seen: str) -> None:
-        """A renamed file keeps its row, its photo and its error rows."""
+    def move_file(self, old: str, new: str, root: str, seen: str) -> int | None:
+        """A renamed file keeps its row, its photo and its error rows; returns its photo id."""
         self.files.move(old, new, root, seen)
         self.errors.rename(old, new)
+        row = self.files.get(new)
+        return None if row is None else row.photo_id
 
-    def move_tree(self, old: str, new: str, root: str, seen: str) -> int:
-        """A renamed or moved folder: every row under it follows, keeping its photo."""
+    def move_tree(self, old: str, new: str, root: str, seen: str) -> list[int | None]:
+        """A renamed or moved folder: every row under it follows, keeping its photo; returns
+        their photo ids."""
         paths = self.files.under(old)
         old_prefix, new_prefix = old.rstrip(os.sep) + os.sep, new.rstrip(os.sep) + os.sep
-        for path in paths:
-            self.move_file(path, new_prefix + path[len(old_prefix):], root, seen)
-        return len(paths)
+        return [self.move_file(path, new_prefix + path[len(old_prefix):], root, seen) for path in paths]
 
     def mark_missing(self, paths: list[str], when: str) -> None:
         """Gone files: missing, and their error rows (about a file that is not there) dropped."""
         self.files.mark_missing(paths, when)
         self.errors.clear(paths)
 
-    def mark_missing_under(self, path: str, when: str) -> int:
+    def mark_missing_under(self, path: str, when: str) -> list[int | None]:
+        """A gone file or folder: its files missing; returns their photo ids."""
         gone = self.files.mark_missing_under(path, when)
-        self.errors.clear(gone)
-        return len(gone)
+        self.errors.clear(p for p, _ in gone)
+        return [pid for _, pid in gone]
 
     def start_run(self, kind: str) -> int:
         with self.transaction():

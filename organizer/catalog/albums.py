@@ -80,6 +80,17 @@ class AlbumStore:
         self.conn.execute("INSERT OR REPLACE INTO outputs (output, dev, at) VALUES (?, ?, ?)",
                           (to_db(output), dev, now_iso()))
 
+    def holding(self, output: str, photo_ids: Iterable[int]) -> set[tuple[str, str, str | None]]:
+        """(path, kind, group key) of the albums in `output` recorded as holding any of `photo_ids`."""
+        ids = sorted(set(photo_ids))
+        out: set[tuple[str, str, str | None]] = set()
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            out.update(self.conn.execute(
+                f"SELECT DISTINCT a.path, a.kind, a.group_key FROM albums a JOIN album_photos ap ON ap.album_id = a.id "
+                f"WHERE a.output = ? AND ap.photo_id IN ({','.join('?' * len(chunk))})", (to_db(output), *chunk)))
+        return out
+
     def of_photo(self, photo_id: int) -> list[str]:
         return [str(Path(from_db(output)) / path) for output, path in self.conn.execute(
             "SELECT a.output, a.path FROM albums a JOIN album_photos ap ON ap.album_id = a.id "

@@ -98,15 +98,15 @@ class FileStore:
         return [from_db(r[0]) for r in self.conn.execute(
             "SELECT path FROM files WHERE substr(path, 1, ?) = ?", (len(prefix), prefix))]
 
-    def mark_missing_under(self, path: str, when: str) -> list[str]:
-        """Mark a gone file, or every file of a gone folder, missing; returns their paths."""
+    def mark_missing_under(self, path: str, when: str) -> list[tuple[str, int | None]]:
+        """Mark a gone file, or every file of a gone folder, missing; returns their (path, photo id)."""
         prefix = prefix_of(path)
         rows = self.conn.execute(
             "UPDATE files SET state = 'missing', missing_since = coalesce(missing_since, ?) "
-            "WHERE state != 'missing' AND (path = ? OR substr(path, 1, ?) = ?) RETURNING path",
+            "WHERE state != 'missing' AND (path = ? OR substr(path, 1, ?) = ?) RETURNING path, photo_id",
             (when, to_db(path), len(prefix), prefix),
         ).fetchall()
-        return [from_db(r[0]) for r in rows]
+        return [(from_db(r[0]), r[1]) for r in rows]
 
     def mark_missing(self, paths: Iterable[str], when: str) -> None:
         self.conn.executemany(

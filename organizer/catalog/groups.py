@@ -50,13 +50,29 @@ class GroupStore:
                 bucket.add(photo_id)
         return {k: frozenset(v) for k, v in found.items()}
 
-    def rows(self, kind: str) -> list[GroupRow]:
-        """Every group of `kind` that has members, in key order."""
-        rows = self.conn.execute(
-            "SELECT g.key, group_concat(m.photo_id), g.start, g.end, g.lat, g.lon, g.radius_m FROM groups g "
-            "JOIN group_members m ON m.group_id = g.id WHERE g.kind = ? GROUP BY g.id ORDER BY g.key", (kind,))
-        return [GroupRow(key, frozenset(int(x) for x in members.split(",")), *rest)
-                for key, members, *rest in rows]
+    def rows(self, kind: str, keys: Iterable[str] | None = None) -> list[GroupRow]:
+        """Every group of `kind` that has members (of `keys` only, when given), in key order."""
+        sql = ("SELECT g.key, group_concat(m.photo_id), g.start, g.end, g.lat, g.lon, g.radius_m FROM groups g "
+               "JOIN group_members m ON m.group_id = g.id WHERE g.kind = ?")
+        wanted = None if keys is None else sorted(set(keys))
+        chunks = [None] if wanted is None else [wanted[i:i + 500] for i in range(0, len(wanted), 500)]
+        out = []
+        for chunk in chunks:
+            where = sql if chunk is None else sql + f" AND g.key IN ({','.join('?' * len(chunk))})"
+            for key, members, *rest in self.conn.execute(where + " GROUP BY g.id", (kind, *(chunk or ()))):
+                out.append(GroupRow(key, frozenset(int(x) for x in members.split(",")), *rest))
+        return sorted(out, key=lambda r: r.key)
+
+    def rows_with(self, kind: str, photo_ids: Iterable[int]) -> list[GroupRow]:
+        """The groups of `kind` that hold any of `photo_ids`, whole, in key order."""
+        ids = sorted(set(photo_ids))
+        keys: set[str] = set()
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            keys.update(r[0] for r in self.conn.execute(
+                f"SELECT DISTINCT g.key FROM groups g JOIN group_members m ON m.group_id = g.id WHERE g.kind = ? "
+                f"AND m.photo_id IN ({','.join('?' * len(chunk))})", (kind, *chunk)))
+        return self.rows(kind, keys) if keys else []
 
     def replace(self, kind: str, rows: list[GroupRow]) -> dict[str, int]:
         """Make the stored groups of `kind` equal to `rows`, rewriting only what changed (call

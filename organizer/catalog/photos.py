@@ -125,6 +125,31 @@ class PhotoStore:
             out.setdefault(pid, []).append(keyword)
         return out
 
+    def tagged(self, keywords: Iterable[str]) -> set[int]:
+        """The photos that carry any of `keywords`."""
+        words = sorted(set(keywords))
+        out: set[int] = set()
+        for i in range(0, len(words), 500):
+            chunk = words[i:i + 500]
+            out.update(r[0] for r in self.conn.execute(
+                f"SELECT photo_id FROM keywords WHERE keyword IN ({','.join('?' * len(chunk))})", chunk))
+        return out
+
+    def rated(self, at_least: int) -> set[int]:
+        return {r[0] for r in self.conn.execute("SELECT id FROM photos WHERE rating >= ?", (at_least,))}
+
+    def taken_between(self, start: str, end: str) -> set[int]:
+        """Photos whose local date is in [start, end) (ISO text; photos_taken is its index)."""
+        return {r[0] for r in self.conn.execute(
+            "SELECT id FROM photos WHERE taken_local >= ? AND taken_local < ?", (start, end))}
+
+    def undated(self, sources: Iterable[str]) -> set[int]:
+        """Photos with no date from one of `sources` (the Timeline's Undated)."""
+        names = sorted(sources)
+        return {r[0] for r in self.conn.execute(
+            f"SELECT id FROM photos WHERE taken_local IS NULL OR taken_source IS NULL OR taken_source NOT IN "
+            f"({','.join('?' * len(names))})", names)}
+
     def set_regions(self, photo_id: int, regions: Iterable[tuple[str, float, float, float, float]]) -> None:
         """Named face regions a photo carries (XMP MWG: name, centre x, y, width, height as fractions)."""
         self.conn.execute("DELETE FROM regions WHERE photo_id = ?", (photo_id,))

@@ -90,6 +90,9 @@ class Service:
         self.stats = RunStats()
         self.devices: dict[str, int] = {}
         self.restarts = 0  # failed watcher restarts in a row
+        # photos whose albums the next quick update writes (None: every album, after a recluster
+        # whose publish failed)
+        self.touched: set[int] | None = set()
         self.agenda = Agenda(trigger(config.schedule.recluster, clock()), trigger(config.schedule.rescan, clock()),
                              config.output.retry_s, clock())
 
@@ -232,6 +235,7 @@ class Service:
             done = workflow.organize(self.catalog, self.config, self.indexer, should_stop=self.stopping)
         except (OSError, OutputError) as exc:  # the scan and regroup are kept; the albums wait
             self._albums_failed(exc)
+            self.touched = None
             self.agenda.changed()
             self.agenda.published_failed(self.clock())
             return True
@@ -252,6 +256,7 @@ class Service:
                      report.indexed, report.known, report.moved, report.missing)
             self.agenda.changed()
             self.stats.joined += regroup.join_groups(self.catalog, self.config, report.touched)
+            self._touch(report.touched)
         return True
 
     def _recluster(self) -> bool:
@@ -259,7 +264,10 @@ class Service:
         self.stats.reclusters += 1
         log.info("reclustered %d photos: %s", result.photos,
                  ", ".join(f"{n} {kind}" for kind, n in sorted(result.groups.items())))
-        if not self._publish():
+        if self._publish():
+            self.touched = set()
+        else:
+            self.touched = None  # the quick path writes every changed album meanwhile
             self.agenda.published_failed(self.clock())
         return True
 
@@ -275,8 +283,12 @@ class Service:
         return True
 
     def _quick(self) -> bool:
-        """The quick update: only the albums whose links changed, no map (the recluster's job)."""
-        return self._publish(with_map=False, verify=False)
+        """The quick update: only the albums the photos indexed, moved or gone since the last one
+        are or were in, no map (the recluster's job)."""
+        if self._publish(with_map=False, verify=False, touched=self.touched):
+            self.touched = set()
+            return True
+        return False
 
     def _health(self) -> bool:
         assert self.watchers is not None
@@ -324,7 +336,11 @@ class Service:
         self.stats.indexed += report.indexed
         self.stats.offline.update(report.offline)
 
-    def _publish(self, **options: bool) -> bool:
+    def _touch(self, photos: list[int]) -> None:
+        if self.touched is not None:
+            self.touched.update(photos)
+
+    def _publish(self, **options: Any) -> bool:
         """Publish; albums that cannot be written (their folder unmounted, read-only or full) are
         a warning and a retry in `output.retry_s`, while indexing goes on."""
         try:
@@ -396,6 +412,7 @@ class Service:
         if report.indexed or report.known or report.moved or report.missing or report.restat:
             joined = regroup.join_groups(self.catalog, self.config, report.touched)
             self.stats.joined += joined
+            self._touch(report.touched)
             self.agenda.changed()
             log.info("indexed %d new, %d copies, %d moved, %d gone; %d joined their events and places",
                      report.indexed, report.known, report.moved, report.missing, joined)

@@ -16,8 +16,8 @@ from organizer.config import Config
 from organizer.errors import OutputError
 from organizer.geocode import Geocoder
 from organizer.publish import mapview, thumbs
-from organizer.publish.albums import MARKER, AlbumTree, Unsafe
-from organizer.publish.plan import KINDS, Album, Context, Photo, load_photos, plan
+from organizer.publish.albums import MARKER, AlbumTree, TreeReport, Unsafe
+from organizer.publish.plan import KINDS, Album, Context, Photo, plan, touched_by, whole
 
 __all__ = ["AlbumTree", "OutputOffline", "PublishReport", "publish"]
 
@@ -69,57 +69,79 @@ def _under(roots: list[str]) -> Callable[[str, str], bool]:
 
 
 def publish(catalog: Catalog, config: Config, output: str | None = None, with_map: bool = True,
-            verify: bool = True) -> PublishReport:
+            verify: bool = True, touched: set[int] | None = None) -> PublishReport:
     """Mirror the catalog's groups into the output folder, and write the map (unless not
     `with_map`). With `verify`, every album folder is read and mended; without, only the albums
-    whose links differ from what the catalog recorded as published are written (the daemon's quick
-    updates between reclusters, which leave the map and the full check to the recluster)."""
+    whose links differ from what the catalog recorded as published are written, and with
+    `touched` (photo ids a batch added, changed or lost) only the albums those photos are or were
+    in are planned at all: the daemon's quick updates between reclusters, which leave the map,
+    new names and the full check to the recluster."""
     started = time.monotonic()
-    target = output or config.output.path
-    if not target:
-        raise OutputError("no output folder: give --output or set output.path")
-    root = Path(os.path.realpath(os.path.expanduser(target)))
+    root = _root(catalog, output or config.output.path)
     out = str(root)
-    why = offline(root, catalog.albums.device(out))
-    if why:
-        raise OutputOffline(f"{root}: the album folder is {why}; nothing is written into it until it is back")
+    ctx = Context(Geocoder(config.geocode, catalog), config.publish.companions, config.publish.favorites_rating)
     with AlbumTree(root) as tree:
         report = PublishReport(output=out)
-        photos = load_photos(catalog)
-        albums = plan(catalog, photos, Context(Geocoder(config.geocode, catalog), config.publish.companions,
-                                               config.publish.favorites_rating))
-        for album in albums.values():
-            report.albums[album.kind] = report.albums.get(album.kind, 0) + 1
-        digests = {path: a.digest() for path, a in albums.items()}
+        quick = touched is not None and not verify
+        src = touched_by(catalog, out, touched, ctx) if quick and touched is not None else whole(catalog)
+        albums = plan(src, ctx)
         recorded = catalog.albums.digests(out)
-        changed = set(albums) if verify else {path for path in albums if recorded.get(path) != digests[path]}
         previous = catalog.albums.paths_by_group(out)
-        renames = {path: previous[(a.kind, a.key)] for path, a in albums.items()
-                   if a.key is not None and previous.get((a.kind, a.key), path) != path}
+        if quick:  # names as last published: new names wait for the full publish
+            albums = {previous.get((a.kind, a.key), path) if a.key is not None else path: a
+                      for path, a in albums.items()}
+            scope = {path for path, _, _ in catalog.albums.holding(out, touched or ())} | set(albums)
+            gone = {path for path in scope if path in recorded} - set(albums)
+            renames: dict[str, str] = {}
+        else:
+            gone = set(recorded) - set(albums)
+            renames = {path: previous[(a.kind, a.key)] for path, a in albums.items()
+                       if a.key is not None and previous.get((a.kind, a.key), path) != path}
+        digests = {path: a.digest() for path, a in albums.items()}
+        changed = set(albums) if verify else {path for path in albums if recorded.get(path) != digests[path]}
         write = changed | set(renames) | (set(albums) - tree.managed)  # and any the tree lost (its marker gone)
-        gone = set(recorded) - set(albums)
         ours = catalog.albums.links(out, None if verify else write | gone | set(renames.values()))
         inside = _under(catalog.files.roots())
         result = tree.apply({path: albums[path].links() for path in write}, keep=set(albums) - write, ours=ours,
-                            fallback=lambda rel, name, text: inside(str(root / rel), text), renames=renames)
-        report.written, report.unchanged, report.removed = result.written, result.unchanged, result.removed
-        report.renamed, report.kept_foreign, report.unsafe = result.renamed, result.kept_foreign, result.unsafe
-        stale = ({p for p in albums if recorded.get(p) != digests[p] or p not in ours} | result.changed) - set(
-            result.failed) - set(result.unsafe)  # those keep their old record, so they are tried again
+                            fallback=lambda rel, name, text: inside(str(root / rel), text), renames=renames,
+                            remove=gone if quick else None)
+        _report(report, result, albums)
+        # what to record again: changed digests, folders written, and albums with no link record
+        # yet (a catalog from before links were recorded; ours is loaded for every album in a full
+        # publish); failed and unsafe albums keep their old record, so they are tried again
+        stale = ({p for p in albums if recorded.get(p) != digests[p]} | result.changed
+                 | {p for p in (albums if verify else write) if p not in ours}) - set(result.failed) - set(result.unsafe)
         _record(catalog, out, albums, digests, result.links, ours, stale, gone)
         if with_map:
-            report.map, report.map_photos = _write_map(tree, albums, photos, report)
+            report.map, report.map_photos = _write_map(tree, albums, src.photos, report)
         with catalog.transaction():
             catalog.albums.set_device(out, os.stat(root).st_dev)
     report.seconds = round(time.monotonic() - started, 3)
-    report.failed = result.failed
-    run_id = catalog.start_run("publish")
-    catalog.finish_run(run_id, report.as_dict())
+    catalog.finish_run(catalog.start_run("publish"), report.as_dict())
     if result.failed:  # every other album is written; these are tried again next time
         first, why = next(iter(sorted(result.failed.items())))
         raise OutputError(f"{root}: {len(result.failed)} albums could not be written ({first}: {why}); the others "
                           f"are up to date")
     return report
+
+
+def _root(catalog: Catalog, target: str) -> Path:
+    """The output folder, resolved once; OutputOffline when it is on a disk that is not there."""
+    if not target:
+        raise OutputError("no output folder: give --output or set output.path")
+    root = Path(os.path.realpath(os.path.expanduser(target)))
+    why = offline(root, catalog.albums.device(str(root)))
+    if why:
+        raise OutputOffline(f"{root}: the album folder is {why}; nothing is written into it until it is back")
+    return root
+
+
+def _report(report: PublishReport, result: TreeReport, albums: dict[str, Album]) -> None:
+    for album in albums.values():
+        report.albums[album.kind] = report.albums.get(album.kind, 0) + 1
+    report.written, report.unchanged, report.removed = result.written, result.unchanged, result.removed
+    report.renamed, report.kept_foreign, report.unsafe = result.renamed, result.kept_foreign, result.unsafe
+    report.failed = result.failed
 
 
 def _record(catalog: Catalog, out: str, albums: dict[str, Album], digests: dict[str, str],

@@ -259,13 +259,14 @@ class AlbumTree:
 
     def apply(self, desired: Mapping[str, Mapping[str, str]], keep: Collection[str] = (),
               ours: Mapping[str, Mapping[str, str]] | None = None, fallback: Fallback | None = None,
-              renames: Mapping[str, str] | None = None) -> TreeReport:
+              renames: Mapping[str, str] | None = None, remove: Collection[str] | None = None) -> TreeReport:
         """Make the tree hold exactly `desired` (album path -> {link name: absolute target}) and
         the albums in `keep`, which are taken to be in place already and are not read. `ours`:
         album path -> the links organizer recorded making there; `fallback` decides for albums
         with no record. `renames`: new album path -> the path the same group was published at
-        before (its folder is renamed, keeping a user's things in it). A full pass (nothing kept)
-        first clears what an interrupted swap left behind."""
+        before (its folder is renamed, keeping a user's things in it). Every other managed album is
+        removed, or only those in `remove` when given (a partial update). A full pass (nothing
+        kept) first clears what an interrupted swap left behind."""
         report = TreeReport(unchanged=len(keep))
         ours = {**self.made, **(ours or {})}
         if not keep:
@@ -273,10 +274,11 @@ class AlbumTree:
         for new, old in (renames or {}).items():
             if new in desired and old not in desired and old in self.managed and self._rename(old, new, report):
                 ours[new] = ours.pop(old, {})
+        new = set(desired) - self.managed
+        if new:  # recorded before they exist, so an interruption leaves no orphan
+            self.managed |= new
+            self._save()
         for rel in sorted(desired):
-            if rel not in self.managed:  # recorded before it exists, so an interruption leaves no orphan
-                self.managed.add(rel)
-                self._save()
             try:
                 changed, links = self._write_album(rel, desired[rel], ours.get(rel), fallback, report)
             except Unsafe as exc:
@@ -290,7 +292,8 @@ class AlbumTree:
             if changed:
                 report.changed.add(rel)
             report.links[rel] = self.made[rel] = links
-        for rel in sorted(self.managed - set(desired) - set(keep)):
+        leaving = self.managed - set(desired) - set(keep)
+        for rel in sorted(leaving if remove is None else leaving & set(remove)):
             try:
                 if not self._remove_album(rel, ours.get(rel), fallback):
                     report.kept_foreign.append(rel)

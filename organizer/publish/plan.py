@@ -1,6 +1,8 @@
 """What to publish: the album kinds, each with its naming rule, planned from the catalog's groups.
 
-Adding a kind of album is one function here and one entry in `KINDS`.
+Adding a kind of album is one function here and one entry in `KINDS`. Planners read a `Source`:
+the whole library (a full publish), or only what a batch of photos touches (the daemon's quick
+updates: the groups, months, tags and favourites those photos are or were in, each whole).
 """
 
 from __future__ import annotations
@@ -11,15 +13,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from organizer.catalog import Catalog, FileRow
+from organizer.catalog import Catalog, FileRow, GroupRow
 from organizer.cluster.events import TAKEN_SOURCES
+from organizer.cluster.originals import Copy, keeper_order, original_key
+from organizer.geocode import Geocoder, PlaceName
+from organizer.publish import naming
 
 # The Timeline also files exports by when they were written (IFD0 DateTime); only an mtime (when a
 # file was copied) leaves a photo Undated.
 TIMELINE_SOURCES = TAKEN_SOURCES | {"exif-modified"}
-from organizer.cluster.originals import Copy, keeper_order, original_key
-from organizer.geocode import Geocoder, PlaceName
-from organizer.publish import naming
+UNDATED = "Undated"
 
 
 @dataclass
@@ -73,12 +76,16 @@ class Album:
         return hashlib.blake2b(text.encode("utf-8", "surrogateescape"), digest_size=16).hexdigest()
 
 
-def load_photos(catalog: Catalog) -> dict[int, Photo]:
-    """Every item with a present file (companions are not items: they come with their primary)."""
-    files = catalog.files.present()
+def load_photos(catalog: Catalog, ids: set[int] | None = None) -> dict[int, Photo]:
+    """Every item with a present file (of `ids`, or all; companions are not items: they come with
+    their primary)."""
+    pairs_of = catalog.photos.companions()
+    if ids is not None:
+        ids = ids | {c for p in ids for c, _ in pairs_of.get(p, [])}
+    files = catalog.files.present(ids)
     photos: dict[int, Photo] = {}
     companion_paths: dict[int, str] = {}
-    for row in catalog.photos.facts():
+    for row in catalog.photos.facts(ids):
         if row.id not in files:
             continue
         paths = sorted(files[row.id], key=lambda f: original_key(f.path, f.mtime_ns))
@@ -89,10 +96,78 @@ def load_photos(catalog: Catalog) -> dict[int, Photo]:
                 else None)
         photos[row.id] = Photo(row.digest, when, row.lat, row.lon, row.thumb, row.width or 0, row.height or 0,
                                row.format, paths, row.kind, row.rating)
-    for primary, pairs in catalog.photos.companions().items():
+    for primary, pairs in pairs_of.items():
         if primary in photos:
             photos[primary].companions = [companion_paths[c] for c, _ in pairs if c in companion_paths]
     return photos
+
+
+def month_of(photo: Photo) -> str:
+    return f"{photo.taken:%Y/%m}" if photo.taken else UNDATED
+
+
+@dataclass
+class Source:
+    """What planners read. `months`, `tags` and `favorites` say which of those albums are whole
+    in `photos` (None: all of them, a full publish)."""
+
+    catalog: Catalog
+    photos: dict[int, Photo]
+    keys: dict[str, set[str]] | None = None  # group kind -> the keys in scope (None: every group)
+    months: set[str] | None = None
+    tags: set[str] | None = None
+    favorites: bool = True
+
+    def groups(self, kind: str) -> list[GroupRow]:
+        if self.keys is None:
+            return self.catalog.groups.rows(kind)
+        return self.catalog.groups.rows(kind, self.keys.get(kind, ())) if self.keys.get(kind) else []
+
+    def keywords(self) -> dict[int, list[str]]:
+        words = self.catalog.photos.keywords()
+        return words if self.tags is None else {p: [w for w in ws if w in self.tags] for p, ws in words.items()
+                                                if p in self.photos}
+
+
+def whole(catalog: Catalog) -> Source:
+    return Source(catalog, load_photos(catalog))
+
+
+def touched_by(catalog: Catalog, output: str, touched: set[int], ctx: Context) -> Source:
+    """The albums a batch of photos touches, each whole: the groups they are in, their months,
+    their tags and Favorites, and every album recorded as holding one of them (for a photo gone)."""
+    keys: dict[str, set[str]] = {}
+    months: set[str] = set()
+    tags: set[str] = set()
+    favorites = False
+    for path, kind, key in catalog.albums.holding(output, touched):
+        if kind == "timeline":
+            months.add(path.split("/", 1)[1])
+        elif kind == "tag" and key:
+            tags.add(key)
+        elif kind == "favorite":
+            favorites = True
+        elif key:
+            keys.setdefault(kind, set()).add(key)
+    for kind in GROUP_KINDS:
+        keys.setdefault(kind, set()).update(g.key for g in catalog.groups.rows_with(kind, touched))
+    now = load_photos(catalog, set(touched))
+    months.update(month_of(p) for p in now.values())
+    for pid in now:
+        tags.update(catalog.photos.keywords(pid).get(pid, []))
+    favorites = favorites or any(p.rating is not None and p.rating >= ctx.favorites_rating for p in now.values())
+    ids = set(touched) | {m for kind, ks in keys.items() for g in catalog.groups.rows(kind, ks) for m in g.members}
+    for month in months:
+        if month == UNDATED:
+            ids |= catalog.photos.undated(TIMELINE_SOURCES)
+        else:
+            year, mon = map(int, month.split("/"))
+            end = f"{year + mon // 12:04d}-{mon % 12 + 1:02d}"
+            ids |= catalog.photos.taken_between(f"{year:04d}-{mon:02d}", end)
+    ids |= catalog.photos.tagged(tags)
+    if favorites:
+        ids |= catalog.photos.rated(ctx.favorites_rating)
+    return Source(catalog, load_photos(catalog, ids), keys, months, tags, favorites)
 
 
 def _linked(ids: list[int], photos: dict[int, Photo], ctx: Context) -> list[str]:
@@ -110,11 +185,12 @@ def _city(name: PlaceName) -> str | None:
     return name.city or name.region
 
 
-Planner = Callable[[Catalog, dict[int, Photo], Context], dict[str, Album]]
+Planner = Callable[[Source, Context], dict[str, Album]]
 
 
-def events(catalog: Catalog, photos: dict[int, Photo], ctx: Context) -> dict[str, Album]:
-    rows = [g for g in catalog.groups.rows("event") if g.start and g.end]
+def events(src: Source, ctx: Context) -> dict[str, Album]:
+    photos = src.photos
+    rows = [g for g in src.groups("event") if g.start and g.end]
     titles = []
     for g in rows:
         place = _city(ctx.geocoder.name(g.lat, g.lon)) if g.lat is not None and g.lon is not None else None
@@ -125,10 +201,11 @@ def events(catalog: Catalog, photos: dict[int, Photo], ctx: Context) -> dict[str
                                              _linked(g.sorted_members(), photos, ctx)) for g in rows}
 
 
-def places(catalog: Catalog, photos: dict[int, Photo], ctx: Context) -> dict[str, Album]:
+def places(src: Source, ctx: Context) -> dict[str, Album]:
+    photos = src.photos
     by_country: dict[str, list[tuple[str, str]]] = {}
     groups = {}
-    for g in catalog.groups.rows("place"):
+    for g in src.groups("place"):
         if g.lat is None or g.lon is None:
             continue
         name = ctx.geocoder.name(g.lat, g.lon)
@@ -141,9 +218,10 @@ def places(catalog: Catalog, photos: dict[int, Photo], ctx: Context) -> dict[str
             for country, titled in by_country.items() for key, folder in naming.numbered(titled).items()}
 
 
-def similar(catalog: Catalog, photos: dict[int, Photo], ctx: Context) -> dict[str, Album]:
+def similar(src: Source, ctx: Context) -> dict[str, Album]:
+    photos = src.photos
     titles, present = [], {}
-    for g in catalog.groups.rows("similar"):
+    for g in src.groups("similar"):
         here = [m for m in g.sorted_members() if m in photos]
         if len(here) < 2:
             continue
@@ -160,13 +238,13 @@ def duplicate_copies(members: list[int], photos: dict[int, Photo]) -> list[Copy]
                          for m in members if m in photos for f in photos[m].files])
 
 
-def duplicates(catalog: Catalog, photos: dict[int, Photo], ctx: Context) -> dict[str, Album]:
+def duplicates(src: Source, ctx: Context) -> dict[str, Album]:
     """Every copy is linked, named by its rank and the folder it lives in ('1 keep - DSCN0010
     (Pictures 2008).jpg', '2 - DSCN0010 (Camera dump - copy).jpg'), so a user sees where each copy
     is and which to keep without opening them."""
     titles, groups = [], {}
-    for g in catalog.groups.rows("duplicate"):
-        copies = duplicate_copies(g.sorted_members(), photos)
+    for g in src.groups("duplicate"):
+        copies = duplicate_copies(g.sorted_members(), src.photos)
         if len(copies) < 2:
             continue
         titles.append((g.key, os.path.splitext(os.path.basename(copies[0].path))[0]))
@@ -186,31 +264,35 @@ def copy_title(rank: int, path: str) -> str:
     return f"{rank}{' keep' if rank == 1 else ''} - {stem} ({folder}){ext}"
 
 
-def timeline(catalog: Catalog, photos: dict[int, Photo], ctx: Context) -> dict[str, Album]:
+def timeline(src: Source, ctx: Context) -> dict[str, Album]:
     months: dict[str, list[int]] = {}
-    for pid, photo in photos.items():
-        months.setdefault(f"Timeline/{photo.taken:%Y/%m}" if photo.taken else "Timeline/Undated", []).append(pid)
-    return {folder: Album("timeline", None, sorted(ids), _linked(sorted(ids), photos, ctx))
+    for pid, photo in src.photos.items():
+        month = month_of(photo)
+        if src.months is None or month in src.months:
+            months.setdefault(f"Timeline/{month}", []).append(pid)
+    return {folder: Album("timeline", None, sorted(ids), _linked(sorted(ids), src.photos, ctx))
             for folder, ids in months.items()}
 
 
-def tags(catalog: Catalog, photos: dict[int, Photo], ctx: Context) -> dict[str, Album]:
+def tags(src: Source, ctx: Context) -> dict[str, Album]:
     """Tags/<keyword>/ for every keyword (XMP dc:subject, Lightroom's hierarchy's leaves, digiKam's
     TagsList, IPTC Keywords); the keyword is the album's identity."""
     by_keyword: dict[str, list[int]] = {}
-    for pid, words in catalog.photos.keywords().items():
-        if pid in photos:
+    for pid, words in src.keywords().items():
+        if pid in src.photos:
             for word in words:
                 by_keyword.setdefault(word, []).append(pid)
     names = naming.numbered((word, word) for word in by_keyword)
-    return {f"Tags/{names[word]}": Album("tag", word, sorted(ids), _linked(sorted(ids), photos, ctx))
+    return {f"Tags/{names[word]}": Album("tag", word, sorted(ids), _linked(sorted(ids), src.photos, ctx))
             for word, ids in by_keyword.items()}
 
 
-def favorites(catalog: Catalog, photos: dict[int, Photo], ctx: Context) -> dict[str, Album]:
+def favorites(src: Source, ctx: Context) -> dict[str, Album]:
     """Favorites/: the photos rated at least `publish.favorites_rating`."""
-    ids = sorted(pid for pid, p in photos.items() if p.rating is not None and p.rating >= ctx.favorites_rating)
-    return {"Favorites": Album("favorite", "favorites", ids, _linked(ids, photos, ctx))} if ids else {}
+    if not src.favorites:
+        return {}
+    ids = sorted(pid for pid, p in src.photos.items() if p.rating is not None and p.rating >= ctx.favorites_rating)
+    return {"Favorites": Album("favorite", "favorites", ids, _linked(ids, src.photos, ctx))} if ids else {}
 
 
 @dataclass(frozen=True)
@@ -233,9 +315,12 @@ KINDS: tuple[AlbumKind, ...] = (
     AlbumKind("tag", "Tags", tags),
     AlbumKind("favorite", "Favorites", favorites),
 )
-def plan(catalog: Catalog, photos: dict[int, Photo], ctx: Context) -> dict[str, Album]:
-    """Every album to publish: relative folder path -> what it holds."""
+GROUP_KINDS = ("event", "place", "duplicate", "similar")  # the kinds whose albums are the clusterers' groups
+
+
+def plan(src: Source, ctx: Context) -> dict[str, Album]:
+    """Every album to publish (of `src`'s scope): relative folder path -> what it holds."""
     albums: dict[str, Album] = {}
     for kind in KINDS:
-        albums.update(kind.plan(catalog, photos, ctx))
+        albums.update(kind.plan(src, ctx))
     return albums
