@@ -16,20 +16,23 @@ import multiprocessing.connection
 import multiprocessing.context
 import os
 import signal
-import sqlite3
 import sys
 import threading
 import time
 import warnings
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from PIL import UnidentifiedImageError
 
 from organizer import extract
+from organizer.catalog.database import connect
+from organizer.catalog.photos import PhotoStore
 from organizer.errors import OrganizerError
-from organizer.extract import decode, vectors
+from organizer.extract import decode, features, source, vectors
 
 THUMB_SIZE = 320
 PARENT_CHECK_S = 1.0
@@ -39,12 +42,17 @@ PARENT_CHECK_S = 1.0
 class Task:
     path: str
     mtime: float
-    photo_id: int | None = None  # set for a vector-only task (a photo catalogued without one)
+    size: int | None = None  # as the walk saw it (not stat-ed again); None: not known
+    photo_id: int | None = None  # set for a refresh task: a catalogued photo lacking some features
+    refresh: tuple[str, ...] = ()  # what it lacks: "cnn" (its vector) and registered feature names
+    sidecars: tuple[str, ...] = ()  # XMP / Takeout JSON sidecars of this file (cluster.companions)
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """What a worker made of one file. kind: photo | known | error | ignored | vector."""
+    """What a worker made of one file. kind: photo | known | error | unsupported (a real file of
+    a format organizer does not read) | ignored (not a photo) | vanished (gone before it was
+    read) | refresh (the vector and features a refresh task asked for)."""
 
     path: str
     kind: str
@@ -54,6 +62,8 @@ class Outcome:
     message: str | None = None
     vector: bytes | None = None
     photo_id: int | None = None
+    format: str | None = None  # what the content is, as sniffed
+    features: dict[str, tuple[str, bytes]] | None = None  # a refresh's: name -> (version, value)
 
 
 @dataclass(frozen=True)
@@ -63,6 +73,8 @@ class WorkerSettings:
     max_bytes: int
     cache_dir: str
     vectors: vectors.ModelSpec | None = None
+    max_megapixels: float = 250.0  # scan.max_megapixels
+    features: Mapping[str, features.Params] = field(default_factory=dict)  # registered features wanted
 
 
 def thumb_path(thumbs_dir: str, digest: str) -> str:
@@ -83,7 +95,7 @@ def _worker_main(conn: multiprocessing.connection.Connection, settings: WorkerSe
     os.dup2(devnull, 2)  # libtiff and libheif write to stderr; our messages go through results
     warnings.simplefilter("ignore")
     logging.disable(logging.CRITICAL)
-    lookup = sqlite3.connect(f"file:{settings.catalog_path}?mode=ro", uri=True, timeout=30)
+    lookup = PhotoStore(connect(Path(settings.catalog_path), readonly=True))
     extract.warm_up()
     try:
         model = vectors.Model(settings.vectors, settings.cache_dir) if settings.vectors else None
@@ -106,58 +118,100 @@ def _worker_main(conn: multiprocessing.connection.Connection, settings: WorkerSe
         conn.send(process_file(task, settings, lookup, model))
 
 
-def process_file(
-    task: Task, settings: WorkerSettings, lookup: sqlite3.Connection, model: vectors.Model | None
-) -> Outcome:
-    """Read one file and extract it, unless its content is already catalogued."""
+def process_file(task: Task, settings: WorkerSettings, lookup: PhotoStore, model: vectors.Model | None) -> Outcome:
+    """Sniff one file, look its digest up, and extract it unless its content is already
+    catalogued. Images are read once, whole, under `max_bytes`; videos and RAW files are streamed."""
     name = os.path.basename(task.path)
+    options = extract.Options(THUMB_SIZE, settings.max_bytes, settings.max_megapixels, features=settings.features)
     try:
-        size = os.path.getsize(task.path)
-        if size > settings.max_bytes:
-            return Outcome(task.path, "error", message=f"file too large ({size} bytes), not read")
-        with open(task.path, "rb") as fh:
-            data = fh.read()
+        size = task.size if task.size is not None else os.path.getsize(task.path)
+        if size == 0:
+            if source.expected_kind(name):
+                return Outcome(task.path, "error", message="empty file")
+            return Outcome(task.path, "ignored", format="empty")
+        src = extract.open_file(task.path, settings.max_bytes)
+    except FileNotFoundError:
+        return Outcome(task.path, "vanished")
+    except extract.TooLarge as exc:
+        return Outcome(task.path, "error", message=str(exc))
+    except extract.NotMedia as exc:
+        kind = decode.unsupported(exc.head)
+        if kind is not None:
+            return Outcome(task.path, "unsupported", format=kind)
+        if source.expected_kind(name):
+            return Outcome(task.path, "error", message=str(exc))
+        return Outcome(task.path, "ignored")
     except OSError as exc:
         return Outcome(task.path, "error", message=f"cannot read: {exc.strerror or exc}")
-    if not data:
-        return Outcome(task.path, "error", message="empty file")
-    if task.photo_id is not None and model is not None:
+    if task.photo_id is not None:
+        wanted = {name: settings.features[name] for name in task.refresh if name in settings.features}
         try:
-            vector = extract.embed_only(data, THUMB_SIZE, model)
-        except Exception as exc:  # this photo's vector fails, nothing else
+            vector, computed = extract.refresh(src, replace(options, features=wanted),
+                                               model if "cnn" in task.refresh else None)
+        except Exception as exc:  # this photo's refresh fails, nothing else
             return Outcome(task.path, "error", message=_describe(exc), photo_id=task.photo_id)
-        return Outcome(task.path, "vector", vector=vector, photo_id=task.photo_id)
-    if decode.sniff(data[:64]) is None:
-        if decode.looks_like_image(name):
-            return Outcome(task.path, "error", message=f"not a supported image ({decode.describe(data[:64])})")
-        return Outcome(task.path, "ignored")
-    digest = extract.hashes.digest(data)
-    row = lookup.execute(
-        "SELECT 1 FROM photos WHERE digest = ? AND extractor >= ?", (digest, extract.EXTRACTOR_VERSION)
-    ).fetchone()
-    if row is not None:
-        return Outcome(task.path, "known", digest=digest)
+        return Outcome(task.path, "refresh", vector=vector, photo_id=task.photo_id, features=computed)
     try:
-        facts = extract.extract(data, name, task.mtime, datetime.now(), THUMB_SIZE, digest=digest, model=model)
-    except Exception as exc:  # any decoder failure is this file's error, never the run's
-        return Outcome(task.path, "error", message=_describe(exc))
-    thumb = thumb_path(settings.thumbs_dir, digest)
+        digest = src.digest()
+    except OSError as exc:
+        return Outcome(task.path, "error", message=f"cannot read: {exc.strerror or exc}")
+    if lookup.id_of(digest, extract.EXTRACTOR_VERSION) is not None:
+        return Outcome(task.path, "known", digest=digest, format=src.format)
+    try:
+        facts = extract.extract_source(src, task.mtime, datetime.now(), options, task.sidecars, model)
+    except Exception as exc:  # any failure is this file's error, never the run's
+        return Outcome(task.path, "error", message=_describe(exc), format=src.format)
+    if facts.decode_error:  # the error row; with metadata worth it, the facts too (for the timeline)
+        kept = facts if facts.taken.source != "mtime" or facts.make or facts.lat is not None else None
+        return Outcome(task.path, "error", digest=digest, facts=kept, message=facts.decode_error,
+                       format=src.format)
+    return Outcome(task.path, "photo", digest=digest, facts=facts, thumb=_write_thumb(settings, facts),
+                   format=src.format)
+
+
+def _write_thumb(settings: WorkerSettings, facts: extract.Facts) -> str | None:
+    thumb = thumb_path(settings.thumbs_dir, facts.digest)
     try:
         os.makedirs(os.path.dirname(thumb), exist_ok=True)
         tmp = f"{thumb}.{os.getpid()}.tmp"
         with open(tmp, "wb") as fh:
-            fh.write(facts.thumbnail)
+            fh.write(facts.thumbnail or b"")
         os.replace(tmp, thumb)
     except OSError as exc:
         facts.warnings.append(f"cannot write thumbnail: {exc.strerror or exc}")
-        thumb = None
-    return Outcome(task.path, "photo", digest=digest, facts=facts, thumb=thumb)
+        return None
+    return thumb
 
 
 def _describe(exc: Exception) -> str:
     if isinstance(exc, UnidentifiedImageError):
         return "cannot decode: corrupt, truncated or unsupported image data"
     return f"{type(exc).__name__}: {exc}".strip()
+
+
+class InlinePool:
+    """Extraction in this process, one file at a time, with no time bound (`scan.inline`: for
+    tests, pdb and coverage). The same interface as WorkerPool."""
+
+    def __init__(self, settings: WorkerSettings) -> None:
+        self.settings = settings
+        self.lookup = PhotoStore(connect(Path(settings.catalog_path), readonly=True))
+        self.model = vectors.Model(settings.vectors, settings.cache_dir) if settings.vectors else None
+        self.busy: dict[int, Task] = {}
+
+    def idle_slots(self) -> list[int]:
+        return [] if self.busy else [0]
+
+    def submit(self, slot: int, task: Task) -> None:
+        self.busy[slot] = task
+
+    def collect(self, wait_s: float) -> list[Outcome]:
+        tasks = list(self.busy.values())
+        self.busy.clear()
+        return [process_file(task, self.settings, self.lookup, self.model) for task in tasks]
+
+    def close(self) -> None:
+        self.lookup.conn.close()
 
 
 def _shadowed_here() -> bool:
