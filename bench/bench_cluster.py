@@ -342,9 +342,11 @@ def compare_ann(sizes: list[int], rounds: int, libraries: list[str], k: int = 10
         print(f"  (exact neighbours after PCA hold {pca_recall:.3f} of those on the full vectors)")
         del full
         results: dict[str, list[tuple]] = {name: [] for name in names}
-        for _ in range(rounds):
+        for r in range(rounds):
             for name in names:
                 results[name].append(in_child(_run_ann, name, x, k, threads, sample, exact))
+                print(f"    (round {r + 1}: {name} {results[name][-1][0]:.1f} s + {results[name][-1][1]:.1f} s)",
+                      flush=True)
         print(f"  {'library':12s} {'build s':>8s} {'query s':>8s} {'peak MB':>8s} {'recall@' + str(k):>9s}")
         medians = {name: [float(np.median(col)) for col in zip(*runs)] for name, runs in results.items()}
         for name, (build, query, peak, recall) in medians.items():
