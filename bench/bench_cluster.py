@@ -1,6 +1,7 @@
 """Clustering at scale, on synthetic libraries with planted truth.
 
     python bench/bench_cluster.py [--sizes 100000 1000000] [--plain-size 20000]
+    python bench/bench_cluster.py --ann [--sizes 100000 1000000] [--rounds 3] [--libraries ...]
 
 A library: ten years of days with bursts of photos (events), 30 % of GPS positions at one home spot,
 trips around the world, 20 % without GPS; 2 % of photos have 1-3 planted near copies (pHash and
@@ -8,12 +9,19 @@ dHash a few bits away). Each kind runs in its own process so its peak memory (ma
 Then, side by side at a size the plain way can finish: DBSCAN on raw coordinates and an all-pairs
 Hamming comparison, against ours, as time ratios. Precision and recall are pair-level against the
 planted truth.
+
+--ann compares nearest-neighbour libraries on the vectors `similar.neighbours` indexes (the
+library's CNN-like vectors, PCA-reduced as it does): build time, query time (every row's k+1
+nearest), peak memory above the vectors, and recall@k against exact neighbours on a sample of
+rows. Each library runs in its own forked process, round after round side by side; medians.
+Candidates not installed are skipped: pip install hnswlib faiss-cpu usearch voyager pynndescent ngt
 """
 
 from __future__ import annotations
 
 import argparse
 import multiprocessing
+import os
 import resource
 import sys
 import time
@@ -149,10 +157,11 @@ def run_kind(kind: str, lib: dict[str, np.ndarray], queue: multiprocessing.Queue
     queue.put((elapsed, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, len(found), *scores))
 
 
-def in_child(kind: str, lib: dict[str, np.ndarray]) -> tuple:
+def in_child(target, name: str, *args) -> tuple:
+    """target(name, *args, queue) in a forked process (its memory its own): what it put in the queue."""
     ctx = multiprocessing.get_context("fork")
     queue = ctx.Queue()
-    proc = ctx.Process(target=run_kind, args=(kind, lib, queue))
+    proc = ctx.Process(target=target, args=(name, *args, queue))
     proc.start()
     while proc.is_alive() or not queue.empty():
         try:
@@ -161,7 +170,7 @@ def in_child(kind: str, lib: dict[str, np.ndarray]) -> tuple:
             continue
         proc.join()
         return result
-    raise RuntimeError(f"{kind}: the child process failed (exit code {proc.exitcode})")
+    raise RuntimeError(f"{name}: the child process failed (exit code {proc.exitcode})")
 
 
 def plain_places(lat: np.ndarray, lon: np.ndarray) -> None:
@@ -192,12 +201,174 @@ def timed(fn, *args) -> float:
     fn(*args)
     return time.perf_counter() - t
 
+# --- nearest-neighbour libraries, side by side (--ann) ----------------------------------------
+
+
+def _ann_hnswlib(x: np.ndarray, k: int, ef: int, threads: int):
+    import hnswlib
+
+    index = hnswlib.Index(space="ip", dim=x.shape[1])
+    index.init_index(max_elements=len(x), ef_construction=100, M=16, random_seed=0)
+    index.set_num_threads(threads)
+    index.add_items(x, np.arange(len(x)))
+    yield
+    index.set_ef(ef)
+    yield index.knn_query(x, k=k + 1)[0]
+
+
+def _ann_faiss(x: np.ndarray, k: int, ef: int, threads: int):
+    import faiss
+
+    faiss.omp_set_num_threads(threads)
+    index = faiss.IndexHNSWFlat(x.shape[1], 16, faiss.METRIC_INNER_PRODUCT)
+    index.hnsw.efConstruction = 100
+    index.add(x)
+    yield
+    index.hnsw.efSearch = ef
+    yield index.search(x, k + 1)[1]
+
+
+def _ann_usearch(dtype: str):
+    def run(x: np.ndarray, k: int, ef: int, threads: int):
+        from usearch.index import Index
+
+        index = Index(ndim=x.shape[1], metric="ip", dtype=dtype, connectivity=16, expansion_add=100,
+                      expansion_search=ef)
+        index.add(np.arange(len(x)), x, threads=threads)
+        yield
+        yield index.search(x, k + 1, threads=threads).keys
+    return run
+
+
+def _ann_voyager(x: np.ndarray, k: int, ef: int, threads: int):
+    import voyager
+
+    index = voyager.Index(voyager.Space.InnerProduct, num_dimensions=x.shape[1], M=16, ef_construction=100,
+                          random_seed=0)
+    index.add_items(x, np.arange(len(x)), num_threads=threads)
+    yield
+    yield index.query(x, k + 1, num_threads=threads, query_ef=ef)[0]
+
+
+def _ann_ngt(x: np.ndarray, k: int, ef: int, threads: int):
+    import tempfile
+
+    import ngtpy
+
+    os.dup2(os.open(os.devnull, os.O_WRONLY), 2)  # it prints progress from C
+    with tempfile.TemporaryDirectory() as tmp:
+        ngtpy.create(f"{tmp}/index", x.shape[1], edge_size_for_creation=16, edge_size_for_search=ef,
+                     distance_type="Inner Product")
+        index = ngtpy.Index(f"{tmp}/index")
+        index.batch_insert(x, num_threads=threads)
+        yield
+        results = ngtpy.BatchResults()
+        index.batch_search(x, results, k + 1)
+        yield results.get_ids()
+
+
+def _ann_pynndescent(x: np.ndarray, k: int, ef: int, threads: int):
+    from pynndescent import NNDescent
+
+    graph = NNDescent(x, metric="dot", n_neighbors=k + 1, n_jobs=threads, random_state=0, low_memory=True)
+    yield  # the index is the all-pairs graph: querying it is reading it
+    yield graph.neighbor_graph[0]
+
+
+ANN = {"hnswlib": _ann_hnswlib, "faiss-cpu": _ann_faiss, "usearch": _ann_usearch("f32"),
+       "usearch-f16": _ann_usearch("f16"), "voyager": _ann_voyager, "ngt": _ann_ngt,
+       "pynndescent": _ann_pynndescent}
+
+
+def _rss_mb(field: str) -> float:
+    with open("/proc/self/status") as fh:
+        return next(int(line.split()[1]) for line in fh if line.startswith(field)) / 1024
+
+
+def _run_ann(name: str, x: np.ndarray, k: int, threads: int, sample: np.ndarray, exact: np.ndarray,
+             queue: multiprocessing.Queue) -> None:
+    import ctypes
+
+    ctypes.CDLL("libc.so.6").malloc_trim(0)  # the parent's freed heap would hide new allocations
+    with open("/proc/self/clear_refs", "w") as fh:
+        fh.write("5")  # the peak RSS starts again from here, not from the parent's
+    before = _rss_mb("VmRSS")
+    t = time.perf_counter()
+    steps = ANN[name](x, k, max(2 * k + 10, 50), threads)
+    next(steps)
+    built = time.perf_counter()
+    labels = np.asarray(next(steps))
+    queried = time.perf_counter()
+    found = [set(int(j) for j in labels[i] if j != i) for i in sample]
+    recall = float(np.mean([len(f & set(e)) / k for f, e in zip(found, exact)]))
+    queue.put((built - t, queried - built, _rss_mb("VmHWM") - before, recall))
+
+
+def _exact(x: np.ndarray, sample: np.ndarray, k: int, chunk: int = 20_000) -> np.ndarray:
+    """The exact `k` nearest other rows of the sample rows, by inner product: a running top k over
+    chunks of rows, so memory stays at one chunk's scores."""
+    queries = x[sample].astype(np.float32)
+    rows = np.arange(len(sample))
+    best_s = np.full((len(sample), k), -np.inf, dtype=np.float32)
+    best_i = np.zeros((len(sample), k), dtype=np.int64)
+    for start in range(0, len(x), chunk):
+        scores = queries @ x[start:start + chunk].astype(np.float32).T
+        own = (sample >= start) & (sample < start + chunk)
+        scores[rows[own], sample[own] - start] = -np.inf
+        top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+        cand_s = np.concatenate([best_s, np.take_along_axis(scores, top, 1)], axis=1)
+        cand_i = np.concatenate([best_i, top + start], axis=1)
+        keep = np.argpartition(-cand_s, k - 1, axis=1)[:, :k]
+        best_s, best_i = np.take_along_axis(cand_s, keep, 1), np.take_along_axis(cand_i, keep, 1)
+    return best_i
+
+
+def compare_ann(sizes: list[int], rounds: int, libraries: list[str], k: int = 10) -> None:
+    import importlib.util
+
+    modules = {"faiss-cpu": "faiss", "usearch-f16": "usearch", "ngt": "ngtpy"}
+    names = [n for n in libraries if importlib.util.find_spec(modules.get(n, n))]
+    print("not installed:", ", ".join(sorted(set(libraries) - set(names))) or "none")
+    threads = multiprocessing.cpu_count()
+    for n in sizes:
+        full, _ = _vectors(np.random.default_rng(0), n)
+        t = time.perf_counter()
+        x = similar._reduce(full)
+        print(f"\n{n:,} vectors, PCA {full.shape[1]} -> {x.shape[1]} in {time.perf_counter() - t:.0f} s, "
+              f"k={k}, {threads} threads, medians of {rounds}")
+        sample = np.random.default_rng(1).choice(n, size=min(n, 2000), replace=False)
+        exact = _exact(x, sample, k)
+        pca_recall = np.mean([len(set(a) & set(b)) / k for a, b in zip(exact, _exact(full, sample, k))])
+        print(f"  (exact neighbours after PCA hold {pca_recall:.3f} of those on the full vectors)")
+        del full
+        results: dict[str, list[tuple]] = {name: [] for name in names}
+        for r in range(rounds):
+            for name in names:
+                results[name].append(in_child(_run_ann, name, x, k, threads, sample, exact))
+                print(f"    (round {r + 1}: {name} {results[name][-1][0]:.1f} s + {results[name][-1][1]:.1f} s)",
+                      flush=True)
+        print(f"  {'library':12s} {'build s':>8s} {'query s':>8s} {'peak MB':>8s} {'recall@' + str(k):>9s}")
+        medians = {name: [float(np.median(col)) for col in zip(*runs)] for name, runs in results.items()}
+        for name, (build, query, peak, recall) in medians.items():
+            print(f"  {name:12s} {build:8.1f} {query:8.1f} {peak:8.0f} {recall:9.4f}")
+        fastest = min(build + query for build, query, _, _ in medians.values())
+        slow = [name for name, (build, query, _, _) in medians.items() if build + query > 5 * fastest]
+        if slow and n != sizes[-1]:
+            print(f"  left out at larger sizes (over 5x the fastest's time): {', '.join(slow)}")
+        names = [name for name in names if name not in slow]
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--plain-size", type=int, default=20_000)
+    parser.add_argument("--ann", action="store_true", help="compare nearest-neighbour libraries instead")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--libraries", nargs="+", choices=list(ANN), default=list(ANN))
     args = parser.parse_args()
+    if args.ann:
+        compare_ann(args.sizes, args.rounds, args.libraries)
+        return
     baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"(the benchmark process itself: {baseline:.0f} MB before any library)")
     for n in args.sizes:
@@ -206,7 +377,7 @@ def main() -> None:
         print(f"\n{n:,} photos (made in {time.perf_counter() - t:.0f} s)")
         total = 0.0
         for kind in ("events", "places", "duplicates", "similar"):
-            elapsed, rss, groups, precision, recall = in_child(kind, lib)
+            elapsed, rss, groups, precision, recall = in_child(run_kind, kind, lib)
             total += elapsed
             quality = "" if np.isnan(precision) else f"  precision {precision:.3f} recall {recall:.3f}"
             print(f"  {kind:10s} {elapsed:7.1f} s  peak {rss:7.0f} MB  {groups:7,} groups{quality}")

@@ -9,12 +9,14 @@ already knows); the indexer writes it.
 from __future__ import annotations
 
 import importlib
+import importlib.machinery
 import logging
 import multiprocessing
 import multiprocessing.connection
 import multiprocessing.context
 import os
 import signal
+import sys
 import threading
 import time
 import warnings
@@ -222,6 +224,19 @@ class InlinePool:
         self.lookup.conn.close()
 
 
+def _shadowed_here() -> bool:
+    """Whether the current folder holds another `organizer` (a checkout, another version). The fork
+    server runs `python -c`, so the current folder comes first on its sys.path, and before CPython
+    3.12.8 / 3.13.1 it ignores the sys.path it is sent (gh-117378): preloading organizer.workers
+    there would import that package, and every worker forked from it would inherit it. Workers
+    then import organizer themselves, after multiprocessing has set the indexer's sys.path."""
+    try:
+        spec = importlib.machinery.PathFinder.find_spec("organizer", [os.getcwd()])
+    except OSError:  # the current folder was removed: nothing there to import
+        return False
+    return spec is not None and spec.origin != sys.modules["organizer"].__file__
+
+
 class WorkerPool:
     """N worker processes, one file each at a time, with a per-file time bound."""
 
@@ -247,6 +262,8 @@ class WorkerPool:
             return multiprocessing.get_context("fork")
         # the daemon has threads (watchers, scheduler): fork from a clean server process instead
         ctx = multiprocessing.get_context("forkserver")
+        if _shadowed_here():
+            preload = [module for module in preload if not module.startswith("organizer")]
         ctx.set_forkserver_preload(preload)
         return ctx
 

@@ -1,7 +1,7 @@
 """Similar photos by CNN vectors (L2-normalised, so the dot product is the cosine).
 
 Groups: each photo's nearest neighbours (exact for small libraries, an HNSW index on PCA-reduced
-vectors for large ones), edges re-scored on the full vectors and kept above a cosine threshold;
+vectors for large ones, by faiss), edges re-scored on the full vectors and kept above a cosine threshold;
 the linked components are then split by average linkage cut at the same threshold, so a chain of
 pairwise-similar photos (X~A~B~Y) cannot pull unrelated X and Y into one giant group.
 """
@@ -70,18 +70,18 @@ def neighbours(x: np.ndarray, k: int, threads: int) -> np.ndarray:
             block[np.arange(len(block)), np.arange(start, start + len(block))] = -np.inf
             out[start:start + len(block)] = np.argpartition(-block, k - 1, axis=1)[:, :k]
         return out
-    import hnswlib
+    import faiss
 
     reduced = _reduce(x)
-    index = hnswlib.Index(space="ip", dim=reduced.shape[1])
-    index.init_index(max_elements=n, ef_construction=100, M=16, random_seed=0)
-    index.set_num_threads(threads)
-    index.add_items(reduced, np.arange(n))
-    index.set_ef(max(2 * k + 10, 50))
-    labels, _ = index.knn_query(reduced, k=k + 1)
+    faiss.omp_set_num_threads(threads)
+    index = faiss.IndexHNSWFlat(reduced.shape[1], 16, faiss.METRIC_INNER_PRODUCT)
+    index.hnsw.efConstruction = 100
+    index.add(reduced)
+    index.hnsw.efSearch = max(2 * k + 10, 50)
+    _, labels = index.search(reduced, k + 1)
     found = np.empty((n, k), dtype=np.int64)
-    for i, row in enumerate(labels):  # drop the row itself, wherever it landed
-        others = row[row != i][:k]
+    for i, row in enumerate(labels):  # drop the row itself, wherever it landed, and empty slots (-1)
+        others = row[(row != i) & (row >= 0)][:k]
         found[i, : len(others)] = others
         found[i, len(others):] = others[-1] if len(others) else i
     return found
