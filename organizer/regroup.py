@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from organizer import similarity
 from organizer.catalog import Catalog, GroupRow, shown
 from organizer.cluster import duplicates, events, identity, places, similar
 from organizer.config import Config, cores
@@ -133,23 +134,11 @@ def regroup(catalog: Catalog, config: Config) -> ClusterReport:
     found["duplicate"] = [(frozenset(group), {}) for group in near + copies]
     report.seconds["duplicates"] = round(time.perf_counter() - t, 3)
 
-    spec = vectors.spec(config.vectors)
-    if spec is not None:
-        t = time.perf_counter()
-        ids, blobs = catalog.photos.vectors(vectors.model_id(spec))
-        blank = set(lib.ids[lib.featureless()].tolist())
-        keep = [i for i, pid in enumerate(ids) if pid not in blank]
-        ids, blobs = [ids[i] for i in keep], [blobs[i] for i in keep]
-        if ids:
-            matrix = np.frombuffer(b"".join(blobs), dtype=np.float16).reshape(len(ids), -1)
-            found["similar"] = [
-                (frozenset(group), {})
-                for group in similar.find_similar(np.array(ids), matrix, config.similar.sim,
-                                                  config.similar.neighbours, config.similar.min_photos,
-                                                  threads=cores())
-            ]
-        else:
-            found["similar"] = []
+    t = time.perf_counter()
+    looks = similarity.load(catalog, config, skip=lib.ids[lib.featureless()].tolist(),
+                            times=dict(zip(lib.ids.tolist(), np.where(lib.dated, lib.seconds, np.nan).tolist())))
+    if looks is not None:
+        found["similar"] = [(frozenset(group), {}) for group in similarity.groups(looks, config, threads=cores())]
         report.seconds["similar"] = round(time.perf_counter() - t, 3)
 
     for kind, groups in found.items():
