@@ -13,6 +13,7 @@ import numpy as np
 from PIL import Image
 
 from organizer.catalog import Catalog
+from organizer.catalog import shown as catalog_shown
 from organizer.cluster import methods
 from organizer.config import Config
 from organizer.extract import features, vectors, visual
@@ -92,3 +93,33 @@ def groups(visual_: Visual, config: Config, threads: int = 1) -> list[tuple[int,
     """The similar groups of loaded photos, by the configured method."""
     return methods.find(visual_.ids, visual_.features, params(config, threads), seconds=visual_.seconds,
                         pixels=visual_.pixels)
+
+
+def vector_of_file(path: str, config: Config) -> np.ndarray:
+    """The CNN vector of any photo file, catalogued or not (query by example, clustimage's find):
+    read and decoded as a scan would, embedded by the same model."""
+    from organizer import extract
+    from organizer.errors import OrganizerError
+    from organizer.workers import THUMB_SIZE
+
+    spec = vectors.spec(config.vectors)
+    if spec is None:
+        raise OrganizerError("vectors are turned off (vectors.enabled = false)")
+    shown_path = catalog_shown(path)
+    options = extract.Options(THUMB_SIZE, config.scan.max_file_mb * 1024 * 1024, config.scan.max_megapixels)
+    try:
+        src = extract.open_file(path, options.max_image_bytes)
+        vector, _ = extract.refresh(src, options, vectors.Model(spec, config.catalog.cache_dir))
+    except FileNotFoundError:
+        raise OrganizerError(f"{shown_path}: not in the catalog, and no such file") from None
+    except IsADirectoryError:
+        raise OrganizerError(f"{shown_path}: a folder, not a photo") from None
+    except (extract.NotMedia, extract.TooLarge) as exc:
+        raise OrganizerError(f"{shown_path}: not a photo organizer can read ({exc})") from None
+    except OSError as exc:
+        raise OrganizerError(f"{shown_path}: cannot read: {exc.strerror or exc}") from None
+    except Exception as exc:  # the decoders' own failures on a broken file
+        raise OrganizerError(f"{shown_path}: cannot decode: {exc}") from None
+    if vector is None:
+        raise OrganizerError(f"{shown_path}: no vector could be made")
+    return np.frombuffer(vector, dtype=np.float16)

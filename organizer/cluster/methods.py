@@ -143,22 +143,24 @@ def _dbscan(inputs: Inputs) -> Groups:
     return _labelled(inputs.ids, labels)
 
 
-def kmeans_curve(x: np.ndarray, k_max: int, seed: int = 0) -> dict[str, list[float]]:
+def kmeans_curve(x: np.ndarray, k_max: int, seed: int = 0, threads: int = 1) -> dict[str, list[float]]:
     """k-means over k = 1..k_max: distortion (inertia), silhouette and Davies-Bouldin (NaN at
     k = 1), for choosing k and for the explore report's plots."""
     from sklearn.cluster import KMeans
     from sklearn.metrics import davies_bouldin_score, silhouette_score
+    from threadpoolctl import threadpool_limits
 
     x = x.astype(np.float32)
     ks = list(range(1, max(1, min(k_max, len(x) - 1)) + 1))
     out: dict[str, list[float]] = {"k": [float(k) for k in ks], "inertia": [], "silhouette": [], "davies_bouldin": []}
-    for k in ks:
-        model = KMeans(n_clusters=k, n_init=3, random_state=seed).fit(x)
-        out["inertia"].append(float(model.inertia_))
-        several = 1 < len(np.unique(model.labels_)) < len(x)
-        out["silhouette"].append(float(silhouette_score(x, model.labels_, sample_size=min(len(x), KMEANS_SAMPLE),
-                                                        random_state=seed)) if several else float("nan"))
-        out["davies_bouldin"].append(float(davies_bouldin_score(x, model.labels_)) if several else float("nan"))
+    with threadpool_limits(threads):
+        for k in ks:
+            model = KMeans(n_clusters=k, n_init=1, random_state=seed).fit(x)
+            several = 1 < len(np.unique(model.labels_)) < len(x)
+            out["inertia"].append(float(model.inertia_))
+            out["silhouette"].append(float(silhouette_score(x, model.labels_, sample_size=min(len(x), KMEANS_SAMPLE),
+                                                            random_state=seed)) if several else float("nan"))
+            out["davies_bouldin"].append(float(davies_bouldin_score(x, model.labels_)) if several else float("nan"))
     return out
 
 
@@ -181,11 +183,13 @@ def choose_k(curve: dict[str, list[float]], how: str) -> int:
 
 def _kmeans(inputs: Inputs) -> Groups:
     from sklearn.cluster import KMeans
+    from threadpoolctl import threadpool_limits
 
     p = inputs.params
-    k = p.k or choose_k(kmeans_curve(inputs.x, p.k_max), p.k_choice)
+    k = p.k or choose_k(kmeans_curve(inputs.x, p.k_max, threads=p.threads), p.k_choice)
     k = max(1, min(k, len(inputs.ids)))
-    labels = KMeans(n_clusters=k, n_init=3, random_state=0).fit_predict(inputs.x.astype(np.float32))
+    with threadpool_limits(p.threads):
+        labels = KMeans(n_clusters=k, n_init=3, random_state=0).fit_predict(inputs.x.astype(np.float32))
     return _labelled(inputs.ids, labels)
 
 
