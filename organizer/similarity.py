@@ -77,7 +77,7 @@ def load(catalog: Catalog, config: Config, skip: Collection[int] = (), times: Ma
     for name, (fids, blobs) in found.items():
         chosen = [blobs[i] for i in np.searchsorted(fids, ids)]
         if name == "cnn":
-            matrices[name] = np.frombuffer(b"".join(chosen), dtype=np.float16).reshape(len(ids), -1)
+            matrices[name] = np.frombuffer(b"".join(chosen), dtype=np.float16).reshape(len(ids), -1 if chosen else 0)
         else:
             matrices[name] = visual.vectors(name, chosen, config.similar) if len(ids) else np.zeros((0, 1), np.float32)
     ids = ids.tolist()

@@ -74,7 +74,7 @@ SCRIPT = """
     var groups = chains(t);
     var grouped = groups.reduce(function (n, g) { return n + g[1].length; }, 0);
     document.getElementById('slider-value').textContent = t.toFixed(2);
-    document.getElementById('slider-count').textContent = groups.length + ' groups, ' + grouped + ' of ' +
+    document.getElementById('slider-count').textContent = groups.length + (groups.length === 1 ? ' group, ' : ' groups, ') + grouped + ' of ' +
       data.photos.length + ' photos grouped';
     document.getElementById('config-line').textContent = '[similar]\\nsim = ' + t.toFixed(2);
     sheet(document.getElementById('slider-groups'), groups, 24);
@@ -115,7 +115,8 @@ def render(title: str, sections: list[tuple[str, str]], data: dict[str, Any]) ->
     """The page: `sections` are (heading, HTML made here from plots and fixed text), `data` the
     JSON the script reads (photos: [name, thumb index or None, taken], thumbs, edges, sheets, maps)."""
     body = "\n".join(f"<section><h2>{html.escape(head)}</h2>\n{content}</section>" for head, content in sections)
-    blob = json.dumps(data, separators=(",", ":")).replace("</", "<\\/")
+    blob = json.dumps(data, separators=(",", ":")).replace("&", "\\u0026").replace("<", "\\u003c").replace(
+        ">", "\\u003e")  # no markup in the script block, whatever a file is called
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">\n'
             f'<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; img-src data:; '
             f'style-src \'unsafe-inline\'; script-src \'unsafe-inline\'">\n'
