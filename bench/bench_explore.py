@@ -119,6 +119,27 @@ def extraction_ms(paths: list[str]) -> dict[str, float]:
     return out
 
 
+def rescore_ms(photos: int = 24) -> dict[str, tuple[float, float]]:
+    """Per re-scorer, the median ms of a pair whose photos' own work is not done yet (first look),
+    and of a pair of photos already looked at (later pairs of the same photos)."""
+    from organizer.cluster import rescore
+
+    greys = [np.asarray(demo.render(9000 + i).convert("L").resize((320, 240)), dtype=np.uint8) for i in range(photos)]
+    out = {}
+    for name in config_mod.RESCORERS:
+        scorer = rescore.Scorer((name,), lambda row: greys[row])
+        first, later = [], []
+        for i in range(0, photos, 2):
+            t = time.perf_counter()
+            scorer.pair(name, i, i + 1)
+            first.append((time.perf_counter() - t) * 1000)
+            t = time.perf_counter()
+            scorer.pair(name, i, i + 1)  # the photos' own work (keypoints, corners) is cached now
+            later.append((time.perf_counter() - t) * 1000)
+        out[name] = (statistics.median(first), statistics.median(later))
+    return out
+
+
 def run_set(name: str, truth: dict[str, str], tmp: Path, sims: list[float]) -> dict[tuple[str, str], dict]:
     db = tmp / f"{name}.db"
     env = {"ORGANIZER_SIMILAR_FEATURES": STORED}
@@ -178,6 +199,8 @@ def main() -> None:
         ms = extraction_ms([p for truth in sets.values() for p in truth])
         print("extraction, ms per photo (median, from the one decode): "
               + ", ".join(f"{k} {v:.1f}" for k, v in ms.items()), flush=True)
+        print("re-scoring, ms per pair (median; first look at both photos / photos seen before): "
+              + ", ".join(f"{k} {a:.1f} / {b:.1f}" for k, (a, b) in rescore_ms().items()), flush=True)
         results = {name: run_set(name, truth, tmp, args.sims) for name, truth in sets.items()}
     report(results, sets)
 
