@@ -118,6 +118,7 @@ class Writer:
         self.model_id = model_id
         self.pending: list[tuple[Outcome, str | None, Entry | None]] = []
         self.last_commit = time.monotonic()
+        self.written: set[str] = set()  # digests extracted in this run (two copies read at once)
 
     def add(self, outcome: Outcome, root: str | None, entry: Entry | None) -> None:
         self.pending.append((outcome, root, entry))
@@ -184,9 +185,9 @@ class Writer:
         assert facts is not None
         record = record_of(outcome, seen)
         existing = cat.photos.id_of(facts.digest)
-        if existing is not None:  # extracted again (a newer extractor): keep a better date found before
+        if existing is not None:  # extracted again (a newer extractor, or a twin): keep a better date of another path
             current = cat.photos.date_of(existing)
-            if date_rank(current[1]) > date_rank(record.taken_source) and date_rank(current[1]) < 10:
+            if date_rank(current[1]) < 10 and not better_date(current, facts.taken):
                 record = _redated(record, cat.photos.row(existing) or {})
         photo_id = cat.photos.upsert(record)
         cat.files.upsert(outcome.path, root, entry.stat, "ok", photo_id, seen, extract.EXTRACTOR_VERSION,
@@ -196,7 +197,12 @@ class Writer:
         for name, (version, value) in facts.features.items():
             cat.photos.put_feature(photo_id, name, version, value)
         cat.errors.clear([outcome.path])
-        self.report.indexed += 1
+        if facts.digest in self.written:  # a copy decoded beside its twin: a copy of a known photo
+            self.report.known += 1
+            self._improve_date(photo_id, entry)
+        else:
+            self.report.indexed += 1
+        self.written.add(facts.digest)
         self.report.touched.append(photo_id)
         for note in facts.warnings:
             log.info("%s: %s", outcome.path, note)

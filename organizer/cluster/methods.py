@@ -18,6 +18,7 @@ one line in `METHODS`.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from organizer.cluster import rescore, similar
+from organizer.cluster.library import Library
 from organizer.errors import ConfigError
 from organizer.extract.features import MissingExtra
 from organizer.extract.visual import combine
@@ -81,6 +83,29 @@ def find(ids: np.ndarray, features: Mapping[str, np.ndarray], params: Params, *,
         return []
     inputs = Inputs(np.asarray(ids), combine(features), params, seconds, pixels)
     return [g for g in METHODS[params.method](inputs) if len(g) >= params.min_photos]
+
+
+def aligned(lib: Library, names: tuple[str, ...], only: np.ndarray | None = None
+            ) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray, list]:
+    """The photos of `lib` (of `only`, if given) that show something and have every feature in
+    `names`: (ids, name -> rows, local time in seconds with NaN undated, thumbnail paths)."""
+    found = {name: lib.visual(name) for name in names}
+    ids = functools.reduce(np.intersect1d, [fids for fids, _ in found.values()])
+    if only is not None:
+        ids = np.intersect1d(ids, only)
+    rows = {name: m[np.searchsorted(fids, ids)] for name, (fids, m) in found.items()}
+    at = np.searchsorted(lib.ids, ids)
+    seconds = np.where(lib.dated[at], lib.seconds[at], np.nan).astype(np.float64)
+    thumb_ids, paths = lib.features.get("thumbs", (np.empty(0, np.int64), np.empty(0, object)))
+    thumbs = list(paths[np.searchsorted(thumb_ids, ids)]) if len(thumb_ids) else []
+    return ids, rows, seconds, thumbs
+
+
+def find_in(lib: Library, section: Any, threads: int = 1) -> Groups:
+    """Similar groups of the library, as the `[similar]` section says."""
+    ids, rows, seconds, thumbs = aligned(lib, tuple(section.features))
+    return find(ids, rows, Params.of(section, threads), seconds=seconds,
+                pixels=rescore.thumbnails(thumbs) if thumbs else None)
 
 
 def _edges(inputs: Inputs) -> similar.Rescore | None:

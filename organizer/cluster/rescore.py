@@ -17,12 +17,14 @@ signatures) is computed once per run; what a pair costs is in docs/explore.md.
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Callable
 
 import numpy as np
 
 from organizer.extract import features
 
+log = logging.getLogger(__name__)
 Pixels = Callable[[int], "np.ndarray | None"]
 SIDE = 128
 RATIO = 0.75
@@ -34,6 +36,24 @@ _PRIME = (1 << 31) - 1
 def _missing(exc: ImportError) -> features.MissingExtra:
     return features.MissingExtra(f"re-scoring needs packages that are not installed ({exc.name or exc}): "
                                  "pip install 'organizer[explore]'")
+
+
+def thumbnails(paths: "np.ndarray | list[str | None]") -> Pixels:
+    """Pixels from cached thumbnail files, by row (None where a file cannot be read)."""
+    from PIL import Image
+
+    def pixels(row: int) -> np.ndarray | None:
+        path = paths[row]
+        if not path:
+            return None
+        try:
+            with Image.open(path) as img:
+                return np.asarray(img.convert("L"), dtype=np.uint8)
+        except (OSError, ValueError) as exc:
+            log.warning("%s: cannot read the thumbnail: %s", path, exc)
+            return None
+
+    return pixels
 
 
 class Scorer:

@@ -17,13 +17,15 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from organizer import similarity
+from organizer import regroup
 from organizer.catalog import Catalog, shown
+from organizer.cluster import methods, rescore
+from organizer.cluster.library import Library
 from organizer.config import Config
 from organizer.errors import OrganizerError
 from organizer.explore import analysis
+from organizer.extract import vectors
 from organizer.extract.visual import combine
-from organizer.regroup import Library
 
 log = logging.getLogger(__name__)
 
@@ -66,27 +68,25 @@ def _sample(lib: Library, size: int, seed: int) -> np.ndarray:
     return candidates
 
 
-def _setup(catalog: Catalog, config: Config, lib: Library, ids: np.ndarray) -> similarity.Visual:
-    times = dict(zip(lib.ids.tolist(), np.where(lib.dated, lib.seconds, np.nan).tolist()))
-    looks = similarity.load(catalog, config, times=times, only=ids.tolist())
-    if looks is None:
-        raise OrganizerError("nothing to explore: similar.features names cnn and vectors are turned off")
-    return looks
-
-
-def _grouped(looks: similarity.Visual, rows: np.ndarray, config: Config) -> Setup:
-    """Group the photos at `rows` of `looks`, as the configuration says."""
-    sub = similarity.Visual(looks.ids[rows], {k: v[rows] for k, v in looks.features.items()}, looks.seconds[rows],
-                            [looks.thumbs[r] for r in rows] if looks.thumbs else [])
-    x = combine(sub.features).astype(np.float32)
-    found = similarity.groups(sub, config)
-    row_of = {int(pid): i for i, pid in enumerate(sub.ids)}
+def _grouped(lib: Library, config: Config, ids: np.ndarray) -> Setup:
+    """Group the photos `ids` (all of which have the features) as the configuration says."""
+    ids, rows, seconds, thumbs = methods.aligned(lib, tuple(config.similar.features), ids)
+    x = combine(rows).astype(np.float32)
+    found = methods.find(ids, rows, methods.Params.of(config.similar), seconds=seconds,
+                         pixels=rescore.thumbnails(thumbs) if thumbs else None)
+    row_of = {int(pid): i for i, pid in enumerate(ids)}
     groups = []
     for g in sorted(found, key=lambda g: (-len(g), g)):
         members = [row_of[m] for m in g]
         rep = analysis.representative(x, members)
         groups.append([rep] + [m for m in members if m != rep])
     return Setup(label(config), config, x, groups)
+
+
+def _having(lib: Library, config: Config, ids: np.ndarray) -> np.ndarray:
+    if "cnn" in config.similar.features and vectors.spec(config.vectors) is None:
+        raise OrganizerError("nothing to explore: similar.features names cnn and vectors are turned off")
+    return methods.aligned(lib, tuple(config.similar.features), ids)[0]
 
 
 def _thumb_uri(path: str | None) -> str | None:
@@ -109,19 +109,20 @@ def explore(catalog: Catalog, config: Config, output: str, sample: int = 1000, c
     from organizer.explore import report as sections  # matplotlib: the explore extra
 
     started = time.perf_counter()
-    lib = Library.load(catalog, config.events.use_mtime)
-    ids = _sample(lib, sample, seed)
-    main = _setup(catalog, config, lib, ids)
-    other = _setup(catalog, compare, lib, ids) if compare is not None else None
-    common = main.ids if other is None else np.intersect1d(main.ids, other.ids)
+    first_lib = regroup.load(catalog, config, {"visual"})
+    ids = _sample(first_lib, sample, seed)
+    second_lib = regroup.load(catalog, compare, {"visual"}) if compare is not None else None
+    common = _having(first_lib, config, ids)
+    if second_lib is not None and compare is not None:
+        common = np.intersect1d(common, _having(second_lib, compare, ids))
     if len(common) < 2:
         wanted = sorted(set(config.similar.features) | set(compare.similar.features if compare else ()))
         listed = ", ".join(f'"{name}"' for name in wanted)
         raise OrganizerError(f"nothing to explore: {len(common)} photos have the features {listed}; a scan with "
                              f"them in similar.features computes what is missing, e.g. "
                              f"ORGANIZER_SIMILAR_FEATURES='[{listed}]' organizer scan")
-    first = _grouped(main, np.searchsorted(main.ids, common), config)
-    second = _grouped(other, np.searchsorted(other.ids, common), compare) if other is not None else None
+    first = _grouped(first_lib, config, common)
+    second = _grouped(second_lib, compare, common) if second_lib is not None and compare is not None else None
     facts = {f.id: f for f in catalog.photos.facts(common.tolist())}
     files = catalog.files.present(common.tolist())
     photos, thumbs = [], []
@@ -133,13 +134,13 @@ def explore(catalog: Catalog, config: Config, output: str, sample: int = 1000, c
             thumbs.append(uri)
     taken = [f.taken_local for f in catalog.photos.facts()]
     events = [g.start for g in catalog.groups.rows("event")]
-    html = sections.page_html(first, second, photos, thumbs, taken, events, len(lib.ids))
+    html = sections.page_html(first, second, photos, thumbs, taken, events, len(first_lib.ids))
     target = Path(output)
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(target.name + ".part")
     partial.write_text(html, encoding="utf-8")
     os.replace(partial, target)
-    report = ExploreReport(str(target), len(lib.ids), len(common), len(first.groups),
+    report = ExploreReport(str(target), len(first_lib.ids), len(common), len(first.groups),
                            seconds=round(time.perf_counter() - started, 2))
     if second is not None:
         report.compare_groups = len(second.groups)

@@ -38,6 +38,7 @@ class PublishReport:
     renamed: int = 0
     kept_foreign: list[str] = field(default_factory=list)
     unsafe: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
     map: str | None = None
     map_photos: int = 0
     seconds: float = 0.0
@@ -102,15 +103,21 @@ def publish(catalog: Catalog, config: Config, output: str | None = None, with_ma
                             fallback=lambda rel, name, text: inside(str(root / rel), text), renames=renames)
         report.written, report.unchanged, report.removed = result.written, result.unchanged, result.removed
         report.renamed, report.kept_foreign, report.unsafe = result.renamed, result.kept_foreign, result.unsafe
-        stale = {p for p in albums if recorded.get(p) != digests[p] or p not in ours} | result.changed
+        stale = ({p for p in albums if recorded.get(p) != digests[p] or p not in ours} | result.changed) - set(
+            result.failed) - set(result.unsafe)  # those keep their old record, so they are tried again
         _record(catalog, out, albums, digests, result.links, ours, stale, gone)
         if with_map:
             report.map, report.map_photos = _write_map(tree, albums, photos, report)
         with catalog.transaction():
             catalog.albums.set_device(out, os.stat(root).st_dev)
     report.seconds = round(time.monotonic() - started, 3)
+    report.failed = result.failed
     run_id = catalog.start_run("publish")
     catalog.finish_run(run_id, report.as_dict())
+    if result.failed:  # every other album is written; these are tried again next time
+        first, why = next(iter(sorted(result.failed.items())))
+        raise OutputError(f"{root}: {len(result.failed)} albums could not be written ({first}: {why}); the others "
+                          f"are up to date")
     return report
 
 
