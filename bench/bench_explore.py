@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import io
 import statistics
 import sys
 import tempfile
@@ -33,7 +32,7 @@ from PIL import Image, ImageOps
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from organizer import config as config_mod, demo, index, similarity  # noqa: E402
+from organizer import config as config_mod, demo, index, regroup  # noqa: E402
 from organizer.catalog import Catalog  # noqa: E402
 from organizer.cluster import methods  # noqa: E402
 from organizer.extract import decode, features, visual  # noqa: E402
@@ -149,34 +148,30 @@ def run_set(name: str, truth: dict[str, str], tmp: Path, sims: list[float]) -> d
         index.index(catalog, cfg, [str(tmp / name)])
     results: dict[tuple[str, str], dict] = {}
     with Catalog(db, readonly=True) as catalog:
+        paths = {f.photo_id: f.path for rows in catalog.files.present().values() for f in rows}
         for feature in FEATURES:
             fcfg = config_mod.load(env={}, overrides={"catalog.path": (str(db), "b"),
                                                       "catalog.cache_dir": (str(tmp / "cache"), "b"),
                                                       "similar.features": ([feature], "b")})
-            looks = similarity.load(catalog, fcfg)
-            paths = {f.photo_id: f.path for f in _files(catalog)}
-            labels = [truth.get(paths.get(int(i), ""), f"?{i}") for i in looks.ids]
-            row_of = {int(i): r for r, i in enumerate(looks.ids)}
+            ids, rows, seconds, _ = methods.aligned(regroup.load(catalog, fcfg, {"visual"}), (feature,))
+            labels = [truth.get(paths.get(int(i), ""), f"?{i}") for i in ids]
             for method in config_mod.SIMILAR_METHODS:
-                results[(feature, method)] = _best(looks, labels, row_of, method, sims)
+                results[(feature, method)] = _best(ids, rows, seconds, labels, method, sims)
     return results
 
 
-def _files(catalog: Catalog) -> list:
-    return [f for rows in catalog.files.present().values() for f in rows]
-
-
-def _best(looks: similarity.Visual, labels: list[str], row_of: dict[int, int], method: str,
+def _best(ids: np.ndarray, rows: dict[str, np.ndarray], seconds: np.ndarray, labels: list[str], method: str,
           sims: list[float]) -> dict:
     best: dict = {}
     for sim in sims if method in THRESHOLDED else [0.8]:
         params = methods.Params(method=method, sim=sim, k_choice="silhouette", alpha=0.3, mix_hours=24.0)
         tracemalloc.start()
         t = time.perf_counter()
-        groups = methods.find(looks.ids, looks.features, params, seconds=looks.seconds)
+        groups = methods.find(ids, rows, params, seconds=seconds)
         seconds = time.perf_counter() - t
         peak = tracemalloc.get_traced_memory()[1] / 2**20
         tracemalloc.stop()
+        row_of = {int(i): r for r, i in enumerate(ids)}
         ari, hit, predicted, true = scores(labels, [[row_of[m] for m in g] for g in groups])
         if not best or ari > best["ari"]:
             best = {"ari": ari, "sim": sim, "hit": hit, "predicted": predicted, "true": true,
