@@ -34,8 +34,9 @@ class ClusterReport:
 
 
 def load(catalog: Catalog, config: Config, needs: set[str]) -> Library:
-    """The catalog's photos as the clusterers read them, with the features they need."""
-    rows = catalog.photos.facts()
+    """The catalog's items (photos and videos; companions such as a RAW's JPEG or a Live Photo's
+    MOV go with their primary) as the clusterers read them, with the features they need."""
+    rows = [r for r in catalog.photos.facts() if r.primary_id is None]  # a companion goes with its primary
     n = len(rows)
     seconds = np.zeros(n, dtype=np.int64)
     dated = np.zeros(n, dtype=bool)

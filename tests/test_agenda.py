@@ -30,17 +30,30 @@ def at(seconds: float) -> datetime:
 
 
 class Jobs(Agenda):
-    """An agenda whose health checks (every 5 s) the tests leave out of what they compare."""
+    """An agenda whose health checks (every 5 s) and idle refreshes the tests leave out of what
+    they compare."""
 
     def due(self, now: datetime, settling: bool) -> list[str]:
-        return [job for job in super().due(now, settling) if job != "health"]
+        return [job for job in super().due(now, settling) if job not in ("health", "refresh")]
 
 
 def test_health_checks_come_every_five_seconds() -> None:
-    a = Agenda(trigger("10m", T0), trigger("24h", T0), retry_s=60, now=T0)
+    a = Agenda(trigger("10m", T0), trigger("24h", T0), retry_s=60, now=T0, refresh_pending=False)
     assert a.due(at(4.9), settling=False) == [] and a.due(at(5), settling=False) == ["health"]
     a.ran("health", at(5), ok=True)
     assert a.due(at(9.9), settling=False) == [] and a.due(at(10), settling=False) == ["health"]
+
+
+def test_idle_refreshes_come_only_when_there_is_nothing_else_to_do() -> None:
+    a = Agenda(trigger("10m", T0), trigger("24h", T0), retry_s=60, now=T0)
+    assert a.due(at(1), settling=False) == ["refresh"]
+    assert a.due(at(1), settling=True) == []  # files arriving: they come first
+    a.changed()
+    assert a.due(at(1), settling=False) == ["quick"]  # links first
+    a.ran("quick", at(1), ok=True)
+    assert a.due(at(5), settling=False) == ["health"]
+    a.refresh_pending = False  # all up to date
+    assert a.due(at(2), settling=False) == []
 
 
 def test_a_batch_makes_a_quick_update_due_and_updates_coalesce_while_files_arrive() -> None:

@@ -17,7 +17,7 @@ from organizer.errors import OutputError
 from organizer.geocode import Geocoder
 from organizer.publish import mapview, thumbs
 from organizer.publish.albums import MARKER, AlbumTree, Unsafe
-from organizer.publish.plan import KINDS, Album, Photo, load_photos, plan
+from organizer.publish.plan import KINDS, Album, Context, Photo, load_photos, plan
 
 __all__ = ["AlbumTree", "OutputOffline", "PublishReport", "publish"]
 
@@ -86,7 +86,8 @@ def publish(catalog: Catalog, config: Config, output: str | None = None, with_ma
     with AlbumTree(root) as tree:
         report = PublishReport(output=out)
         photos = load_photos(catalog)
-        albums = plan(catalog, photos, Geocoder(config.geocode, catalog))
+        albums = plan(catalog, photos, Context(Geocoder(config.geocode, catalog), config.publish.companions,
+                                               config.publish.favorites_rating))
         for album in albums.values():
             report.albums[album.kind] = report.albums.get(album.kind, 0) + 1
         digests = {path: a.digest() for path, a in albums.items()}
