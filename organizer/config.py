@@ -89,11 +89,44 @@ class DuplicatesConfig:
     dhash_distance: int = _opt(8, "Largest dHash Hamming distance between duplicates (0-16).", minimum=0)
 
 
+# What similar groups can be made of and how (docs/explore.md); the registries (extract.visual,
+# cluster.methods, cluster.rescore) are checked against these names by the tests.
+SIMILAR_FEATURES = ("cnn", "hog", "grey", "pca", "phash", "orb")
+SIMILAR_METHODS = ("average", "chain", "agglomerative", "dbscan", "kmeans", "mix")
+RESCORERS = ("ssim", "orb-match", "template", "corner-minhash")
+LINKAGES = ("average", "complete", "single", "weighted")
+
+
 @dataclass(frozen=True)
 class SimilarConfig:
     sim: float = _opt(0.8, "How alike photos of a similar group are (0-1, higher is stricter).", minimum=0)
     neighbours: int = _opt(10, "Nearest neighbours looked at per photo.", minimum=1)
     min_photos: int = _opt(2, "Smallest similar group.", minimum=2)
+    features: tuple[str, ...] = _opt(("cnn",), "What photos are compared by: " + ", ".join(SIMILAR_FEATURES)
+                                     + " (several: the mean of their cosines).")
+    method: str = _opt("average", "How groups are made: " + ", ".join(SIMILAR_METHODS) + ".",
+                       choices=SIMILAR_METHODS)
+    linkage: str = _opt("average", "agglomerative and mix: the linkage of the hierarchical clustering.",
+                        choices=LINKAGES)
+    k: int = _opt(0, "kmeans: the number of clusters; 0: chosen by k_choice.", minimum=0)
+    k_max: int = _opt(20, "kmeans: the largest k tried when choosing.", minimum=2)
+    k_choice: str = _opt("knee", "kmeans: knee of the distortion curve, silhouette or davies-bouldin.",
+                         choices=("knee", "silhouette", "davies-bouldin"))
+    alpha: float = _opt(0.3, "mix: weight of the time distance against the content distance (0-1).", minimum=0)
+    mix_hours: float = _opt(24.0, "mix: photos this many hours apart are at time distance 1.", minimum=0.01)
+    rescore: tuple[str, ...] = _opt((), "Pixel re-scorers of candidate pairs: " + ", ".join(RESCORERS) + ".")
+    rescore_min: float = _opt(0.5, "A candidate pair is kept when every re-scorer gives at least this (0-1).",
+                              minimum=0)
+    hog_size: int = _opt(128, "hog: the side of the grey image it is computed on.", minimum=16)
+    hog_orientations: int = _opt(8, "hog: orientation bins.", minimum=1)
+    hog_pixels_per_cell: int = _opt(8, "hog: the side of a cell in pixels.", minimum=2)
+    hog_cells_per_block: int = _opt(1, "hog: the side of a normalisation block in cells.", minimum=1)
+    grey_size: int = _opt(64, "grey (and pca of grey): the side of the stored grey image.", minimum=8)
+    pca_of: str = _opt("grey", "pca: of the grey pixels or of hog.", choices=("grey", "hog"))
+    pca_components: float = _opt(0.95, "pca: components (1 or more) or the variance kept (below 1).",
+                                 minimum=0.01)
+    phash_size: int = _opt(8, "phash: x of the x*x grey image (8-16; x*x bits).", minimum=8)
+    orb_keypoints: int = _opt(500, "orb: the most keypoints kept per photo.", minimum=8)
 
 
 @dataclass(frozen=True)
@@ -389,8 +422,7 @@ def _finish(values: dict[str, dict[str, Any]], sources: dict[str, str], path: Pa
             trigger(get("schedule", key))
         except ValueError as exc:
             raise ConfigError(f"{where('schedule.' + key)}: schedule.{key}: {exc}") from None
-    if get("similar", "sim") > 1:
-        raise ConfigError(f"{where('similar.sim')}: similar.sim: must be at most 1")
+    _check_similar(get, where)
     for key in ("mean", "std"):
         if len(get("vectors", key)) != 3:
             raise ConfigError(f"{where('vectors.' + key)}: vectors.{key}: expected three numbers (R, G, B)")
@@ -411,6 +443,24 @@ def _finish(values: dict[str, dict[str, Any]], sources: dict[str, str], path: Pa
         values["scan"]["workers"] = min(cores(), MAX_AUTO_WORKERS)
     sections = {s: cls(**values[s]) for s, cls in SECTIONS.items()}
     return Config(**sections, file=str(path) if path else None, sources=sources)
+
+
+def _check_similar(get: Any, where: Any) -> None:
+    for key in ("sim", "alpha", "rescore_min"):
+        if get("similar", key) > 1:
+            raise ConfigError(f"{where('similar.' + key)}: similar.{key}: must be at most 1")
+    for key, known in (("features", SIMILAR_FEATURES), ("rescore", RESCORERS)):
+        unknown = [name for name in get("similar", key) if name not in known]
+        if unknown:
+            raise ConfigError(f"{where('similar.' + key)}: similar.{key}: unknown {', '.join(unknown)} "
+                              f"(known: {', '.join(known)})")
+    if not get("similar", "features"):
+        raise ConfigError(f"{where('similar.features')}: similar.features: name at least one feature")
+    if get("similar", "phash_size") > 16:
+        raise ConfigError(f"{where('similar.phash_size')}: similar.phash_size: must be at most 16")
+    if get("similar", "hog_size") < get("similar", "hog_pixels_per_cell") * get("similar", "hog_cells_per_block"):
+        raise ConfigError(f"{where('similar.hog_size')}: similar.hog_size: must hold one block "
+                          "(hog_pixels_per_cell x hog_cells_per_block)")
 
 
 def normal_path(text: str) -> str:

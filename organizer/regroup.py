@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from organizer import similarity
 from organizer.catalog import Catalog, GroupRow, shown
 from organizer.cluster import duplicates, events, identity, places, similar
 from organizer.cluster.library import MIN_SIDE, Library
@@ -43,7 +44,7 @@ def load(catalog: Catalog, config: Config, needs: set[str]) -> Library:
         if row.taken_local and events.eligible(row.taken_source, config.events.use_mtime):
             seconds[i] = events.to_seconds(datetime.fromisoformat(row.taken_local))
             dated[i] = True
-    features = {}
+    features = similarity.features(catalog, config) if "visual" in needs else {}
     if "cnn" in needs and (spec := vectors.spec(config.vectors)) is not None:
         ids, blobs = catalog.photos.vectors(vectors.model_id(spec))
         matrix = np.frombuffer(b"".join(blobs), dtype=np.float16).reshape(len(ids), -1) if ids else np.empty((0, 0))
@@ -111,8 +112,8 @@ def similar_to(catalog: Catalog, config: Config, path: str, k: int) -> list[dict
         raise CatalogError("vectors are turned off (vectors.enabled = false)")
     model = vectors.model_id(spec)
     known = catalog.files.get(path)
-    if known is None:
-        raise CatalogError(f"{shown(path)}: not in the catalog")
+    if known is None:  # any photo file: its vector, by the same model
+        return _nearest(catalog, model, similarity.vector_of_file(path, config), None, k)
     if known.state != "ok":
         why = {"error": "could not be read (see `organizer errors`)", "missing": "is missing from disk",
                "unsupported": "is of a format organizer does not read", "ignored": "is not a photo"}
@@ -121,7 +122,10 @@ def similar_to(catalog: Catalog, config: Config, path: str, k: int) -> list[dict
     vec = catalog.photos.vector(photo, model) if photo is not None else None
     if vec is None:
         raise CatalogError(f"{shown(path)}: no vector from {model} yet (run `organizer scan`)")
-    query = np.frombuffer(vec, dtype=np.float16)
+    return _nearest(catalog, model, np.frombuffer(vec, dtype=np.float16), photo, k)
+
+
+def _nearest(catalog: Catalog, model: str, query: np.ndarray, photo: int | None, k: int) -> list[dict[str, Any]]:
     best: list[tuple[float, int]] = []  # (cosine, photo id), streamed so memory stays one batch
     for ids, blobs in catalog.photos.vector_batches(model, SIMILAR_BATCH):
         matrix = np.frombuffer(b"".join(blobs), dtype=np.float16).reshape(len(ids), -1)

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from organizer.cluster import duplicates, events, places, similar
+from organizer.cluster import duplicates, events, methods, places
 from organizer.cluster.library import Library
 from organizer.config import cores
 
@@ -59,16 +59,13 @@ def find_duplicates(lib: Library, cfg: Any) -> list[Found]:
 
 
 def find_similar(lib: Library, cfg: Any) -> list[Found]:
-    ids, matrix = lib.visual("cnn")
-    if len(ids) == 0:
-        return []
-    return [Found(frozenset(group)) for group in similar.find_similar(ids, matrix, cfg.sim, cfg.neighbours,
-                                                                      cfg.min_photos, threads=cores())]
+    return [Found(frozenset(group)) for group in methods.find_in(lib, cfg, threads=cores())]
 
 
 CLUSTERERS: tuple[Clusterer, ...] = (
     Clusterer("event", "events", find_events),
     Clusterer("place", "places", find_places),
     Clusterer("duplicate", "duplicates", find_duplicates),
-    Clusterer("similar", "similar", find_similar, needs=("cnn",), enabled=lambda config: config.vectors.enabled),
+    Clusterer("similar", "similar", find_similar, needs=("visual",),  # similar.features, by similarity.features
+              enabled=lambda config: "cnn" not in config.similar.features or config.vectors.enabled),
 )

@@ -8,6 +8,8 @@ pairwise-similar photos (X~A~B~Y) cannot pull unrelated X and Y into one giant g
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from scipy.cluster.hierarchy import fcluster, linkage
 from scipy.sparse import coo_matrix
@@ -16,6 +18,9 @@ from scipy.sparse.csgraph import connected_components
 EXACT_MAX = 20_000  # up to this many photos, exact neighbours by blockwise matrix products
 MAX_LINKAGE = 4000  # larger components are first split at a stricter threshold
 PCA_DIMS = 128
+
+Rescore = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]  # (rows, cols, cosines) -> scores
+Distances = Callable[[np.ndarray], np.ndarray]  # member rows -> their square distance matrix
 
 
 def nearest(query: np.ndarray, matrix: np.ndarray, k: int, exclude: int | None = None) -> list[tuple[int, float]]:
@@ -87,14 +92,23 @@ def neighbours(x: np.ndarray, k: int, threads: int) -> np.ndarray:
     return found
 
 
-def _split(x: np.ndarray, members: np.ndarray, sim: float) -> list[np.ndarray]:
-    """Average linkage on cosine distance, cut at 1 - sim."""
-    sub = x[members].astype(np.float32)
-    if len(members) == 2:
-        return [members] if float(sub[0] @ sub[1]) >= sim else []
-    dist = np.clip(1.0 - sub @ sub.T, 0.0, 2.0)
+def _split(x: np.ndarray, members: np.ndarray, sim: float, method: str | None = "average",
+           distances: Distances | None = None) -> list[np.ndarray]:
+    """Hierarchical clustering (`method` linkage) on cosine distance, or on `distances`, cut at
+    1 - sim; `method` None keeps the component whole (a chain)."""
+    if method is None:
+        return [members]
+    if distances is None:
+        sub = x[members].astype(np.float32)
+        if len(members) == 2:
+            return [members] if float(sub[0] @ sub[1]) >= sim else []
+        dist = np.clip(1.0 - sub @ sub.T, 0.0, 2.0)
+    else:
+        dist = distances(members)
+        if len(members) == 2:
+            return [members] if dist[0, 1] <= 1.0 - sim else []
     i, j = np.triu_indices(len(members), 1)
-    labels = fcluster(linkage(dist[i, j], method="average"), t=1.0 - sim, criterion="distance")
+    labels = fcluster(linkage(dist[i, j], method=method), t=1.0 - sim, criterion="distance")
     return [members[labels == label] for label in np.unique(labels)]
 
 
@@ -107,10 +121,15 @@ def _components(x: np.ndarray, rows: np.ndarray, cols: np.ndarray, n: int) -> li
 
 
 def find_similar(
-    ids: np.ndarray, vectors: np.ndarray, sim: float, k: int = 10, min_photos: int = 2, threads: int = 1
+    ids: np.ndarray, vectors: np.ndarray, sim: float, k: int = 10, min_photos: int = 2, threads: int = 1,
+    method: str | None = "average", rescore: Rescore | None = None, distances: Distances | None = None,
 ) -> list[tuple[int, ...]]:
     """Groups of photo ids whose vectors are similar: every group's average pairwise cosine is at
-    least `sim` (0..1; higher is stricter)."""
+    least `sim` (0..1; higher is stricter).
+
+    The other linkages (`method`; None: whole linked components, chains) and the hooks serve
+    cluster.methods: `rescore(rows, cols, cosines)` gives candidate edges their scores (an edge
+    below `sim` is dropped), `distances(members)` the square matrix the split uses."""
     n = len(ids)
     if n < 2:
         return []
@@ -119,18 +138,20 @@ def find_similar(
     rows = np.repeat(np.arange(n), near.shape[1])
     cols = near.ravel()
     scores = _cosines(x, rows, cols)  # re-scored on the full vectors
+    if rescore is not None:
+        scores = rescore(rows, cols, scores)
     keep = scores >= sim
     rows, cols, scores = rows[keep], cols[keep], scores[keep]
     groups: list[tuple[int, ...]] = []
     pending = [(c, sim) for c in _components(x, rows, cols, n)]
     while pending:
         members, level = pending.pop()
-        if len(members) > MAX_LINKAGE and level < 0.995:
+        if method is not None and len(members) > MAX_LINKAGE and level < 0.995:
             stricter = level + (1.0 - level) / 4
             inside = np.isin(rows, members) & np.isin(cols, members) & (scores >= stricter)
             pending.extend((c, stricter) for c in _components(x, rows[inside], cols[inside], n))
             continue
-        for part in _split(x, members, sim) if len(members) <= MAX_LINKAGE else [members]:
+        for part in _split(x, members, sim, method, distances) if len(members) <= MAX_LINKAGE else [members]:
             if len(part) >= min_photos:
                 groups.append(tuple(sorted(int(i) for i in ids[part])))
     return groups

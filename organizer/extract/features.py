@@ -32,7 +32,12 @@ class Feature:
 
 
 # feature name -> (the module that defines it, imported on first use; the extra it needs, if any)
-MODULES: dict[str, tuple[str, str | None]] = {}
+MODULES: dict[str, tuple[str, str | None]] = {
+    "hog": ("organizer.extract.hog", "explore"),
+    "grey": ("organizer.extract.grey", None),
+    "phash": ("organizer.extract.phash", None),
+    "orb": ("organizer.extract.orb", "explore"),
+}
 
 
 class MissingExtra(ConfigError):
@@ -73,5 +78,7 @@ def wanted(config: Any) -> dict[str, Params]:
     return out
 
 
+from organizer.extract import visual  # noqa: E402  (a consumer; it reads this module's registry)
+
 # functions Config -> {feature name: params}; a consumer of features adds itself here
-CONSUMERS: list[Callable[[Any], dict[str, Params]]] = []
+CONSUMERS: list[Callable[[Any], dict[str, Params]]] = [visual.wanted]
