@@ -46,6 +46,16 @@ class GroupRow:
 
 
 @dataclass(frozen=True)
+class FileFacts:
+    """What the gallery shows of a present file beside its picture."""
+
+    size: int | None
+    width: int | None
+    height: int | None
+    format: str | None
+
+
+@dataclass(frozen=True)
 class KnownFile:
     id: int
     size: int | None
@@ -447,6 +457,18 @@ class Catalog:
             ORDER BY p.id, f.path
             """
         ).fetchall()
+
+    def file_facts(self, paths: Iterable[str]) -> dict[str, FileFacts]:
+        """Size, pixel size and format of the present files among `paths`, by path."""
+        wanted = sorted(set(paths))
+        out: dict[str, FileFacts] = {}
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start:start + 500]
+            for path, size, width, height, fmt in self.conn.execute(
+                    "SELECT f.path, f.size, p.width, p.height, p.format FROM files f JOIN photos p ON p.id = f.photo_id "
+                    f"WHERE f.state = 'ok' AND f.path IN ({','.join('?' * len(chunk))})", chunk):
+                out[path] = FileFacts(size, width, height, fmt)
+        return out
 
     def group_rows(self, kind: str) -> list[tuple]:
         """(key, start, end, lat, lon, radius_m, members) of every group of `kind`, members sorted."""

@@ -15,7 +15,7 @@ from organizer.cluster.events import TAKEN_SOURCES
 from organizer.config import Config
 from organizer.errors import OutputError
 from organizer.geocode import Geocoder, PlaceName
-from organizer.publish import mapview, naming, thumbs
+from organizer.publish import naming, site
 from organizer.publish.albums import AlbumTree
 
 __all__ = ["AlbumTree", "PublishReport", "plan", "publish"]
@@ -31,6 +31,8 @@ class PublishReport:
     unchanged: int = 0
     removed: int = 0
     kept_foreign: list[str] = field(default_factory=list)
+    gallery: str | None = None
+    pages_written: int = 0
     map: str | None = None
     map_photos: int = 0
     seconds: float = 0.0
@@ -146,35 +148,6 @@ def plan(catalog: Catalog, photos: dict[int, _Photo], geocoder: Geocoder) -> dic
     return albums
 
 
-def _map_items(catalog: Catalog, albums: dict[str, _Album], photos: dict[int, _Photo]) -> tuple[
-        list[mapview.MapPhoto], dict[str, str], list[mapview.MapLine], list[mapview.MapArea]]:
-    in_albums: dict[int, list[str]] = {}
-    for path, album in albums.items():
-        if album.kind != "timeline":
-            for pid in album.photos:
-                in_albums.setdefault(pid, []).append(path)
-    points, thumb_files = [], {}
-    for pid, p in photos.items():
-        if p.lat is None:
-            continue
-        thumb = None
-        if p.thumb and os.path.exists(p.thumb):
-            thumb = p.digest
-            thumb_files[thumb + ".jpg"] = p.thumb
-        points.append(mapview.MapPhoto(p.lat, p.lon, thumb, p.taken.isoformat(sep=" ") if p.taken else None,
-                                       os.path.basename(p.paths[0]), sorted(in_albums.get(pid, []))))
-    lines, areas = [], []
-    by_key = {(a.kind, a.key): path for path, a in albums.items()}
-    for key, _, _, _, _, _, members in catalog.group_rows("event"):
-        located = [photos[m] for m in members if m in photos and photos[m].lat is not None]
-        located.sort(key=lambda p: p.taken or datetime.min)
-        title = by_key.get(("event", key), key).split("/", 1)[-1]
-        lines.append(mapview.MapLine(title, [(p.lat, p.lon) for p in located]))
-    for key, _, _, lat, lon, radius, _ in catalog.group_rows("place"):
-        areas.append(mapview.MapArea(by_key.get(("place", key), key).split("/", 1)[-1], lat, lon, radius or 0))
-    return points, thumb_files, lines, areas
-
-
 def publish(catalog: Catalog, config: Config, output: str | None = None, with_map: bool = True,
             verify: bool = True) -> PublishReport:
     """Mirror the catalog's groups into the output folder, and write the map (unless not
@@ -204,11 +177,9 @@ def publish(catalog: Catalog, config: Config, output: str | None = None, with_ma
                             for path in changed},
                            removed=None if verify else set(recorded) - set(albums))
 
-        if with_map:
-            points, thumb_files, lines, areas = _map_items(catalog, albums, photos)
-            thumbs.sync(tree.root / mapview.MAP_DIR / "thumbs", thumb_files)
-            report.map = str(mapview.write(tree.root, points, lines, areas))
-            report.map_photos = len(points)
+        pages = site.build(tree.root, catalog, config, albums, photos, None if verify else write, with_map)
+        report.gallery, report.pages_written = str(tree.root / "index.html"), pages.pages_written
+        report.map, report.map_photos = pages.map, pages.map_photos
     report.seconds = round(time.monotonic() - started, 3)
     run_id = catalog.start_run("publish")
     catalog.finish_run(run_id, report.as_dict())

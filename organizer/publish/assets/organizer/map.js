@@ -1,0 +1,218 @@
+/* organizer's map: offline outlines, photo clusters (supercluster), popups, event tracks and a
+   year filter. Every user string is shown with textContent: data, never markup or code. */
+(function () {
+  'use strict';
+
+  function el(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) { node.className = className; }
+    if (text !== undefined && text !== null) { node.textContent = text; }
+    return node;
+  }
+
+  function thumbUrl(thumb) { return 'map/thumbs/' + thumb; }
+
+  function addOutlines(map) {
+    var world = window.ORGANIZER_WORLD;
+    if (!world || !window.topojson) { return null; }
+    map.createPane('organizer-world');
+    map.getPane('organizer-world').style.zIndex = 150;  // under the tiles (200): seen when they fail
+    var renderer = L.svg({pane: 'organizer-world', padding: 0.5});
+    var land = topojson.feature(world, world.objects.land);
+    var borders = topojson.mesh(world, world.objects.countries, function (a, b) { return a !== b; });
+    var layer = L.layerGroup([
+      L.geoJSON(land, {pane: 'organizer-world', renderer: renderer, interactive: false,
+        style: {stroke: true, color: '#8a8170', weight: 1, fillColor: '#f2efe6', fillOpacity: 1,
+                className: 'organizer-land'}}),
+      L.geoJSON(borders, {pane: 'organizer-world', renderer: renderer, interactive: false,
+        style: {color: '#a39b8b', weight: 1, dashArray: '4 3', fill: false, className: 'organizer-border'}})
+    ]);
+    layer.addTo(map);
+    return layer;
+  }
+
+  function yearOf(taken) { return taken ? parseInt(taken.slice(0, 4), 10) : 0; }
+
+  window.organizerMap = function (map, data) {
+    var photos = data.photos, albums = data.albums;
+    var outlines = addOutlines(map);
+    var markers = L.layerGroup().addTo(map);
+    var track = null;
+    var features = photos.map(function (p, i) {
+      return {type: 'Feature', properties: {i: i, t: p[3] || ''}, geometry: {type: 'Point', coordinates: [p[1], p[0]]}};
+    });
+    var years = photos.map(function (p) { return yearOf(p[3]); });
+    var dated = years.filter(function (y) { return y > 0; });
+    var first = dated.reduce(function (a, y) { return y < a ? y : a; }, dated.length ? dated[0] : 0);
+    var last = dated.reduce(function (a, y) { return y > a ? y : a; }, first);
+    var index = null, range = [first, last];
+
+    function load() {
+      var all = range[0] === first && range[1] === last;
+      var chosen = features.filter(function (f, i) {
+        var y = years[f.properties.i];
+        return all || (y >= range[0] && y <= range[1]);
+      });
+      index = new Supercluster({
+        radius: 64, maxZoom: 18,
+        map: function (props) { return {t: props.t, i: props.i}; },
+        reduce: function (acc, props) { if (props.t > acc.t) { acc.t = props.t; acc.i = props.i; } }
+      });
+      index.load(chosen);
+      map.getContainer().setAttribute('data-shown', String(chosen.length));
+      draw();
+    }
+
+    function icon(i, count) {
+      var p = photos[i];
+      var box = el('div', count ? 'organizer-cluster' : 'organizer-photo');
+      if (p[2]) {
+        var img = el('img');
+        img.src = thumbUrl(p[2]);
+        img.alt = '';
+        box.appendChild(img);
+      } else {
+        box.classList.add('organizer-nothumb');
+      }
+      if (count) { box.appendChild(el('span', 'organizer-count', count.toLocaleString())); }
+      return L.divIcon({html: box, className: 'organizer-icon', iconSize: count ? [56, 56] : [44, 44]});
+    }
+
+    function draw() {
+      var b = map.getBounds();
+      var west = b.getWest(), east = b.getEast();
+      if (east - west >= 360) { west = -180; east = 180; }
+      var found = index.getClusters([west, Math.max(b.getSouth(), -85), east, Math.min(b.getNorth(), 85)],
+                                    Math.round(map.getZoom()));
+      markers.clearLayers();
+      found.forEach(function (f) {
+        var ll = [f.geometry.coordinates[1], f.geometry.coordinates[0]];
+        var props = f.properties;
+        if (props.cluster) {
+          var m = L.marker(ll, {icon: icon(props.i, props.point_count), title: props.point_count + ' photos'});
+          m.on('click', function () {
+            map.flyTo(ll, Math.min(index.getClusterExpansionZoom(props.cluster_id), 18), {duration: 0.4});
+          });
+          markers.addLayer(m);
+        } else {
+          var single = L.marker(ll, {icon: icon(props.i, 0)});
+          single.bindPopup(function () { return popup(props.i); }, {maxWidth: 320, minWidth: 200});
+          markers.addLayer(single);
+        }
+      });
+    }
+
+    function showTrack(e) {
+      if (track) { map.removeLayer(track); }
+      var points = [];
+      photos.forEach(function (p) { if (p[7] === e) { points.push(p); } });
+      points.sort(function (a, b) { return (a[3] || '') < (b[3] || '') ? -1 : (a[3] || '') > (b[3] || '') ? 1 : 0; });
+      track = L.polyline(points.map(function (p) { return [p[0], p[1]]; }),
+                         {color: '#d2452b', weight: 4, opacity: 0.85, className: 'organizer-track'});
+      track.bindTooltip(el('span', 'organizer-track-name', albums[e][1]), {sticky: true});
+      track.addTo(map);
+      map.getContainer().setAttribute('data-track', String(points.length));
+      if (points.length > 1) { map.fitBounds(track.getBounds(), {padding: [40, 40], maxZoom: 16}); }
+    }
+
+    function albumLink(k) {
+      var a = albums[k];
+      var link = el('a', 'organizer-album', a[0]);
+      if (a[2]) { link.href = a[2]; }
+      return link;
+    }
+
+    function popup(i) {
+      var p = photos[i];
+      var box = el('div', 'organizer-popup');
+      var open = el('a', 'organizer-open');
+      open.href = p[5];
+      open.title = 'Open the original';
+      if (p[2]) {
+        var img = el('img');
+        img.src = thumbUrl(p[2]);
+        img.alt = '';
+        open.appendChild(img);
+      }
+      open.appendChild(el('span', 'organizer-name', p[4]));
+      box.appendChild(open);
+      box.appendChild(el('div', 'organizer-when', p[3] || 'undated'));
+      var list = el('ul');
+      p[6].forEach(function (k) { var li = el('li'); li.appendChild(albumLink(k)); list.appendChild(li); });
+      box.appendChild(list);
+      if (p[7] >= 0) {
+        var button = el('button', 'organizer-show-track', 'Show the event\u2019s track');
+        button.type = 'button';
+        button.addEventListener('click', function () { showTrack(p[7]); });
+        box.appendChild(button);
+      }
+      return box;
+    }
+
+    var places = L.layerGroup();
+    data.areas.forEach(function (a) {
+      var circle = L.circle([a[0], a[1]], {radius: Math.max(a[2], 50), weight: 2, fillOpacity: 0.08,
+                                           className: 'organizer-place'});
+      circle.bindTooltip(el('span', '', albums[a[3]][1]));
+      circle.bindPopup(function () { var box = el('div', 'organizer-popup'); box.appendChild(albumLink(a[3])); return box; });
+      places.addLayer(circle);
+    });
+    places.addTo(map);
+
+    var overlays = {'Photos': markers, 'Places': places};
+    if (outlines) { overlays['Country outlines (offline)'] = outlines; }
+    L.control.layers(null, overlays, {collapsed: true}).addTo(map);
+
+    var nav = L.control({position: 'topleft'});
+    nav.onAdd = function () {
+      var box = el('div', 'leaflet-bar organizer-nav');
+      var link = el('a', '', 'Albums');
+      link.href = 'index.html';
+      box.appendChild(link);
+      return box;
+    };
+    nav.addTo(map);
+
+    if (first) {
+      var slider = L.control({position: 'bottomleft'});
+      slider.onAdd = function () {
+        var box = el('div', 'organizer-years');
+        var label = el('div', 'organizer-years-label');
+        var from = el('input'), to = el('input');
+        [from, to].forEach(function (input, k) {
+          input.type = 'range';
+          input.min = String(first);
+          input.max = String(last);
+          input.step = '1';
+          input.value = String(k ? last : first);
+          input.className = k ? 'organizer-to' : 'organizer-from';
+          input.setAttribute('aria-label', k ? 'to year' : 'from year');
+        });
+        function show() { label.textContent = 'Photos from ' + range[0] + ' to ' + range[1]; }
+        var timer = null;
+        function changed() {
+          var a = parseInt(from.value, 10), b = parseInt(to.value, 10);
+          if (a > b) { if (this === from) { to.value = from.value; b = a; } else { from.value = to.value; a = b; } }
+          range = [a, b];
+          show();
+          clearTimeout(timer);
+          timer = setTimeout(load, 120);
+        }
+        from.addEventListener('input', changed);
+        to.addEventListener('input', changed);
+        show();
+        box.appendChild(label);
+        box.appendChild(from);
+        box.appendChild(to);
+        L.DomEvent.disableClickPropagation(box);
+        L.DomEvent.disableScrollPropagation(box);
+        return box;
+      };
+      slider.addTo(map);
+    }
+
+    map.on('moveend zoomend', function () { if (index) { draw(); } });
+    load();
+    window.organizer = {map: map, photos: photos, albums: albums};
+  };
+}());
