@@ -121,8 +121,8 @@ def _info(item: Item) -> str:
 
 def _tile(item: Item, n: int) -> str:
     link = "../../" + web.href(item.link)
-    name = os.path.basename(item.link)
-    ext = os.path.splitext(name)[1].lower()
+    name = os.path.basename(item.path)  # the original's own name (a link's may be numbered or cleaned)
+    ext = os.path.splitext(item.link)[1].lower()
     thumb = f"../thumbs/{web.href(item.thumb)}" if item.thumb else ""
     if item.video:
         show, full = "video", link

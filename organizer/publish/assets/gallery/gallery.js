@@ -25,6 +25,9 @@
     }
     function current() { return decodeURIComponent(location.hash.slice(1)); }
     window.addEventListener('hashchange', function () { show(current()); window.scrollTo(0, 0); });
+    tabs.forEach(function (t) {  // at once, not when the hash change is reported
+      t.addEventListener('click', function () { show(decodeURIComponent(t.hash.slice(1))); });
+    });
     find.addEventListener('input', function () {
       var words = find.value.toLocaleLowerCase().split(/\s+/).filter(Boolean);
       document.querySelectorAll('.card').forEach(function (card) {
@@ -77,6 +80,7 @@
       } else {
         media = el('img');
         media.alt = tile.getAttribute('data-name');
+        media.draggable = false;  // a swipe with a mouse is not a drag of the picture
       }
       media.src = tile.getAttribute('data-full');
       stage.appendChild(media);
