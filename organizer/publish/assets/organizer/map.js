@@ -12,18 +12,39 @@
 
   function thumbUrl(thumb) { return 'map/thumbs/' + thumb; }
 
+  // A ring or line that crosses the antimeridian (Russia's Chukotka, Fiji) jumps 360 degrees in
+  // longitude: drawn as it is, it is a band across the world. Made continuous, it runs past 180.
+  function unwrapLine(line) {
+    for (var k = 1; k < line.length; k++) {
+      while (line[k][0] - line[k - 1][0] > 180) { line[k][0] -= 360; }
+      while (line[k][0] - line[k - 1][0] < -180) { line[k][0] += 360; }
+    }
+  }
+  function unwrapGeometry(g) {
+    if (g.type === 'LineString') { unwrapLine(g.coordinates); }
+    else if (g.type === 'MultiLineString' || g.type === 'Polygon') { g.coordinates.forEach(unwrapLine); }
+    else if (g.type === 'MultiPolygon') { g.coordinates.forEach(function (p) { p.forEach(unwrapLine); }); }
+  }
+  function unwrap(geo) {
+    if (geo.type === 'FeatureCollection') { geo.features.forEach(function (f) { unwrapGeometry(f.geometry); }); }
+    else { unwrapGeometry(geo); }
+    return geo;
+  }
+
   function addOutlines(map) {
     var world = window.ORGANIZER_WORLD;
     if (!world || !window.topojson) { return null; }
     map.createPane('organizer-world');
     map.getPane('organizer-world').style.zIndex = 150;  // under the tiles (200): seen when they fail
     var renderer = L.svg({pane: 'organizer-world', padding: 0.5});
-    var land = topojson.feature(world, world.objects.land);
-    var borders = topojson.mesh(world, world.objects.countries, function (a, b) { return a !== b; });
+    var countries = unwrap(topojson.feature(world, world.objects.countries));
+    var coast = unwrap(topojson.mesh(world, world.objects.countries, function (a, b) { return a === b; }));
+    var borders = unwrap(topojson.mesh(world, world.objects.countries, function (a, b) { return a !== b; }));
     var layer = L.layerGroup([
-      L.geoJSON(land, {pane: 'organizer-world', renderer: renderer, interactive: false,
-        style: {stroke: true, color: '#8a8170', weight: 1, fillColor: '#f2efe6', fillOpacity: 1,
-                className: 'organizer-land'}}),
+      L.geoJSON(countries, {pane: 'organizer-world', renderer: renderer, interactive: false,
+        style: {stroke: false, fillColor: '#f2efe6', fillOpacity: 1, className: 'organizer-land'}}),
+      L.geoJSON(coast, {pane: 'organizer-world', renderer: renderer, interactive: false,
+        style: {color: '#8a8170', weight: 1, fill: false, className: 'organizer-coast'}}),
       L.geoJSON(borders, {pane: 'organizer-world', renderer: renderer, interactive: false,
         style: {color: '#a39b8b', weight: 1, dashArray: '4 3', fill: false, className: 'organizer-border'}})
     ]);
@@ -37,7 +58,7 @@
     var photos = data.photos, albums = data.albums;
     var outlines = addOutlines(map);
     var markers = L.layerGroup().addTo(map);
-    var track = null;
+    var track = null, trackRenderer = L.svg();
     var features = photos.map(function (p, i) {
       return {type: 'Feature', properties: {i: i, t: p[3] || ''}, geometry: {type: 'Point', coordinates: [p[1], p[0]]}};
     });
@@ -45,7 +66,7 @@
     var dated = years.filter(function (y) { return y > 0; });
     var first = dated.reduce(function (a, y) { return y < a ? y : a; }, dated.length ? dated[0] : 0);
     var last = dated.reduce(function (a, y) { return y > a ? y : a; }, first);
-    var index = null, range = [first, last];
+    var index = null, range = [first, last], drawn = {};
 
     function load() {
       var all = range[0] === first && range[1] === last;
@@ -54,11 +75,13 @@
         return all || (y >= range[0] && y <= range[1]);
       });
       index = new Supercluster({
-        radius: 64, maxZoom: 18,
+        radius: 64, maxZoom: 17,  // from zoom 18 every photo is its own marker
         map: function (props) { return {t: props.t, i: props.i}; },
         reduce: function (acc, props) { if (props.t > acc.t) { acc.t = props.t; acc.i = props.i; } }
       });
       index.load(chosen);
+      markers.clearLayers();
+      drawn = {};
       map.getContainer().setAttribute('data-shown', String(chosen.length));
       draw();
     }
@@ -82,24 +105,51 @@
       var b = map.getBounds();
       var west = b.getWest(), east = b.getEast();
       if (east - west >= 360) { west = -180; east = 180; }
-      var found = index.getClusters([west, Math.max(b.getSouth(), -85), east, Math.min(b.getNorth(), 85)],
-                                    Math.round(map.getZoom()));
-      markers.clearLayers();
+      var zoom = Math.round(map.getZoom());
+      var found = index.getClusters([west, Math.max(b.getSouth(), -85), east, Math.min(b.getNorth(), 85)], zoom);
+      var next = {};
       found.forEach(function (f) {
-        var ll = [f.geometry.coordinates[1], f.geometry.coordinates[0]];
         var props = f.properties;
-        if (props.cluster) {
-          var m = L.marker(ll, {icon: icon(props.i, props.point_count), title: props.point_count + ' photos'});
-          m.on('click', function () {
-            map.flyTo(ll, Math.min(index.getClusterExpansionZoom(props.cluster_id), 18), {duration: 0.4});
-          });
-          markers.addLayer(m);
-        } else {
-          var single = L.marker(ll, {icon: icon(props.i, 0)});
-          single.bindPopup(function () { return popup(props.i); }, {maxWidth: 320, minWidth: 200});
-          markers.addLayer(single);
-        }
+        var key = props.cluster ? 'c' + props.cluster_id + '@' + zoom : 'p' + props.i;
+        next[key] = drawn[key] || makeMarker(f);
+        if (!drawn[key]) { markers.addLayer(next[key]); }
       });
+      Object.keys(drawn).forEach(function (key) { if (!next[key]) { markers.removeLayer(drawn[key]); } });
+      drawn = next;  // markers that stay are kept, with their open popup
+    }
+
+    function makeMarker(f) {
+      var ll = [f.geometry.coordinates[1], f.geometry.coordinates[0]];
+      var props = f.properties;
+      if (props.cluster) {
+        var m = L.marker(ll, {icon: icon(props.i, props.point_count), title: props.point_count + ' photos'});
+        m.on('click', function () {
+          var zoom = index.getClusterExpansionZoom(props.cluster_id);
+          if (zoom > 18 || map.getZoom() >= 18) {  // photos taken at one spot: list them
+            m.bindPopup(leaves(props.cluster_id), {maxWidth: 340}).openPopup();
+          } else {
+            map.flyTo(ll, zoom, {duration: 0.4});
+          }
+        });
+        return m;
+      }
+      var single = L.marker(ll, {icon: icon(props.i, 0)});
+      single.bindPopup(function () { return popup(props.i); }, {maxWidth: 320, minWidth: 200});
+      return single;
+    }
+
+    function leaves(id) {
+      var box = el('div', 'organizer-popup organizer-leaves');
+      index.getLeaves(id, 60).forEach(function (leaf) {
+        var p = photos[leaf.properties.i];
+        var open = el('a', 'organizer-open');
+        open.href = p[5];
+        open.title = p[4] + (p[3] ? ' \u00b7 ' + p[3] : '');
+        if (p[2]) { var img = el('img'); img.src = thumbUrl(p[2]); img.alt = ''; open.appendChild(img); }
+        else { open.textContent = p[4]; }
+        box.appendChild(open);
+      });
+      return box;
     }
 
     function showTrack(e) {
@@ -108,11 +158,13 @@
       photos.forEach(function (p) { if (p[7] === e) { points.push(p); } });
       points.sort(function (a, b) { return (a[3] || '') < (b[3] || '') ? -1 : (a[3] || '') > (b[3] || '') ? 1 : 0; });
       track = L.polyline(points.map(function (p) { return [p[0], p[1]]; }),
-                         {color: '#d2452b', weight: 4, opacity: 0.85, className: 'organizer-track'});
+                         {color: '#d2452b', weight: 4, opacity: 0.85, className: 'organizer-track', renderer: trackRenderer});
       track.bindTooltip(el('span', 'organizer-track-name', albums[e][1]), {sticky: true});
       track.addTo(map);
       map.getContainer().setAttribute('data-track', String(points.length));
-      if (points.length > 1) { map.fitBounds(track.getBounds(), {padding: [40, 40], maxZoom: 16}); }
+      if (points.length > 1 && !map.getBounds().contains(track.getBounds())) {  // else the popup stays open
+        map.fitBounds(track.getBounds(), {padding: [40, 40], maxZoom: 16});
+      }
     }
 
     function albumLink(k) {
