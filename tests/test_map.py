@@ -36,6 +36,17 @@ def _settle(page) -> None:
     page.wait_for_timeout(300)
 
 
+def _wait(page, condition: str, what: str) -> None:
+    """Wait for `condition`; when it does not come, the screenshot and the map's state say why."""
+    try:
+        page.wait_for_function(condition, timeout=20_000)
+    except Exception:
+        screenshot(page, "map-failed.png")
+        state = page.evaluate("() => [organizer.map.getZoom(), organizer.map.getCenter(), "
+                              "document.querySelectorAll('.organizer-icon').length]")
+        raise AssertionError(f"no {what}: zoom, centre, markers = {state} (tests/out/map-failed.png)") from None
+
+
 def _shown(page) -> int:
     """Photos drawn: the clusters' counts and the single photos."""
     counts = [int(t.replace(",", "")) for t in page.locator(".organizer-count").all_inner_texts()]
@@ -97,7 +108,7 @@ def test_map_offline_shows_outlines_markers_popups_and_tracks(library, browser, 
         page.evaluate("() => { organizer.map.setView([47, 2], 4, {animate: false}); }")  # back over Europe
         _settle(page)
         _click_marker(page, ".organizer-cluster", which="top")
-        page.wait_for_function("() => document.querySelectorAll('.organizer-photo').length >= 4")  # flown in
+        _wait(page, "() => document.querySelectorAll('.organizer-photo').length >= 4", "the cluster's photos")
         _settle(page)
         _click_marker(page, ".organizer-photo", which="top")
         popup.wait_for()
