@@ -10,7 +10,11 @@ from urllib.parse import unquote, urlparse
 import pytest
 
 from browsing import HOSTILE, HOSTILE_TOWN, Tab, chromium, make_library, needs_chromium, screenshot, site
-from organizer.publish import pages
+import numpy as np
+
+from organizer.publish import pages, web
+from organizer.publish.albums import copy_assets
+from organizer.publish.gallery import Album, Item
 
 pytestmark = needs_chromium
 KINDS = ["Events", "Places", "Duplicates", "Similar", "Timeline"]  # the library has no tags, favourites, people
@@ -143,12 +147,18 @@ def test_any_event_place_or_month_is_two_clicks_away(library, browser, size: tup
     tab.clean()
 
 
-def test_duplicates_page_shows_each_copy_with_the_suggested_keeper(library, browser) -> None:
-    root, out = library
+def _first_album(browser, out: Path, kind: str) -> tuple[Tab, object]:
+    """The index, the kind's tab, its first card: the album's page."""
     tab = Tab(browser, out.as_uri())
     page = tab.open("index.html")
-    page.locator(".tabs a", has_text="Duplicates").click()
-    page.locator("section[data-title=Duplicates] .card a").first.click()
+    page.locator(".tabs a", has_text=kind).click()
+    page.locator(f"section[data-title={kind}] .card a").first.click()
+    return tab, page
+
+
+def test_duplicates_page_shows_each_copy_with_the_suggested_keeper(library, browser) -> None:
+    root, out = library
+    tab, page = _first_album(browser, out, "Duplicates")
     copies = page.locator("article.copy")
     assert copies.count() == 2
     paths = copies.locator("dd.path").all_inner_texts()
@@ -168,10 +178,7 @@ def test_duplicates_page_shows_each_copy_with_the_suggested_keeper(library, brow
 
 def test_similar_page_is_in_time_order(library, browser) -> None:
     _, out = library
-    tab = Tab(browser, out.as_uri())
-    page = tab.open("index.html")
-    page.locator(".tabs a", has_text="Similar").click()
-    page.locator("section[data-title=Similar] .card a").first.click()
+    tab, page = _first_album(browser, out, "Similar")
     dates = [info.split(" · ")[0] for info in page.eval_on_selector_all("a.tile", "els => els.map(e => e.dataset.info)")]
     assert len(dates) >= 2 and dates == sorted(dates)
     tab.clean()
@@ -191,13 +198,49 @@ def test_hostile_names_are_text_on_every_page(library, browser) -> None:
         for n in range(page.locator("a.tile").count()):
             page.locator("a.tile").nth(n).click()
             page.keyboard.press("Escape")
-    page.goto((out / "index.html").as_uri())
-    page.locator(".tabs a", has_text="Similar").click()
-    page.locator("section[data-title=Similar] .card a").first.click()
+    tab.clean()
+    tab, page = _first_album(browser, out, "Similar")
     page.locator("a.tile", has=page.locator(f'img[alt="{HOSTILE}"]')).click()
     assert page.locator(".lightbox .caption strong").inner_text() == HOSTILE
     page.goto((out / "index.html").as_uri())
     page.locator(".tabs a", has_text="Events").click()
     town = page.locator("section:not(.hidden) .card .name", has_text="alert(2)").inner_text()
     assert "${alert(2)}" in town and "`" in town and "\u202e" in town  # shown as it came, isolated
+    tab.clean()
+
+
+def _webm(path: Path, frames: int = 24) -> None:
+    """A real one-second VP8 video (PyAV)."""
+    import av
+
+    with av.open(str(path), "w") as box:
+        stream = box.add_stream("libvpx", rate=24)
+        stream.width, stream.height, stream.pix_fmt = 160, 120, "yuv420p"
+        for i in range(frames):
+            frame = av.VideoFrame.from_ndarray(np.full((120, 160, 3), i * 10, dtype=np.uint8), format="rgb24")
+            for packet in stream.encode(frame):
+                box.mux(packet)
+        for packet in stream.encode():
+            box.mux(packet)
+
+
+def test_a_video_plays_in_the_lightbox(tmp_path: Path, browser) -> None:
+    """No video is catalogued yet; the renderer is given one, as publish will once there are."""
+    out = tmp_path / "Albums"
+    (out / "Events" / "Clip").mkdir(parents=True)
+    _webm(tmp_path / "clip.webm")
+    os.symlink("../../../clip.webm", out / "Events" / "Clip" / "clip.webm")
+    album = Album("event", "Events/Clip", "Clip", (Item("Events/Clip/clip.webm", str(tmp_path / "clip.webm"),
+                                                        video=True),))
+    (out / "map" / "pages").mkdir(parents=True)
+    (out / "map" / "pages" / "v.html").write_text(pages.album_pages(album, "v")[0])
+    copy_assets(web.ASSETS, out / "map")
+    tab = Tab(browser, out.as_uri())
+    page = tab.open("map/pages/v.html")
+    assert page.locator("a.tile .badge").inner_text() == "▶"
+    page.locator("a.tile").click()
+    page.wait_for_function("() => { var v = document.querySelector('.lightbox video'); return v && v.readyState >= 1; }")
+    assert page.evaluate("document.querySelector('.lightbox video').duration") == pytest.approx(1.0, abs=0.1)
+    page.evaluate("() => { document.querySelector('.lightbox video').muted = true; document.querySelector('.lightbox video').play(); }")
+    page.wait_for_function("() => document.querySelector('.lightbox video').currentTime > 0.2")
     tab.clean()
