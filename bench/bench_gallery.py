@@ -14,7 +14,6 @@ The goal: the pages of 100k photos in about 2,000 albums in under 10 s.
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import statistics
 import sys

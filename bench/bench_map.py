@@ -27,7 +27,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from organizer.publish import mapview, web  # noqa: E402
-from organizer.publish.albums import copy_assets  # noqa: E402
+from organizer.publish.site import copy_assets  # noqa: E402
 
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
         "--disable-component-update", "--disable-sync"]
@@ -81,8 +81,8 @@ def before_page(folder: Path, items: list[mapview.MapPhoto], albums: list[mapvie
         track = [(p.lat, p.lon) for p in items[e:e + 30 * 300:300]]
         folium.PolyLine(track, weight=3, tooltip=albums[e].name).add_to(events)
     events.add_to(fmap)
-    copy_assets(web.ASSETS, folder / "map")  # the same Leaflet
-    copy_assets(BENCH_ASSETS, folder / "map")
+    copy_assets(folder / "map")  # the same Leaflet
+    shutil.copytree(BENCH_ASSETS, folder / "map", dirs_exist_ok=True)
     page = folder / "map.html"
     page.write_text(fmap.get_root().render(), encoding="utf-8")
     return page
@@ -123,7 +123,7 @@ def main() -> None:
         t = time.perf_counter()
         pages = {"before": before_page(folders["before"], items, albums)}
         written = {"before": time.perf_counter() - t}
-        copy_assets(web.ASSETS, folders["ours"] / "map")
+        copy_assets(folders["ours"] / "map")
         t = time.perf_counter()
         pages["ours"] = mapview.write(folders["ours"], items, albums, areas)
         written["ours"] = time.perf_counter() - t

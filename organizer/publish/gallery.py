@@ -1,14 +1,16 @@
 """The gallery's data: what its pages show, as plain dataclasses, and the album kinds' rules.
 
 `pages` renders these into HTML; `site` gathers them from publish's plan and the catalog. An
-album kind that is not listed in `KINDS` (a new one) still gets its tab, titled from its folder,
-sorted by name.
+album kind publish adds (`plan.KINDS`) gets its tab, titled from its folder, sorted by name unless
+`RULES` says otherwise.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+
+from organizer.publish.plan import KINDS
 
 
 @dataclass(frozen=True)
@@ -80,23 +82,21 @@ _MONTHS = {f"{m:02d}": name for m, name in enumerate(
     ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
      "November", "December"], start=1)}
 
-# the order of the tabs; each kind's folder name (Events, Places, ...) is its title
-KINDS: tuple[Kind, ...] = (
+# how the kinds that are not sorted by name show; the tabs' order is publish's (`plan.KINDS`), and
+# each kind's title its folder's name (Events, Places, ...)
+RULES: dict[str, Kind] = {k.kind: k for k in (
     Kind("event", newest_first=True),
-    Kind("place"),
-    Kind("tag"),
     Kind("favorite", newest_first=True),
-    Kind("person"),
     Kind("duplicate", visual=True),
     Kind("similar", visual=True),
     Kind("timeline", newest_first=True, names=_MONTHS),
-)
-_BY_NAME = {k.kind: k for k in KINDS}
+)}
 
 
 def kind(name: str) -> Kind:
-    return _BY_NAME.get(name) or Kind(name)
+    return RULES.get(name) or Kind(name)
 
 
 def kind_order(name: str) -> tuple[int, str]:
-    return (KINDS.index(_BY_NAME[name]), name) if name in _BY_NAME else (len(KINDS), name)
+    order = [k.kind for k in KINDS]
+    return (order.index(name), name) if name in order else (len(order), name)

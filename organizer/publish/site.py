@@ -12,40 +12,26 @@ import json
 import logging
 import os
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Protocol
 
 import numpy as np
 
-from organizer.catalog import Catalog, FileFacts
+from organizer.catalog import Catalog
 from organizer.config import Config
 from organizer.errors import OrganizerError
+from organizer.extract import vectors as vector_models
 from organizer.publish import gallery, mapview, pages, thumbs, web
+from organizer.publish.albums import AlbumTree, Unsafe
 from organizer.publish.gallery import Album, Card, Item
+from organizer.publish.plan import Album as Planned
+from organizer.publish.plan import Photo
 
 log = logging.getLogger(__name__)
 
 MANIFEST_VERSION = 1
 VIDEO_TYPES = frozenset({".mp4", ".m4v", ".mov", ".webm", ".mkv", ".avi", ".3gp", ".mts", ".m2ts"})
-RAW_TYPES = frozenset({".dng", ".cr2", ".cr3", ".nef", ".nrw", ".arw", ".raf", ".orf", ".rw2", ".pef", ".srw"})
-
-
-class PlannedAlbum(Protocol):  # publish's _Album
-    kind: str
-    key: str | None
-    photos: list[int]
-
-    def links(self) -> dict[str, str]: ...
-
-
-class PlannedPhoto(Protocol):  # publish's _Photo
-    digest: str
-    taken: Any  # datetime | None
-    lat: float | None
-    lon: float | None
-    thumb: str | None
-    paths: list[str]
+FOLDERS = (web.SITE_DIR, f"{web.SITE_DIR}/pages", f"{web.SITE_DIR}/{thumbs.FOLDER}")
 
 
 @dataclass
@@ -54,17 +40,19 @@ class SiteReport:
     pages_written: int = 0
     pages_removed: int = 0
     thumbs_copied: int = 0
+    gallery: str | None = None
     map: str | None = None
     map_photos: int = 0
+    unsafe: list[str] = field(default_factory=list)
 
 
 class _Library:
     """Lookups shared by every album of one build."""
 
-    def __init__(self, catalog: Catalog, config: Config, photos: Mapping[int, PlannedPhoto]) -> None:
+    def __init__(self, catalog: Catalog, config: Config, photos: Mapping[int, Photo]) -> None:
         self.catalog, self.photos = catalog, photos
-        self.owner = {path: pid for pid, p in photos.items() for path in p.paths}
-        self.facts: dict[str, FileFacts] = {}
+        self.owner = {f.path: pid for pid, p in photos.items() for f in p.files}
+        self.size = {f.path: f.size for p in photos.values() for f in p.files}
         self._thumbs: dict[int, str | None] = {}
         self.model = _vector_model(config)
 
@@ -77,21 +65,18 @@ class _Library:
     def vectors(self, pids: list[int]) -> np.ndarray | None:
         if self.model is None:
             return None
-        blobs = [self.catalog.vector(pid, self.model) for pid in pids]
+        blobs = [self.catalog.photos.vector(pid, self.model) for pid in pids]
         if any(b is None for b in blobs):
             return None
         return np.frombuffer(b"".join(blobs), dtype=np.float16).reshape(len(pids), -1).astype(np.float32)
 
 
 def _vector_model(config: Config) -> str | None:
-    from organizer.extract import vectors
-    from organizer.index import vector_spec
-
     try:
-        spec = vector_spec(config)
-    except OrganizerError:
+        spec = vector_models.spec(config.vectors)
+        return vector_models.model_id(spec) if spec is not None else None
+    except OrganizerError:  # a user's model that is gone: covers without vectors
         return None
-    return vectors.model_id(spec) if spec is not None else None
 
 
 def representative(vectors: np.ndarray) -> int:
@@ -105,17 +90,10 @@ def _stem(path: str) -> tuple[str, str]:
     return head, tail.split(".", 1)[0].casefold()
 
 
-def _keeper_rank(item: Item) -> tuple:
-    """The copy to suggest keeping first: a RAW, then the most pixels, the largest file, the
-    shortest path."""
-    ext = os.path.splitext(item.path)[1].lower()
-    return (ext not in RAW_TYPES, -((item.width or 0) * (item.height or 0)), -(item.size or 0), len(item.path),
-            item.path)
-
-
-def collect(path: str, planned: PlannedAlbum, lib: _Library) -> Album:
+def collect(path: str, planned: Planned, lib: _Library) -> Album:
     """One album as the gallery shows it: an item per photo (its companions with it), in time
-    order (a duplicates album: the suggested keeper first), and its cover."""
+    order (a duplicates album: in publish's keeper order, the suggested keeper first), and its
+    cover."""
     primaries: list[tuple[str, str, int]] = []
     loose: list[tuple[str, str]] = []
     for name, target in sorted(planned.links().items()):
@@ -135,17 +113,17 @@ def collect(path: str, planned: PlannedAlbum, lib: _Library) -> Album:
             companions.setdefault(i, []).append(link)
     items: list[tuple[Item, int | None]] = []
     for i, (link, target, pid) in enumerate(primaries):
-        f = lib.facts.get(target) or FileFacts(None, None, None, None)
-        items.append((Item(link, target, lib.thumb(pid), lib.photos[pid].taken, f.size, f.width, f.height,
-                           os.path.splitext(target)[1].lower() in VIDEO_TYPES,
+        p = lib.photos[pid]
+        items.append((Item(link, target, lib.thumb(pid), p.taken, lib.size.get(target), p.width or None,
+                           p.height or None, os.path.splitext(target)[1].lower() in VIDEO_TYPES,
                            companions=tuple(companions.get(i, ()))), pid))
     items += [(Item(link, target, video=os.path.splitext(target)[1].lower() in VIDEO_TYPES), None)
               for link, target in alone]
     rule = gallery.kind(planned.kind)
     if planned.kind == "duplicate" and items:
-        best = min(items, key=lambda x: _keeper_rank(x[0]))[0]
-        items = [(replace(it, keeper=it is best), pid) for it, pid in items]
-        items.sort(key=lambda x: (not x[0].keeper, x[0].taken is None, x[0].taken or 0, x[0].link))
+        rank = {target: i for i, target in enumerate(planned.targets)}  # the one to keep first
+        items = [(replace(it, keeper=rank.get(it.path) == 0), pid) for it, pid in items]
+        items.sort(key=lambda x: rank.get(x[0].path, len(rank)))
     else:
         items.sort(key=lambda x: (x[0].taken is None, x[0].taken or 0, x[0].link))
     cover = _cover([it for it, _ in items], [pid for _, pid in items], rule.visual, lib)
@@ -198,31 +176,51 @@ def _remove_pages(folder: Path, names: Collection[str]) -> int:
     return removed
 
 
-def build(root: Path, catalog: Catalog, config: Config, albums: Mapping[str, PlannedAlbum],
-          photos: Mapping[int, PlannedPhoto], changed: Collection[str] | None = None,
-          with_map: bool = True) -> SiteReport:
-    """Write the gallery (and, `with_map`, the map) into `root`. `changed`: the albums whose
+def _folders(tree: AlbumTree) -> None:
+    """Make the site's folders, none through a symlink (raises Unsafe for one that is)."""
+    for rel in (*FOLDERS, *(f"{web.SITE_DIR}/{p.relative_to(web.ASSETS)}" for p in web.ASSETS.rglob("*")
+                            if p.is_dir())):
+        fd = tree.folder(rel, create=True)
+        if fd is not None:
+            os.close(fd)
+
+
+def copy_assets(site: Path) -> None:
+    """The shipped assets into `site` (the output's map/), each file replaced when it differs."""
+    for path in web.ASSETS.rglob("*"):
+        if path.is_file():
+            target = site / path.relative_to(web.ASSETS)
+            target.parent.mkdir(parents=True, exist_ok=True)  # made safely by `_folders` in a publish
+            web.write_if_changed(target, path.read_bytes())
+
+
+def build(tree: AlbumTree, catalog: Catalog, config: Config, albums: Mapping[str, Planned],
+          photos: Mapping[int, Photo], changed: Collection[str] | None = None, with_map: bool = True) -> SiteReport:
+    """Write the gallery (and, `with_map`, the map) into the output. `changed`: the albums whose
     links changed since the last publish (a quick update); None: all may have (their pages are
     rendered and written where their text differs)."""
-    from organizer.publish.albums import copy_assets
-
-    site = root / web.SITE_DIR
-    folder = site / "pages"
-    folder.mkdir(parents=True, exist_ok=True)
-    copy_assets(web.ASSETS, site)
     report = SiteReport()
+    try:
+        _folders(tree)
+    except Unsafe as exc:
+        log.warning("%s: a symlink or a file where organizer keeps its pages; the gallery and the map are "
+                    "not written", tree.root / str(exc))
+        report.unsafe.append(str(exc))
+        return report
+    site = tree.root / web.SITE_DIR
+    folder = site / "pages"
+    copy_assets(site)
     cards = _load_cards(site)
     full = changed is None or with_map
     todo = [p for p in sorted(albums) if full or p in changed or p not in cards]  # type: ignore[operator]
     lib = _Library(catalog, config, photos)
-    lib.facts = catalog.file_facts(t for p in todo for t in albums[p].links().values())
     shown: dict[str, Album] = {}
     for path in todo:
         album = shown[path] = collect(path, albums[path], lib)
         pid = web.page_id(path)
-        texts = pages.album_pages(album, pid)
         names = pages.page_names(pid, pages.page_count(album.count))
-        report.pages_written += sum(web.write_if_changed(folder / n, t) for n, t in zip(names, texts))
+        report.pages_written += sum(web.write_if_changed(folder / n, t)
+                                    for n, t in zip(names, pages.album_pages(album, pid)))
         old = cards.get(path)
         if old is not None and old[1] > len(names):
             report.pages_removed += _remove_pages(folder, pages.page_names(pid, old[1])[len(names):])
@@ -230,20 +228,21 @@ def build(root: Path, catalog: Catalog, config: Config, albums: Mapping[str, Pla
     report.albums_rendered = len(todo)
     for path in set(cards) - set(albums):
         report.pages_removed += _remove_pages(folder, pages.page_names(web.page_id(path), cards.pop(path)[1]))
-    wanted = {t: photos[pid].thumb for pid in (lib.owner.values() if full else
-              {lib.owner[i.path] for a in shown.values() for i in a.items if i.path in lib.owner})
-              if (t := lib.thumb(pid))}
+    shown_ids = lib.owner.values() if full else {lib.owner[i.path] for a in shown.values() for i in a.items
+                                                 if i.path in lib.owner}
+    wanted = {t: photos[pid].thumb for pid in shown_ids if (t := lib.thumb(pid))}
     report.thumbs_copied = thumbs.sync(site / thumbs.FOLDER, wanted, prune=full)  # type: ignore[arg-type]
-    web.write_if_changed(root / "index.html", pages.index_page([c for c, _ in cards.values()]))
+    web.write_if_changed(tree.root / "index.html", pages.index_page([c for c, _ in cards.values()]))
+    report.gallery = str(tree.root / "index.html")
     _save_cards(site, cards)
     if with_map:
-        points, map_albums, areas = _map_data(catalog, albums, shown, lib, {p: c.page for p, (c, _) in cards.items()})
-        report.map = str(mapview.write(root, points, map_albums, areas))
+        points, map_albums, areas = _map_data(albums, shown, lib, {p: c.page for p, (c, _) in cards.items()})
+        report.map = str(mapview.write(tree.root, points, map_albums, areas))
         report.map_photos = len(points)
     return report
 
 
-def _map_data(catalog: Catalog, albums: Mapping[str, PlannedAlbum], shown: Mapping[str, Album], lib: _Library,
+def _map_data(albums: Mapping[str, Planned], shown: Mapping[str, Album], lib: _Library,
               page_of: Mapping[str, str]) -> tuple[list[mapview.MapPhoto], list[mapview.MapAlbum],
                                                    list[mapview.MapArea]]:
     """Every geotagged photo with the link it opens (through its first album, events first), its
@@ -274,10 +273,6 @@ def _map_data(catalog: Catalog, albums: Mapping[str, PlannedAlbum], shown: Mappi
                                        p.taken.strftime("%Y-%m-%d %H:%M") if p.taken else None, name, href,
                                        tuple(sorted(set(member.get(pid, ())))), event.get(pid)))
     map_albums = [mapview.MapAlbum(p, shown[p].name, f"{web.SITE_DIR}/pages/{page_of[p]}") for p in listed]
-    by_key = {(a.kind, a.key): p for p, a in albums.items()}
-    areas = []
-    for key, _, _, lat, lon, radius, _ in catalog.group_rows("place"):
-        path = by_key.get(("place", key))
-        if path in index and lat is not None:
-            areas.append(mapview.MapArea(lat, lon, radius or 0.0, index[path]))
+    areas = [mapview.MapArea(a.area[0], a.area[1], a.area[2], index[p]) for p, a in albums.items()
+             if a.area is not None and p in index]
     return points, map_albums, areas

@@ -38,10 +38,17 @@ def sync(folder: Path, wanted: Mapping[str, str], prune: bool = True) -> int:
     folder.mkdir(parents=True, exist_ok=True)
     present = _present(folder)
     copied = 0
+    unsafe: set[str] = set()
     for rel, source in wanted.items():
         if rel in present:
             continue
         target = folder / rel
+        shard = rel.split("/")[0]
+        if shard in unsafe or target.parent.is_symlink():  # never written through a link not ours
+            if shard not in unsafe:
+                log.warning("%s: a symlink where organizer keeps thumbnails; left alone", target.parent)
+                unsafe.add(shard)
+            continue
         try:
             target.parent.mkdir(exist_ok=True)
             try:

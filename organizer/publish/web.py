@@ -14,23 +14,15 @@ import os
 from pathlib import Path
 from urllib.parse import quote
 
+from organizer.catalog import shown
+
 ASSETS = Path(__file__).parent / "assets"
 SITE_DIR = "map"  # the output's own folder: assets, thumbnails, album pages
 
 
-def text(value: str) -> str:
-    """A string that can be written as UTF-8: a path that was not valid UTF-8 (held with
-    surrogate escapes) shows its odd bytes as `\\xe9`."""
-    try:
-        value.encode("utf-8")
-        return value
-    except UnicodeEncodeError:
-        return os.fsencode(value).decode("utf-8", "backslashreplace")
-
-
 def esc(value: str) -> str:
     """HTML text or a double-quoted attribute value."""
-    return html.escape(text(value), quote=True)
+    return html.escape(shown(value), quote=True)
 
 
 def href(relative: str) -> str:
@@ -44,7 +36,7 @@ def href(relative: str) -> str:
 def script_json(data: object) -> str:
     """JSON that cannot end the <script> element it sits in, nor hold unwritable surrogates."""
     encoded = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-    return (text(encoded).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    return (shown(encoded).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
             .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
 
 
@@ -53,17 +45,20 @@ def page_id(album_path: str) -> str:
     return hashlib.blake2b(os.fsencode(album_path), digest_size=8).hexdigest()
 
 
-def write_if_changed(path: Path, content: str) -> bool:
-    """Write `content` (atomically: a temporary file renamed over) unless the file holds it
-    already; True when written."""
-    data = content.encode("utf-8")
+def write_if_changed(path: Path, content: str | bytes) -> bool:
+    """Write `content` (atomically: a temporary file renamed over; neither read nor written
+    through a symlink) unless the file holds it already; True when written."""
+    data = content.encode("utf-8") if isinstance(content, str) else content
     try:
-        if path.stat().st_size == len(data) and path.read_bytes() == data:
-            return False
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        with os.fdopen(fd, "rb") as fh:
+            if fh.read(len(data) + 1) == data:
+                return False
     except OSError:
         pass
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    tmp.replace(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+    os.replace(tmp, path)
     return True
