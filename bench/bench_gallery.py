@@ -102,7 +102,7 @@ def main() -> None:
                 _, quick, written["quick"] = timed(catalog, cfg, out, verify=False)
                 times["quick"].append(quick)
                 shutil.rmtree(out)
-            albums = len(catalog.album_digests(str(out)))
+            albums = len(catalog.albums.digests(str(out.resolve())))
     med = {k: statistics.median(v) for k, v in times.items()}
     print(f"{args.photos:,} photos in {albums:,} albums ({args.rounds} rounds, medians), in one publish each:")
     print(f"(a) the album tree alone (publish without pages): {med['tree']:6.2f} s")

@@ -19,6 +19,7 @@ from branca.element import MacroElement
 from folium.elements import JSCSSMixin
 from jinja2 import Template
 
+from organizer.catalog import shown
 from organizer.publish import web
 
 MAP_DIR = web.SITE_DIR
@@ -64,10 +65,15 @@ class _Photos(JSCSSMixin, MacroElement):
     default_js = [("supercluster", f"{MAP_DIR}/supercluster/supercluster.min.js"),
                   ("topojson", f"{MAP_DIR}/world/topojson-client.min.js"),
                   ("world", f"{MAP_DIR}/world/countries-50m.js"),
+                  ("world_110m", f"{MAP_DIR}/world/countries-110m.js"),
                   ("organizer_map", f"{MAP_DIR}/organizer/map.js")]
     default_css = [("organizer_map_css", f"{MAP_DIR}/organizer/map.css")]
-    _template = Template("{% macro script(this, kwargs) %}\norganizerMap({{ this._parent.get_name() }}, "
-                         "{{ this.data }});\n{% endmacro %}")
+    # the data as a JSON element the HTML parser skips over and JSON.parse reads at once: as a
+    # script's literal, 10 MB took 2 s to parse
+    _template = Template("{% macro html(this, kwargs) %}<script type=\"application/json\" id=\"organizer-data\">"
+                         "{{ this.data }}</script>{% endmacro %}\n{% macro script(this, kwargs) %}\n"
+                         "organizerMap({{ this._parent.get_name() }}, "
+                         "JSON.parse(document.getElementById('organizer-data').textContent));\n{% endmacro %}")
 
     def __init__(self, data: str) -> None:
         super().__init__()
@@ -76,11 +82,21 @@ class _Photos(JSCSSMixin, MacroElement):
 
 
 def data(photos: Sequence[MapPhoto], albums: Sequence[MapAlbum], areas: Sequence[MapArea]) -> dict:
-    """The page's data: rows of arrays, not objects, to keep 100k photos small."""
+    """The page's data, kept small for 100k photos: rows of arrays, newest photo first (so that a
+    cluster's newest is its lowest row), a photo's link as its album's index and, only when it
+    differs from the file's name, its link's name; thumbnails by digest (map/thumbs/ab/<digest>.jpg)."""
+    index = {a.path: k for k, a in enumerate(albums)}
+    rows = []
+    for p in sorted(photos, key=lambda p: p.taken or "", reverse=True):
+        folder, _, link_name = p.link.rpartition("/")
+        where: int | str = index.get(folder, web.href(p.link))
+        plain = isinstance(where, int) and link_name == p.name and shown(p.name) == p.name
+        rows.append([round(p.lat, 5), round(p.lon, 5), p.thumb.rsplit("/", 1)[-1][:-4] if p.thumb else 0,
+                     p.taken or 0, shown(p.name), where, list(p.albums), -1 if p.event is None else p.event,
+                     0 if plain or not isinstance(where, int) else web.href(link_name)])
     return {
-        "albums": [[a.path, a.name, a.page] for a in albums],
-        "photos": [[round(p.lat, 5), round(p.lon, 5), p.thumb or 0, p.taken or 0, p.name, web.href(p.link),
-                    list(p.albums), -1 if p.event is None else p.event] for p in photos],
+        "albums": [[a.path, a.name, a.page, web.href(a.path)] for a in albums],
+        "photos": rows,
         "areas": [[round(a.lat, 5), round(a.lon, 5), round(a.radius_m), a.album] for a in areas],
     }
 

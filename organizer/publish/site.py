@@ -245,11 +245,10 @@ def build(tree: AlbumTree, catalog: Catalog, config: Config, albums: Mapping[str
 def _map_data(albums: Mapping[str, Planned], shown: Mapping[str, Album], lib: _Library,
               page_of: Mapping[str, str]) -> tuple[list[mapview.MapPhoto], list[mapview.MapAlbum],
                                                    list[mapview.MapArea]]:
-    """Every geotagged photo with the link it opens (through its first album, events first), its
-    albums (not the timeline) and its event; each place as a circle."""
+    """Every geotagged photo with the link it opens (through its first album, events first), the
+    albums it is listed in (not the timeline's) and its event; each place as a circle."""
     order = sorted(shown, key=lambda p: (gallery.kind_order(shown[p].kind), p))
-    listed = [p for p in order if shown[p].kind != "timeline"]
-    index = {p: i for i, p in enumerate(listed)}
+    index = {p: i for i, p in enumerate(order)}
     link: dict[int, tuple[str, str]] = {}
     member: dict[int, list[int]] = {}
     event: dict[int, int] = {}
@@ -260,10 +259,10 @@ def _map_data(albums: Mapping[str, Planned], shown: Mapping[str, Album], lib: _L
             if pid is None:
                 continue
             link.setdefault(pid, (item.link, os.path.basename(item.path)))
-            if path in index:
+            if album.kind != "timeline":
                 member.setdefault(pid, []).append(index[path])
-                if album.kind == "event":
-                    event.setdefault(pid, index[path])
+            if album.kind == "event":
+                event.setdefault(pid, index[path])
     points = []
     for pid, p in lib.photos.items():
         if p.lat is None or p.lon is None or pid not in link:
@@ -272,7 +271,7 @@ def _map_data(albums: Mapping[str, Planned], shown: Mapping[str, Album], lib: _L
         points.append(mapview.MapPhoto(p.lat, p.lon, lib.thumb(pid),
                                        p.taken.strftime("%Y-%m-%d %H:%M") if p.taken else None, name, href,
                                        tuple(sorted(set(member.get(pid, ())))), event.get(pid)))
-    map_albums = [mapview.MapAlbum(p, shown[p].name, f"{web.SITE_DIR}/pages/{page_of[p]}") for p in listed]
+    map_albums = [mapview.MapAlbum(p, shown[p].name, f"{web.SITE_DIR}/pages/{page_of[p]}") for p in order]
     areas = [mapview.MapArea(a.area[0], a.area[1], a.area[2], index[p]) for p, a in albums.items()
              if a.area is not None and p in index]
     return points, map_albums, areas

@@ -10,7 +10,8 @@
     return node;
   }
 
-  function thumbUrl(thumb) { return 'map/thumbs/' + thumb; }
+  // thumbnails by digest, as publish/thumbs.py names them
+  function thumbUrl(digest) { return 'map/thumbs/' + digest.slice(0, 2) + '/' + digest + '.jpg'; }
 
   // A ring or line that crosses the antimeridian (Russia's Chukotka, Fiji) jumps 360 degrees in
   // longitude: drawn as it is, it is a band across the world. Made continuous, it runs past 180.
@@ -31,16 +32,11 @@
     return geo;
   }
 
-  function addOutlines(map) {
-    var world = window.ORGANIZER_WORLD;
-    if (!world || !window.topojson) { return null; }
-    map.createPane('organizer-world');
-    map.getPane('organizer-world').style.zIndex = 150;  // under the tiles (200): seen when they fail
-    var renderer = L.svg({pane: 'organizer-world', padding: 0.5});
+  function outlineLayer(world, renderer) {
     var countries = unwrap(topojson.feature(world, world.objects.countries));
     var coast = unwrap(topojson.mesh(world, world.objects.countries, function (a, b) { return a === b; }));
     var borders = unwrap(topojson.mesh(world, world.objects.countries, function (a, b) { return a !== b; }));
-    var layer = L.layerGroup([
+    return L.layerGroup([
       L.geoJSON(countries, {pane: 'organizer-world', renderer: renderer, interactive: false,
         style: {stroke: false, fillColor: '#f2efe6', fillOpacity: 1, className: 'organizer-land'}}),
       L.geoJSON(coast, {pane: 'organizer-world', renderer: renderer, interactive: false,
@@ -48,6 +44,30 @@
       L.geoJSON(borders, {pane: 'organizer-world', renderer: renderer, interactive: false,
         style: {color: '#a39b8b', weight: 1, dashArray: '4 3', fill: false, className: 'organizer-border'}})
     ]);
+  }
+
+  // Natural Earth's outlines under the tiles: 1:110m when zoomed out (a tenth of the points to
+  // project at each zoom), 1:50m from zoom DETAIL_ZOOM on. One layer group stands for both in the
+  // layer switch.
+  var DETAIL_ZOOM = 5;
+  function addOutlines(map) {
+    if (!window.ORGANIZER_WORLD || !window.topojson) { return null; }
+    map.createPane('organizer-world');
+    map.getPane('organizer-world').style.zIndex = 150;  // under the tiles (200): seen when they fail
+    var renderer = L.svg({pane: 'organizer-world', padding: 0.5});
+    var layer = L.layerGroup(), coarse = null, fine = null, shown = null;
+    function pick() {
+      var want = map.getZoom() >= DETAIL_ZOOM || !window.ORGANIZER_WORLD_110M ? 'fine' : 'coarse';
+      if (want === shown || !map.hasLayer(layer)) { return; }
+      if (want === 'fine') { fine = fine || outlineLayer(window.ORGANIZER_WORLD, renderer); }
+      else { coarse = coarse || outlineLayer(window.ORGANIZER_WORLD_110M, renderer); }
+      layer.clearLayers();
+      layer.addLayer(want === 'fine' ? fine : coarse);
+      shown = want;
+      map.getContainer().setAttribute('data-outlines', want);
+    }
+    map.on('zoomend', pick);
+    layer.on('add', function () { shown = null; pick(); });
     layer.addTo(map);
     return layer;
   }
@@ -57,10 +77,13 @@
   window.organizerMap = function (map, data) {
     var photos = data.photos, albums = data.albums;
     var outlines = addOutlines(map);
+    function linkOf(p) {  // the original through its album's link
+      return typeof p[5] === 'number' ? albums[p[5]][3] + '/' + (p[8] || encodeURIComponent(p[4])) : p[5];
+    }
     var markers = L.layerGroup().addTo(map);
     var track = null, trackRenderer = L.svg();
     var features = photos.map(function (p, i) {
-      return {type: 'Feature', properties: {i: i, t: p[3] || ''}, geometry: {type: 'Point', coordinates: [p[1], p[0]]}};
+      return {type: 'Feature', properties: {i: i}, geometry: {type: 'Point', coordinates: [p[1], p[0]]}};
     });
     var years = photos.map(function (p) { return yearOf(p[3]); });
     var dated = years.filter(function (y) { return y > 0; });
@@ -76,8 +99,9 @@
       });
       index = new Supercluster({
         radius: 64, maxZoom: 17,  // from zoom 18 every photo is its own marker
-        map: function (props) { return {t: props.t, i: props.i}; },
-        reduce: function (acc, props) { if (props.t > acc.t) { acc.t = props.t; acc.i = props.i; } }
+        // rows come newest first: a cluster's newest photo is its lowest row
+        map: function (props) { return {i: props.i}; },
+        reduce: function (acc, props) { if (props.i < acc.i) { acc.i = props.i; } }
       });
       index.load(chosen);
       markers.clearLayers();
@@ -143,7 +167,7 @@
       index.getLeaves(id, 60).forEach(function (leaf) {
         var p = photos[leaf.properties.i];
         var open = el('a', 'organizer-open');
-        open.href = p[5];
+        open.href = linkOf(p);
         open.title = p[4] + (p[3] ? ' \u00b7 ' + p[3] : '');
         if (p[2]) { var img = el('img'); img.src = thumbUrl(p[2]); img.alt = ''; open.appendChild(img); }
         else { open.textContent = p[4]; }
@@ -178,7 +202,7 @@
       var p = photos[i];
       var box = el('div', 'organizer-popup');
       var open = el('a', 'organizer-open');
-      open.href = p[5];
+      open.href = linkOf(p);
       open.title = 'Open the original';
       if (p[2]) {
         var img = el('img');
