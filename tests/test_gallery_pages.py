@@ -159,3 +159,32 @@ def test_thumbnails_sync_adds_prunes_and_drops_the_flat_files_of_before(tmp_path
     assert len(list(folder.rglob("*.jpg"))) == 2  # a quick update adds only
     assert thumbs.sync(folder, {thumbs.name("c3" * 16): str(cache / "missing.jpg")}) == 0  # a warning, no crash
     assert list(folder.rglob("*.jpg")) == []
+
+
+def test_an_album_collects_its_photos_companions_keeper_and_cover(tmp_path: Path) -> None:
+    """From publish's plan to the gallery's album: a RAW's and a Live Photo's companion links go
+    with their photo, a duplicates album keeps publish's keeper order, a month is named."""
+    from organizer.catalog import FileRow
+    from organizer.publish.plan import Album as Planned
+    from organizer.publish.plan import Photo
+
+    cfg = config.load(env={"ORGANIZER_VECTORS_ENABLED": "false"})
+    day = datetime(2021, 6, 1, 10)
+    photos = {i: Photo(f"{i:032x}", day + timedelta(hours=i), None, None, None, 4000, 3000, "jpeg",
+                       [FileRow(i, f"/p/IMG_{i}.jpg", 1000 + i, 0)]) for i in range(5)}
+    photos[5] = Photo(f"{5:032x}", day, None, None, None, 4000, 3000, "jpeg", [FileRow(5, "/backup/IMG_0.jpg", 1000, 0)])
+    lib = site._Library(None, cfg, photos)  # type: ignore[arg-type]  # no vectors: the catalog is not asked
+    month = Planned("timeline", None, list(range(5)),
+                    [f"/p/IMG_{i}.jpg" for i in range(5)] + ["/p/IMG_1.CR2", "/p/IMG_1.jpg.xmp", "/p/IMG_3.MOV",
+                                                             "/p/lonely.txt"])
+    album = site.collect("Timeline/2021/06", month, lib)
+    assert album.name == "June" and album.count == 6  # five photos and the file that belongs to none
+    assert [os.path.basename(i.path) for i in album.items[:5]] == [f"IMG_{i}.jpg" for i in range(5)]  # in time
+    assert album.items[1].companions == ("Timeline/2021/06/IMG_1.CR2", "Timeline/2021/06/IMG_1.jpg.xmp")
+    assert album.items[3].companions == ("Timeline/2021/06/IMG_3.MOV",)
+    assert album.items[5].path == "/p/lonely.txt" and album.items[5].taken is None
+    assert album.cover == 3 and album.start == day and album.end == day + timedelta(hours=4)
+    dup = Planned("duplicate", "k", [0, 5], ["/backup/IMG_0.jpg", "/p/IMG_0.jpg"])  # publish's order: keep first
+    copies = site.collect("Duplicates/IMG_0", dup, lib).items
+    assert [(c.path, c.keeper, c.size) for c in copies] == [("/backup/IMG_0.jpg", True, 1000),
+                                                            ("/p/IMG_0.jpg", False, 1000)]
