@@ -4,6 +4,8 @@ documented `python -m http.server`), with the network off, on a library organize
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -12,7 +14,7 @@ import pytest
 from browsing import HOSTILE, Tab, chromium, make_library, needs_chromium, screenshot, site
 import numpy as np
 
-from organizer.publish import pages, web
+from organizer.publish import pages
 from organizer.publish.site import copy_assets
 from organizer.publish.gallery import Album, Item
 
@@ -35,6 +37,14 @@ def _loaded_images(page, selector: str) -> list[int]:
     return page.eval_on_selector_all(selector, "els => els.map(e => e.complete ? e.naturalWidth : -1)")
 
 
+@contextmanager
+def _index(browser, out: Path, scheme: str) -> Iterator[tuple[Tab, object]]:
+    """The gallery's index over file:// or http://."""
+    with site(out, scheme) as base:
+        tab = Tab(browser, base)
+        yield tab, tab.open("index.html")
+
+
 def _local_file(url: str) -> Path:
     return Path(unquote(urlparse(url).path))
 
@@ -42,9 +52,7 @@ def _local_file(url: str) -> Path:
 @pytest.mark.parametrize("scheme", ["file", "http"])
 def test_index_shows_every_album_kind_with_covers(library, browser, scheme: str) -> None:
     _, out = library
-    with site(out, scheme) as base:
-        tab = Tab(browser, base)
-        page = tab.open("index.html")
+    with _index(browser, out, scheme) as (tab, page):
         assert [t.split(" ")[0] for t in page.locator(".tabs a").all_inner_texts()] == KINDS
         for kind in KINDS:
             page.locator(".tabs a", has_text=kind).click()
@@ -71,9 +79,7 @@ def test_index_shows_every_album_kind_with_covers(library, browser, scheme: str)
 @pytest.mark.parametrize("scheme", ["file", "http"])
 def test_album_page_opens_originals_and_the_lightbox_follows_the_keys(library, browser, scheme: str) -> None:
     root, out = library
-    with site(out, scheme) as base:
-        tab = Tab(browser, base)
-        page = tab.open("index.html")
+    with _index(browser, out, scheme) as (tab, page):
         page.locator(".tabs a", has_text="Events").click()
         page.locator("section:not(.hidden) .card a", has_text="2020-02-10").click()
         page.wait_for_selector("a.tile img")
