@@ -47,7 +47,11 @@ class ScanConfig:
     inline: bool = _opt(False, "Extract in this process, with no worker processes and no time limit per file "
                                "(for tests, pdb and coverage; never for a library that may hold a hostile file).")
     file_timeout_s: float = _opt(60.0, "A file taking longer than this is an error.", minimum=0.1)
-    max_file_mb: int = _opt(1024, "Larger files are reported as errors, never read.", minimum=1)
+    max_file_mb: int = _opt(1024, "Larger images are reported as errors, never read (videos and RAW files "
+                                  "are streamed, whatever their size).", minimum=1)
+    max_megapixels: float = _opt(250.0, "Images with more pixels are errors, never decoded (a 200 MP phone "
+                                        "HEIC passes; each worker needs about 3 bytes a pixel for a PNG or "
+                                        "TIFF this large).", minimum=1)
     batch_size: int = _opt(200, "Catalog rows written per transaction.", minimum=1)
 
 

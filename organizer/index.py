@@ -16,7 +16,7 @@ from organizer import extract
 from organizer.catalog import Catalog, now_iso
 from organizer.config import Config
 from organizer.errors import ConfigError, OrganizerError
-from organizer.extract import vectors
+from organizer.extract import features, vectors
 from organizer.scan import Diff, Entry, Walk, Walker, compare, diff, root_offline
 from organizer.workers import InlinePool, Outcome, Task, WorkerPool, WorkerSettings
 from organizer.writer import Report, Writer
@@ -66,6 +66,8 @@ class Indexer:
         self.keep_pool = keep_pool
         self.spec = vectors.spec(config.vectors)
         self.model_id = vectors.model_id(self.spec) if self.spec else None
+        self.features = features.wanted(config)
+        self.versions = {name: features.version(name, params) for name, params in self.features.items()}
         self.pool: WorkerPool | InlinePool | None = None
         output = config.output.path
         self.walker = Walker(exclude=config.scan.exclude, follow_symlinks=config.scan.follow_symlinks,
@@ -92,7 +94,8 @@ class Indexer:
         cache_dir = self.config.catalog.cache_dir
         settings = WorkerSettings(
             catalog_path=str(self.catalog.path), thumbs_dir=os.path.join(cache_dir, "thumbs"),
-            max_bytes=self.config.scan.max_file_mb * 1024 * 1024, cache_dir=cache_dir, vectors=self.spec)
+            max_bytes=self.config.scan.max_file_mb * 1024 * 1024, cache_dir=cache_dir, vectors=self.spec,
+            max_megapixels=self.config.scan.max_megapixels, features=self.features)
         try:
             if self.spec is not None:
                 vectors.graph_path(self.spec, cache_dir)  # built once here, not by every worker at once
@@ -242,7 +245,8 @@ class Indexer:
 
     def _extract(self, todo: list[tuple[str, Entry]], online: tuple[str, ...], report: Report,
                  progress: Progress | None, should_stop: Callable[[], bool]) -> None:
-        """Extract `todo` in the workers, then compute missing vectors of photos under `online`."""
+        """Extract `todo` in the workers, then compute what photos under `online` lack: their CNN
+        vector (a new model, or vectors turned on) and registered features (new ones, new versions)."""
         writer = Writer(self.catalog, report, self.config.scan.batch_size, self.model_id)
         try:
             if todo:
@@ -251,8 +255,9 @@ class Indexer:
                 _run(self._pool_for(len(tasks)), tasks, lambda o: writer.add(o, *entries[o.path]),
                      progress, should_stop, report)
                 writer.flush()
-            if self.model_id and online and not report.interrupted:
-                stale = [Task(path, 0.0, None, pid) for pid, path in self.catalog.photos.without_vector(self.model_id)
+            if (self.model_id or self.versions) and online and not report.interrupted:
+                stale = [Task(path, 0.0, None, pid, lacks)
+                         for pid, path, lacks in self.catalog.photos.lacking(self.versions, self.model_id)
                          if path.startswith(online)]
                 if stale:
                     _run(self._pool_for(len(stale)), stale, lambda o: writer.add(o, None, None), progress,

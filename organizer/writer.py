@@ -54,6 +54,7 @@ class Report:
     kept: int = 0  # look gone, but their folder or disk was not seen: not marked missing
     still_failing: int = 0  # files that failed before and are unchanged
     vectors: int = 0  # computed for photos catalogued before (a new model, or vectors turned on)
+    features: int = 0  # likewise, registered features (new ones, or new versions)
     interrupted: bool = False
     seconds: float = 0.0
     touched: list[int] = field(default_factory=list)  # photos given a new or changed file
@@ -117,6 +118,7 @@ class Writer:
         self.model_id = model_id
         self.pending: list[tuple[Outcome, str | None, Entry | None]] = []
         self.last_commit = time.monotonic()
+        self.written: set[str] = set()  # digests extracted in this run (two copies read at once)
 
     def add(self, outcome: Outcome, root: str | None, entry: Entry | None) -> None:
         self.pending.append((outcome, root, entry))
@@ -135,13 +137,17 @@ class Writer:
 
     def _write(self, outcome: Outcome, root: str | None, entry: Entry | None, seen: str) -> None:
         cat, report, path = self.catalog, self.report, outcome.path
-        if outcome.photo_id is not None:  # a vector-only task
-            if outcome.kind == "vector" and outcome.vector and self.model_id:
-                cat.photos.put_vector(outcome.photo_id, self.model_id, outcome.vector)
-                report.vectors += 1
+        if outcome.photo_id is not None:  # a refresh task: features of a catalogued photo
+            if outcome.kind == "refresh":
+                if outcome.vector and self.model_id:
+                    cat.photos.put_vector(outcome.photo_id, self.model_id, outcome.vector)
+                    report.vectors += 1
+                for name, (version, value) in (outcome.features or {}).items():
+                    cat.photos.put_feature(outcome.photo_id, name, version, value)
+                    report.features += 1
             else:
-                cat.errors.record(path, "vectors", outcome.message or "unknown error", seen)
-                report.warn(path, f"no vector: {outcome.message}")
+                cat.errors.record(path, "features", outcome.message or "unknown error", seen)
+                report.warn(path, f"no vector or features: {outcome.message}")
             return
         assert root is not None and entry is not None
         version = extract.EXTRACTOR_VERSION
@@ -162,6 +168,12 @@ class Writer:
             setattr(report, outcome.kind, getattr(report, outcome.kind) + 1)
         elif outcome.kind == "vanished":
             report.skipped += 1
+        elif outcome.facts is not None:  # pixels that fail, metadata that reads: in the timeline, with its error
+            self._photo(outcome, root, entry, seen)
+            cat.errors.record(path, "pixels", outcome.message or "unknown error", seen, version)
+            report.indexed -= 1
+            report.errors += 1
+            report.warn(path, outcome.message or "unknown error")
         else:
             cat.files.upsert(path, root, entry.stat, "error", None, seen, version, outcome.format)
             cat.errors.record(path, "extract", outcome.message or "unknown error", seen, version)
@@ -173,17 +185,24 @@ class Writer:
         assert facts is not None
         record = record_of(outcome, seen)
         existing = cat.photos.id_of(facts.digest)
-        if existing is not None:  # extracted again (a newer extractor): keep a better date found before
+        if existing is not None:  # extracted again (a newer extractor, or a twin): keep a better date of another path
             current = cat.photos.date_of(existing)
-            if date_rank(current[1]) > date_rank(record.taken_source) and date_rank(current[1]) < 10:
+            if date_rank(current[1]) < 10 and not better_date(current, facts.taken):
                 record = _redated(record, cat.photos.row(existing) or {})
         photo_id = cat.photos.upsert(record)
         cat.files.upsert(outcome.path, root, entry.stat, "ok", photo_id, seen, extract.EXTRACTOR_VERSION,
                          facts.format)
         if facts.vector is not None and facts.vector_model:
             cat.photos.put_vector(photo_id, facts.vector_model, facts.vector)
+        for name, (version, value) in facts.features.items():
+            cat.photos.put_feature(photo_id, name, version, value)
         cat.errors.clear([outcome.path])
-        self.report.indexed += 1
+        if facts.digest in self.written:  # a copy decoded beside its twin: a copy of a known photo
+            self.report.known += 1
+            self._improve_date(photo_id, entry)
+        else:
+            self.report.indexed += 1
+        self.written.add(facts.digest)
         self.report.touched.append(photo_id)
         for note in facts.warnings:
             log.info("%s: %s", outcome.path, note)

@@ -134,12 +134,13 @@ class PhotoStore:
                           (photo_id, model, vec))
 
     def without_vector(self, model: str) -> list[tuple[int, str]]:
-        """(photo id, one present path) of photos with no vector from `model`."""
+        """(photo id, one present path) of photos with no vector from `model` (of those whose pixels
+        could be decoded)."""
         return [(pid, from_db(path)) for pid, path in self.conn.execute(
             """
             SELECT p.id, min(f.path) FROM photos p JOIN files f ON f.photo_id = p.id AND f.state = 'ok'
             LEFT JOIN vectors v ON v.photo_id = p.id AND v.model = ?
-            WHERE v.photo_id IS NULL GROUP BY p.id
+            WHERE v.photo_id IS NULL AND p.phash IS NOT NULL GROUP BY p.id
             """, (model,))]
 
     def vectors(self, model: str) -> tuple[list[int], list[bytes]]:
@@ -164,6 +165,37 @@ class PhotoStore:
         row = self.conn.execute("SELECT vec FROM vectors WHERE photo_id = ? AND model = ?",
                                 (photo_id, model)).fetchone()
         return row[0] if row else None
+
+    # --- registered features ---------------------------------------------------------------------
+
+    def put_feature(self, photo_id: int, name: str, version: str, value: bytes) -> None:
+        self.conn.execute("INSERT OR REPLACE INTO features (photo_id, name, version, value) VALUES (?, ?, ?, ?)",
+                          (photo_id, name, version, value))
+
+    def lacking(self, wanted: dict[str, str], model: str | None) -> list[tuple[int, str, tuple[str, ...]]]:
+        """(photo id, one present path, what it lacks) of photos (with decodable pixels) lacking
+        the CNN vector of `model` ("cnn") or a feature at the wanted version (name -> version)."""
+        out: dict[int, tuple[str, list[str]]] = {}
+        if model:
+            for pid, path in self.without_vector(model):
+                out.setdefault(pid, (path, []))[1].append("cnn")
+        for name, version in wanted.items():
+            for pid, path in self.conn.execute(
+                    """
+                    SELECT p.id, min(f.path) FROM photos p JOIN files f ON f.photo_id = p.id AND f.state = 'ok'
+                    LEFT JOIN features x ON x.photo_id = p.id AND x.name = ? AND x.version = ?
+                    WHERE x.photo_id IS NULL AND p.phash IS NOT NULL GROUP BY p.id
+                    """, (name, version)):
+                out.setdefault(pid, (from_db(path), []))[1].append(name)
+        return [(pid, path, tuple(names)) for pid, (path, names) in sorted(out.items())]
+
+    def features(self, name: str, version: str) -> tuple[list[int], list[bytes]]:
+        """Photo ids (with a present file) and their values of a feature at a version."""
+        rows = self.conn.execute(
+            "SELECT x.photo_id, x.value FROM features x WHERE x.name = ? AND x.version = ? AND EXISTS "
+            "(SELECT 1 FROM files f WHERE f.photo_id = x.photo_id AND f.state = 'ok') ORDER BY x.photo_id",
+            (name, version)).fetchall()
+        return [r[0] for r in rows], [r[1] for r in rows]
 
     def vector_model(self, photo_id: int) -> str | None:
         row = self.conn.execute("SELECT model FROM vectors WHERE photo_id = ?", (photo_id,)).fetchone()

@@ -12,15 +12,14 @@ from typing import Any
 from organizer.catalog import Catalog, shown
 from organizer.cluster.originals import Copy, keeper_order
 from organizer.errors import CatalogError
-from organizer.publish.plan import KINDS
 
-# status's name for the count of each kind of group
+# status's name for the count of each kind of group (a kind not named here is counted under its own)
 COUNT_KEYS = {"event": "events", "place": "places", "duplicate": "duplicate_groups", "similar": "similar_groups"}
 
 
 def status(catalog: Catalog) -> dict[str, Any]:
     files = catalog.files.counts()
-    groups = catalog.groups.counts(k.kind for k in KINDS if k.kind != "timeline")
+    groups = catalog.groups.counts([*COUNT_KEYS, *(k for k in catalog.groups.kinds() if k not in COUNT_KEYS)])
     data: dict[str, Any] = {
         "files": files["ok"],
         "photos": catalog.files.photos_present(),

@@ -14,6 +14,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 from organizer import publish as publisher
@@ -25,12 +26,12 @@ from organizer.daemon.systemd import Notifier
 from organizer.daemon.watch import Change, OverflowAlarm, Settler, Watchers
 from organizer.errors import CatalogError, OrganizerError, OutputError
 from organizer.index import Indexer, Report
+from organizer.publish.albums import DAEMON_LOCK
 from organizer.scan import root_offline
 
 log = logging.getLogger(__name__)
 
 TICK_S = 0.2
-DAEMON_LOCK = ".organizer-daemon.lock"
 DEAF_AFTER = 3  # watcher restarts in a row that fail before systemd's watchdog is left to act
 
 
@@ -104,28 +105,37 @@ class Service:
         config = self.config
         workflow.preflight(config, output=True)
         os.makedirs(os.path.dirname(config.catalog.path), exist_ok=True)
-        locks = [_hold(f"{config.catalog.path}.daemon.lock", "catalog")]
-        if os.path.isdir(config.output.path):  # an offline output is waited for, unheld
-            try:
-                locks.append(_hold(os.path.join(config.output.path, DAEMON_LOCK), "album folder"))
-            except AlreadyRunning:
-                os.close(locks.pop())
-                raise
-            except OSError as exc:
-                log.warning("%s: cannot hold the album folder (%s); going on", config.output.path, exc.strerror)
+        held = _hold(f"{config.catalog.path}.daemon.lock", "catalog")
+        self._output_lock: int | None = None
         try:
             with Catalog(config.catalog.path) as catalog:
+                self.catalog = catalog
+                self._hold_output()
                 self._serve(catalog)
         finally:
-            for fd in locks:
-                os.close(fd)
+            for fd in (held, self._output_lock):
+                if fd is not None:
+                    os.close(fd)
         return self.stats
+
+    def _hold_output(self) -> None:
+        """Hold the album folder for this daemon once it can be (an offline one is waited for)."""
+        if self._output_lock is not None:
+            return
+        root = Path(os.path.realpath(self.config.output.path))
+        if publisher.offline(root, self.catalog.albums.device(str(root))):
+            return
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+            self._output_lock = _hold(str(root / DAEMON_LOCK), "album folder")
+        except OSError as exc:
+            log.warning("%s: cannot hold the album folder (%s); going on", root, exc.strerror)
 
     def _serve(self, catalog: Catalog) -> None:
         config = self.config
+        assert catalog is self.catalog
         # watchdog warns at length (the whole watch table) when a folder is recreated quickly
         warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"watchdog\.")
-        self.catalog = catalog
         self.indexer = Indexer(catalog, config, keep_pool=True)
         alarm = OverflowAlarm()
         logging.getLogger("watchdog").addHandler(alarm)
@@ -311,6 +321,7 @@ class Service:
             self._albums_failed(exc)
             return False
         self._albums_ok()
+        self._hold_output()
         if report.written or report.removed or report.renamed:
             log.info("albums: %d written, %d removed, %d renamed", report.written, report.removed, report.renamed)
         return True

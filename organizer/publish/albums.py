@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 
 MARKER = OUTPUT_MARKER
 LOCK = ".organizer-albums.lock"
+DAEMON_LOCK = ".organizer-daemon.lock"  # held by `organizer run` for its life
 TMP_PREFIX = ".organizer-new-"
 OLD_PREFIX = ".organizer-old-"
 IN_PLACE_SHARE = 0.1  # links changed, as a share of the album's links, up to which it is updated in place
@@ -110,7 +111,7 @@ def usable(root: Path) -> None:
             names = os.listdir(root)
         except OSError as exc:
             raise OutputError(f"{root}: cannot read the output folder: {exc.strerror}") from None
-        if any(not is_litter(n) and n != LOCK for n in names):
+        if any(not is_litter(n) and n not in (LOCK, DAEMON_LOCK) for n in names):
             raise OutputError(f"{root}: refusing to write into a non-empty folder that organizer does not manage "
                               f"(no {MARKER}); choose an empty or new folder")
 

@@ -13,6 +13,10 @@ from datetime import datetime
 
 from organizer.catalog import Catalog, FileRow
 from organizer.cluster.events import TAKEN_SOURCES
+
+# The Timeline also files exports by when they were written (IFD0 DateTime); only an mtime (when a
+# file was copied) leaves a photo Undated.
+TIMELINE_SOURCES = TAKEN_SOURCES | {"exif-modified"}
 from organizer.cluster.originals import Copy, keeper_order, original_key
 from organizer.geocode import Geocoder, PlaceName
 from organizer.publish import naming
@@ -63,7 +67,7 @@ def load_photos(catalog: Catalog) -> dict[int, Photo]:
     for row in catalog.photos.facts():
         if row.id not in files:
             continue
-        when = (datetime.fromisoformat(row.taken_local) if row.taken_local and row.taken_source in TAKEN_SOURCES
+        when = (datetime.fromisoformat(row.taken_local) if row.taken_local and row.taken_source in TIMELINE_SOURCES
                 else None)
         paths = sorted(files[row.id], key=lambda f: original_key(f.path, f.mtime_ns))
         photos[row.id] = Photo(row.digest, when, row.lat, row.lon, row.thumb, row.width or 0, row.height or 0,

@@ -265,7 +265,7 @@ def _map_data(albums: Mapping[str, Planned], shown: Mapping[str, Album], lib: _L
                 event.setdefault(pid, index[path])
     points = []
     for pid, p in lib.photos.items():
-        if p.lat is None or p.lon is None or pid not in link:
+        if p.lat is None or p.lon is None or p.thumb is None or pid not in link:  # no pixels: not on the map
             continue
         href, name = link[pid]
         points.append(mapview.MapPhoto(p.lat, p.lon, lib.thumb(pid),
