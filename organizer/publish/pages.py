@@ -111,7 +111,7 @@ def index_page(cards: Sequence[Card], title: str = "Photo albums") -> str:
 # --- album pages ---------------------------------------------------------------------------------
 
 def _info(item: Item) -> str:
-    parts = [item.taken.strftime("%Y-%m-%d %H:%M") if item.taken else "undated"]
+    parts = [item.taken.isoformat(" ", "minutes")[:16] if item.taken else "undated"]
     if item.width and item.height:
         parts.append(f"{item.width} × {item.height}")
     if item.size is not None:
@@ -119,11 +119,14 @@ def _info(item: Item) -> str:
     return " · ".join(parts)
 
 
-def _tile(item: Item, n: int) -> str:
-    link = "../../" + web.href(item.link)
+def _tile(item: Item, n: int, folder: tuple[str, str]) -> str:
+    """`folder`: the album's path and its href, encoded once for all its links."""
+    path, encoded = folder
+    link = "../../" + (encoded + "/" + web.href(item.link[len(path) + 1:]) if item.link.startswith(path + "/")
+                       else web.href(item.link))
     name = os.path.basename(item.path)  # the original's own name (a link's may be numbered or cleaned)
-    ext = os.path.splitext(item.link)[1].lower()
-    thumb = f"../thumbs/{web.href(item.thumb)}" if item.thumb else ""
+    ext = web.ext(name)
+    thumb = f"../thumbs/{item.thumb}" if item.thumb else ""  # thumbs.name(): hex digits, nothing to encode
     if item.video:
         show, full = "video", link
     elif ext in IMAGE_TYPES or not thumb:
@@ -134,20 +137,21 @@ def _tile(item: Item, n: int) -> str:
     if item.companions:
         companions = (f' data-companions="{web.esc(json.dumps([[os.path.basename(c), "../../" + web.href(c)] for c in item.companions], ensure_ascii=False))}"')
     size = f' width="{item.width}" height="{item.height}"' if item.width and item.height else ""
-    picture = (f'<img src="{thumb}" alt="{web.esc(name)}" loading="lazy" decoding="async"{size}>' if thumb
-               else f'<span class="nothumb"><bdi>{web.esc(name)}</bdi></span>')
+    shown = web.esc(name)
+    picture = (f'<img src="{thumb}" alt="{shown}" loading="lazy" decoding="async"{size}>' if thumb
+               else f'<span class="nothumb"><bdi>{shown}</bdi></span>')
     badge = '<span class="badge">▶</span>' if item.video else ""
     if item.companions:
         badge += f'<span class="badge plus">+{len(item.companions)}</span>'
-    return (f'<a class="tile" href="{link}" data-n="{n}" data-show="{show}" data-full="{full}" '
-            f'data-name="{web.esc(name)}" data-info="{web.esc(_info(item))}"{companions}>{picture}{badge}</a>')
+    return (f'<a class="tile" href="{link}" data-n="{n}" data-name="{shown}" data-show="{show}" data-full="{full}" '
+            f'data-info="{web.esc(_info(item))}"{companions}>{picture}{badge}</a>')
 
 
-def _copy(item: Item, n: int) -> str:
+def _copy(item: Item, n: int, folder: tuple[str, str]) -> str:
     """A duplicates album's file: its picture, full path, size and resolution side by side."""
     keeper = '<p class="keeper">Suggested keeper</p>' if item.keeper else ""
     dims = f"{item.width} × {item.height}" if item.width and item.height else "unknown"
-    return (f'<article class="copy{" keep" if item.keeper else ""}">{_tile(item, n)}{keeper}<dl>'
+    return (f'<article class="copy{" keep" if item.keeper else ""}">{_tile(item, n, folder)}{keeper}<dl>'
             f'<dt>Path</dt><dd class="path"><bdi>{web.esc(item.path)}</bdi></dd>'
             f'<dt>Size</dt><dd>{human_size(item.size) or "unknown"}</dd>'
             f'<dt>Resolution</dt><dd>{dims}</dd>'
@@ -183,7 +187,8 @@ def album_pages(album: Album, page: str) -> list[str]:
     out = []
     for i, _ in enumerate(names):
         chunk = album.items[i * PAGE_SIZE:(i + 1) * PAGE_SIZE]
-        grid = "".join(render(item, i * PAGE_SIZE + k) for k, item in enumerate(chunk))
+        folder = (album.path, web.href(album.path))
+        grid = "".join(render(item, i * PAGE_SIZE + k, folder) for k, item in enumerate(chunk))
         out.append(
             _head(album.name, "../../") + f'<body class="album kind-{web.esc(album.kind)}"><header class="top">'
             f'<a class="button" href="{back}">← Albums</a><a class="button" href="../../map.html">Map</a>'

@@ -102,7 +102,7 @@ def collect(path: str, planned: Planned, lib: _Library) -> Album:
             loose.append((f"{path}/{name}", target))
         else:
             primaries.append((f"{path}/{name}", target, pid))
-    stems = {_stem(target): i for i, (_, target, _) in enumerate(primaries)}
+    stems = {_stem(target): i for i, (_, target, _) in enumerate(primaries)} if loose else {}
     companions: dict[int, list[str]] = {}
     alone = []
     for link, target in loose:
@@ -115,9 +115,9 @@ def collect(path: str, planned: Planned, lib: _Library) -> Album:
     for i, (link, target, pid) in enumerate(primaries):
         p = lib.photos[pid]
         items.append((Item(link, target, lib.thumb(pid), p.taken, lib.size.get(target), p.width or None,
-                           p.height or None, os.path.splitext(target)[1].lower() in VIDEO_TYPES,
+                           p.height or None, web.ext(target) in VIDEO_TYPES,
                            companions=tuple(companions.get(i, ()))), pid))
-    items += [(Item(link, target, video=os.path.splitext(target)[1].lower() in VIDEO_TYPES), None)
+    items += [(Item(link, target, video=web.ext(target) in VIDEO_TYPES), None)
               for link, target in alone]
     rule = gallery.kind(planned.kind)
     if planned.kind == "duplicate" and items:

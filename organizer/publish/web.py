@@ -11,24 +11,28 @@ import hashlib
 import html
 import json
 import os
+import re
 from pathlib import Path
 from urllib.parse import quote
 
 from organizer.catalog import shown
 
 ASSETS = Path(__file__).parent / "assets"
+_PLAIN = re.compile(r"[A-Za-z0-9_.\-/]+")
 SITE_DIR = "map"  # the output's own folder: assets, thumbnails, album pages
 
 
 def esc(value: str) -> str:
     """HTML text or a double-quoted attribute value."""
-    return html.escape(shown(value), quote=True)
+    return html.escape(value if value.isascii() else shown(value), quote=True)
 
 
 def href(relative: str) -> str:
     """A relative URL for a POSIX path relative to the page, each segment percent-encoded from its
     exact bytes (so `#`, `?`, `%` and non-UTF-8 names reach the right file), already safe for an
     attribute."""
+    if _PLAIN.fullmatch(relative):
+        return relative  # 'Timeline/2008/10/IMG_1234.jpg': nothing to encode
     return "/".join(quote(os.fsencode(part), safe="") if part not in ("..", ".") else part
                     for part in relative.split("/"))
 
@@ -38,6 +42,12 @@ def script_json(data: object) -> str:
     encoded = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
     return (shown(encoded).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
             .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
+
+
+def ext(path: str) -> str:
+    """'.jpg' of '/a/IMG_1.JPG' ('' for none); cheaper than os.path.splitext, for every item."""
+    name = path.rpartition("/")[2]
+    return "." + name.rpartition(".")[2].lower() if "." in name else ""
 
 
 def page_id(album_path: str) -> str:
