@@ -11,7 +11,8 @@ from urllib.parse import unquote, urlparse
 
 import pytest
 
-from browsing import HOSTILE, Tab, chromium, make_library, needs_chromium, screenshot, site
+from browsing import browser, library  # noqa: F401  (pytest fixtures, module-scoped)
+from browsing import HOSTILE, Tab, needs_chromium, screenshot, site
 import numpy as np
 
 from organizer.publish import pages
@@ -22,15 +23,6 @@ pytestmark = needs_chromium
 KINDS = ["Events", "Places", "Duplicates", "Similar", "Timeline"]  # the library has no tags, favourites, people
 
 
-@pytest.fixture(scope="module")
-def library(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    return make_library(tmp_path_factory.mktemp("gallery"))
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as b:
-        yield b
 
 
 def _loaded_images(page, selector: str) -> list[int]:

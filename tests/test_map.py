@@ -12,22 +12,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from browsing import GEOTAGGED, HOSTILE, HOSTILE_TOWN, Tab, chromium, make_library, needs_chromium, screenshot, site
+from browsing import browser, library  # noqa: F401  (pytest fixtures, module-scoped)
+from browsing import GEOTAGGED, HOSTILE, HOSTILE_TOWN, Tab, needs_chromium, screenshot, site
 
 pytestmark = needs_chromium
 LAND = (242, 239, 230)  # the outlines' fill (map.js), and the sea behind them (map.css)
 SEA = (185, 211, 230)
 
 
-@pytest.fixture(scope="module")
-def library(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    return make_library(tmp_path_factory.mktemp("map"))
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as b:
-        yield b
 
 
 def _settle(page) -> None:
