@@ -63,6 +63,14 @@ class OutputConfig:
 
 
 @dataclass(frozen=True)
+class PublishConfig:
+    companions: bool = _opt(True, "Albums link an item's companions beside it (a RAW's JPEG, a Live Photo's MOV, "
+                                  "a video's .thm).")
+    favorites_rating: int = _opt(4, "Photos rated at least this (XMP or Windows rating, 1-5) are in Favorites/.",
+                                 minimum=1)
+
+
+@dataclass(frozen=True)
 class EventsConfig:
     gap_hours: float = _opt(4.0, "A new event starts after a gap longer than this.", minimum=0.01)
     min_photos: int = _opt(3, "Smaller runs are not events.", minimum=1)
@@ -129,6 +137,7 @@ SECTIONS: dict[str, type] = {
     "catalog": CatalogConfig,
     "scan": ScanConfig,
     "output": OutputConfig,
+    "publish": PublishConfig,
     "events": EventsConfig,
     "places": PlacesConfig,
     "duplicates": DuplicatesConfig,
@@ -145,6 +154,7 @@ class Config:
     catalog: CatalogConfig = field(default_factory=CatalogConfig)
     scan: ScanConfig = field(default_factory=ScanConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
+    publish: PublishConfig = field(default_factory=PublishConfig)
     events: EventsConfig = field(default_factory=EventsConfig)
     places: PlacesConfig = field(default_factory=PlacesConfig)
     duplicates: DuplicatesConfig = field(default_factory=DuplicatesConfig)

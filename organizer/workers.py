@@ -42,7 +42,8 @@ class Task:
     mtime: float
     size: int | None = None  # as the walk saw it (not stat-ed again); None: not known
     photo_id: int | None = None  # set for a refresh task: a catalogued photo lacking some features
-    refresh: tuple[str, ...] = ()  # what it lacks: "cnn" (its vector) and registered feature names
+    refresh: tuple[str, ...] = ()  # what it lacks: "cnn" (its vector) and registered feature names;
+    # or ("metadata",) to read its metadata again, ("all",) to extract it again (newer readers)
     sidecars: tuple[str, ...] = ()  # XMP / Takeout JSON sidecars of this file (cluster.companions)
 
 
@@ -141,6 +142,14 @@ def process_file(task: Task, settings: WorkerSettings, lookup: PhotoStore, model
         return Outcome(task.path, "ignored")
     except OSError as exc:
         return Outcome(task.path, "error", message=f"cannot read: {exc.strerror or exc}")
+    if task.photo_id is not None and task.refresh in (("metadata",), ("all",)):  # newer readers, or a sidecar
+        try:
+            facts = extract.extract_source(src, task.mtime, datetime.now(),
+                                           replace(options, pixels=task.refresh == ("all",)), task.sidecars, model)
+        except Exception as exc:
+            return Outcome(task.path, "error", message=_describe(exc), photo_id=task.photo_id)
+        thumb = _write_thumb(settings, facts) if facts.thumbnail is not None else None
+        return Outcome(task.path, "refresh", facts=facts, thumb=thumb, photo_id=task.photo_id)
     if task.photo_id is not None:
         wanted = {name: settings.features[name] for name in task.refresh if name in settings.features}
         try:

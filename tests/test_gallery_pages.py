@@ -162,8 +162,9 @@ def test_thumbnails_sync_adds_prunes_and_drops_the_flat_files_of_before(tmp_path
 
 
 def test_an_album_collects_its_photos_companions_keeper_and_cover(tmp_path: Path) -> None:
-    """From publish's plan to the gallery's album: a RAW's and a Live Photo's companion links go
-    with their photo, a duplicates album keeps publish's keeper order, a month is named."""
+    """From publish's plan to the gallery's album: a RAW's, a sidecar's and a Live Photo's
+    companion links go with their photo, a duplicates album keeps publish's keeper order, a month
+    is named, a video is one."""
     from organizer.catalog import FileRow
     from organizer.publish.plan import Album as Planned
     from organizer.publish.plan import Photo
@@ -173,6 +174,9 @@ def test_an_album_collects_its_photos_companions_keeper_and_cover(tmp_path: Path
     photos = {i: Photo(f"{i:032x}", day + timedelta(hours=i), None, None, None, 4000, 3000, "jpeg",
                        [FileRow(i, f"/p/IMG_{i}.jpg", 1000 + i, 0)]) for i in range(5)}
     photos[5] = Photo(f"{5:032x}", day, None, None, None, 4000, 3000, "jpeg", [FileRow(5, "/backup/IMG_0.jpg", 1000, 0)])
+    photos[1].companions = ["/p/IMG_1.CR2", "/p/IMG_1.jpg.xmp"]
+    photos[3].companions = ["/p/IMG_3.MOV"]
+    photos[4].kind = "video"
     lib = site._Library(None, cfg, photos)  # type: ignore[arg-type]  # no vectors: the catalog is not asked
     month = Planned("timeline", None, list(range(5)),
                     [f"/p/IMG_{i}.jpg" for i in range(5)] + ["/p/IMG_1.CR2", "/p/IMG_1.jpg.xmp", "/p/IMG_3.MOV",
@@ -183,6 +187,7 @@ def test_an_album_collects_its_photos_companions_keeper_and_cover(tmp_path: Path
     assert album.items[1].companions == ("Timeline/2021/06/IMG_1.CR2", "Timeline/2021/06/IMG_1.jpg.xmp")
     assert album.items[3].companions == ("Timeline/2021/06/IMG_3.MOV",)
     assert album.items[5].path == "/p/lonely.txt" and album.items[5].taken is None
+    assert [i.video for i in album.items] == [False] * 4 + [True, False]
     assert album.cover == 3 and album.start == day and album.end == day + timedelta(hours=4)
     dup = Planned("duplicate", "k", [0, 5], ["/backup/IMG_0.jpg", "/p/IMG_0.jpg"])  # publish's order: keep first
     copies = site.collect("Duplicates/IMG_0", dup, lib).items

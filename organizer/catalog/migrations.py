@@ -245,6 +245,46 @@ def m010_features(db: sqlite_utils.Database) -> None:
     )
 
 
+@MIGRATIONS()
+def m011_items(db: sqlite_utils.Database) -> None:
+    """Photos, videos and RAW files as items: what kind, how long, what the user said of them
+    (rating, title, keywords, named face regions), Apple's Live Photo key, the sources of each
+    fact, and the versions of the readers that made them; companions (RAW+JPEG, Live Photo MOVs,
+    .thm files) point to their primary."""
+    db.executescript(
+        """
+        ALTER TABLE photos ADD COLUMN kind TEXT NOT NULL DEFAULT 'photo';
+        ALTER TABLE photos ADD COLUMN duration REAL;
+        ALTER TABLE photos ADD COLUMN rating INTEGER;
+        ALTER TABLE photos ADD COLUMN title TEXT;
+        ALTER TABLE photos ADD COLUMN description TEXT;
+        ALTER TABLE photos ADD COLUMN content_id TEXT;
+        ALTER TABLE photos ADD COLUMN motion_video INTEGER;
+        ALTER TABLE photos ADD COLUMN sources TEXT;
+        ALTER TABLE photos ADD COLUMN versions TEXT;
+        CREATE TABLE keywords (
+            photo_id INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+            keyword TEXT NOT NULL,
+            path TEXT,
+            PRIMARY KEY (photo_id, keyword)
+        ) WITHOUT ROWID;
+        CREATE INDEX keywords_keyword ON keywords(keyword);
+        CREATE TABLE regions (
+            photo_id INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+            name TEXT NOT NULL,
+            x REAL NOT NULL, y REAL NOT NULL, w REAL NOT NULL, h REAL NOT NULL
+        );
+        CREATE INDEX regions_photo ON regions(photo_id);
+        CREATE TABLE companions (
+            photo_id INTEGER PRIMARY KEY REFERENCES photos(id) ON DELETE CASCADE,
+            primary_id INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+            relation TEXT NOT NULL
+        );
+        CREATE INDEX companions_primary ON companions(primary_id);
+        """
+    )
+
+
 # Before migrations had names, `PRAGMA user_version` counted the applied ones.
 LEGACY = ("m001_initial", "m002_groups", "m003_publishing", "m004_vectors", "m005_album_digests")
 

@@ -32,6 +32,7 @@ from organizer.scan import root_offline
 log = logging.getLogger(__name__)
 
 TICK_S = 0.2
+REFRESH_CHUNK = 20  # photos refreshed between two looks at the watchers' queue
 DEAF_AFTER = 3  # watcher restarts in a row that fail before systemd's watchdog is left to act
 
 
@@ -136,7 +137,7 @@ class Service:
         assert catalog is self.catalog
         # watchdog warns at length (the whole watch table) when a folder is recreated quickly
         warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"watchdog\.")
-        self.indexer = Indexer(catalog, config, keep_pool=True)
+        self.indexer = Indexer(catalog, config, keep_pool=True, background=True)
         alarm = OverflowAlarm()
         logging.getLogger("watchdog").addHandler(alarm)
         self.watchers: Watchers | None = None
@@ -220,7 +221,7 @@ class Service:
             if ok and self.stats.catalog_error is not None and job != "health":
                 log.warning("the catalog can be written again")
                 self.stats.catalog_error = None
-        if job in ("rescan", "recluster", "quick", "health"):
+        if job in ("rescan", "recluster", "quick", "health", "refresh"):
             self.agenda.ran(job, self.clock(), ok, time.monotonic() - started)
         return ok
 
@@ -260,6 +261,17 @@ class Service:
                  ", ".join(f"{n} {kind}" for kind, n in sorted(result.groups.items())))
         if not self._publish():
             self.agenda.published_failed(self.clock())
+        return True
+
+    def _refresh(self) -> bool:
+        """Idle work, a few photos at a time so that new files never wait long: what older
+        readers made, or what lacks a feature, brought up to date."""
+        roots = [r for r in self.roots if r not in self.stats.offline]
+        report = self.indexer.refresh(roots, REFRESH_CHUNK, should_stop=self.stopping)
+        done = report.refreshed + report.vectors + report.features
+        self.agenda.refresh_pending = report.seen >= REFRESH_CHUNK or report.interrupted
+        if done:
+            log.info("brought %d photos up to date (newer readers, vectors, features)", done)
         return True
 
     def _quick(self) -> bool:

@@ -39,6 +39,7 @@ class Options:
     max_megapixels: float = 250.0  # scan.max_megapixels
     local_zone: tzinfo | None = None  # the zone of mtimes and UTC-only dates; None: the machine's
     features: Mapping[str, features.Params] = field(default_factory=dict)  # registered features to compute
+    pixels: bool = True  # False: metadata only (a sidecar changed, or the metadata readers did)
 
 
 @dataclass(frozen=True)
@@ -155,12 +156,14 @@ def _raf_jpeg(buf: object) -> tuple[str, bytes]:
 
 def extract_source(src: Source, mtime: float, now: datetime, options: Options = Options(),
                    sidecars: tuple[str, ...] = (), model: Model | None = None) -> Facts:
-    """Everything organizer knows of one opened file, from one decode of its pixels. Metadata is
-    read even when the pixels cannot be decoded: the facts then carry `decode_error` and no
-    thumbnail, hashes or vector."""
+    """Everything organizer knows of one opened file, from one decode of its pixels (none with
+    `options.pixels` False: metadata only). Metadata is read even when the pixels cannot be
+    decoded: the facts then carry `decode_error` and no thumbnail, hashes or vector."""
     warnings: list[str] = []
-    ev, pixels, fmt = _gather(src, sidecars, warnings, options.thumb_size)
-    if pixels is None:
+    ev, pixels, fmt = _gather(src, sidecars, warnings, options.thumb_size if options.pixels else None)
+    if not options.pixels:
+        pixels = _Pixels(None)
+    elif pixels is None:
         pixels = _raw(src, options) if src.kind == "raw" else _photo(src, options)
     described = describe.resolve(ev)
     taken = dates.resolve(ev, described.position, src.name, mtime, now, options.local_zone)

@@ -73,6 +73,7 @@ class TreeReport:
     unsafe: list[str] = field(default_factory=list)  # album paths not written: a symlink on the way
     links: dict[str, dict[str, str]] = field(default_factory=dict)  # album looked at -> organizer's links in it
     changed: set[str] = field(default_factory=set)  # albums whose folder was written
+    failed: dict[str, str] = field(default_factory=dict)  # album -> why it could not be written (a full disk...)
 
 
 def _relative(links: Mapping[str, str], folder: str) -> dict[str, str]:
@@ -281,6 +282,9 @@ class AlbumTree:
             except Unsafe as exc:
                 self._warn_unsafe(rel, str(exc), report)
                 continue
+            except OSError as exc:  # this album, not the others (a full or read-only disk says so for all)
+                report.failed[rel] = f"{exc.strerror or exc}"
+                continue
             report.written += changed
             report.unchanged += not changed
             if changed:
@@ -292,6 +296,9 @@ class AlbumTree:
                     report.kept_foreign.append(rel)
             except Unsafe as exc:
                 self._warn_unsafe(rel, str(exc), report)
+            except OSError as exc:
+                report.failed[rel] = f"{exc.strerror or exc}"
+                continue
             self.managed.discard(rel)
             self.made.pop(rel, None)
             report.removed += 1

@@ -52,6 +52,7 @@ class _Library:
     def __init__(self, catalog: Catalog, config: Config, photos: Mapping[int, Photo]) -> None:
         self.catalog, self.photos = catalog, photos
         self.owner = {f.path: pid for pid, p in photos.items() for f in p.files}
+        self.companion_of = {c: pid for pid, p in photos.items() for c in p.companions}
         self.size = {f.path: f.size for p in photos.values() for f in p.files}
         self._thumbs: dict[int, str | None] = {}
         self.model = _vector_model(config)
@@ -85,15 +86,10 @@ def representative(vectors: np.ndarray) -> int:
     return int(np.argmax(unit @ unit.mean(axis=0)))
 
 
-def _stem(path: str) -> tuple[str, str]:
-    head, tail = os.path.split(path)
-    return head, tail.split(".", 1)[0].casefold()
-
-
 def collect(path: str, planned: Planned, lib: _Library) -> Album:
-    """One album as the gallery shows it: an item per photo (its companions with it), in time
-    order (a duplicates album: in publish's keeper order, the suggested keeper first), and its
-    cover."""
+    """One album as the gallery shows it: an item per photo or video with the links of its
+    companions (a RAW, a Live Photo's MOV, sidecars: `Photo.companions`), in time order (a
+    duplicates album: in publish's keeper order, the suggested keeper first), and its cover."""
     primaries: list[tuple[str, str, int]] = []
     loose: list[tuple[str, str]] = []
     for name, target in sorted(planned.links().items()):
@@ -102,20 +98,20 @@ def collect(path: str, planned: Planned, lib: _Library) -> Album:
             loose.append((f"{path}/{name}", target))
         else:
             primaries.append((f"{path}/{name}", target, pid))
-    stems = {_stem(target): i for i, (_, target, _) in enumerate(primaries)} if loose else {}
+    here = {pid: i for i, (_, _, pid) in enumerate(primaries)}
     companions: dict[int, list[str]] = {}
     alone = []
     for link, target in loose:
-        i = stems.get(_stem(target))
+        i = here.get(lib.companion_of.get(target, -1))
         if i is None:
-            alone.append((link, target))
+            alone.append((link, target))  # a file of no photo here: shown on its own
         else:
             companions.setdefault(i, []).append(link)
     items: list[tuple[Item, int | None]] = []
     for i, (link, target, pid) in enumerate(primaries):
         p = lib.photos[pid]
         items.append((Item(link, target, lib.thumb(pid), p.taken, lib.size.get(target), p.width or None,
-                           p.height or None, web.ext(target) in VIDEO_TYPES,
+                           p.height or None, p.kind == "video" or web.ext(target) in VIDEO_TYPES,
                            companions=tuple(companions.get(i, ()))), pid))
     items += [(Item(link, target, video=web.ext(target) in VIDEO_TYPES), None)
               for link, target in alone]
