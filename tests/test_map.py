@@ -1,93 +1,186 @@
-"""The map in a real headless Chromium, loaded from disk with the network off."""
+"""The map in a real headless Chromium with the network off, over file:// and http://: the
+offline outlines are drawn, every geotagged photo is counted in its markers, popups lead to the
+original and to the gallery, an event's track is drawn, the year slider hides photos, and names
+(file names, an online geocoder's place names) are text."""
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
+from urllib.parse import unquote
 
+import numpy as np
 import pytest
+from PIL import Image
 
-from conftest import ROOT, Cli, gps_ifd, make_jpeg
+from browsing import browser, library  # noqa: F401  (pytest fixtures, module-scoped)
+from browsing import GEOTAGGED, HOSTILE, HOSTILE_TOWN, Tab, needs_chromium, screenshot, site
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-HOSTILE = "<img src=x onerror=alert(1)>.jpg"
-OUT = ROOT / "tests" / "out"
-
-if CHROMIUM is None and os.environ.get("CI"):
-    raise RuntimeError("CI must have Chromium: .ci/run installs Debian's chromium package")
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium)")
-
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+pytestmark = needs_chromium
+LAND = (242, 239, 230)  # the outlines' fill (map.js), and the sea behind them (map.css)
+SEA = (185, 211, 230)
 
 
-def test_map_works_offline_escapes_names_and_counts_every_photo(tmp_path: Path, run: Cli) -> None:
-    from playwright.sync_api import sync_playwright
 
-    root, out = tmp_path / "Pictures", tmp_path / "Albums"
-    spots = [(43.4674, 11.8851), (38.7223, -9.1393), (52.5200, 13.4050)]
-    n = 0
-    for s, (lat, lon) in enumerate(spots):
-        for i in range(4):
-            make_jpeg(root / f"trip{s}" / f"IMG_{s}{i}.jpg", original=f"2020:0{s + 1}:10 1{i}:00:00",
-                      gps=gps_ifd(lat + i * 1e-4, lon), seed=s * 10 + i, size=(120, 90))
-            n += 1
-    make_jpeg(root / "trip0" / HOSTILE, original="2020:01:10 14:30:00", gps=gps_ifd(40.0, -30.0), seed=99,
-              size=(120, 90))  # alone in the Atlantic: its own marker
-    n += 1
-    make_jpeg(root / "nogps.jpg", original="2020:05:05 10:00:00", seed=98)
-    report = run.json("organize", str(root), "--output", str(out))
-    assert report["publish"]["map_photos"] == n
+
+def _settle(page) -> None:
+    page.wait_for_selector(".organizer-icon", timeout=15_000)
+    page.wait_for_function("() => !document.querySelector('.leaflet-zoom-anim') && "
+                           "Number.isInteger(organizer.map.getZoom())")  # not flying
+    page.wait_for_timeout(300)
+
+
+def _wait(page, condition: str, what: str) -> None:
+    """Wait for `condition`; when it does not come, the screenshot and the map's state say why."""
+    try:
+        page.wait_for_function(condition, timeout=20_000)
+    except Exception:
+        screenshot(page, "map-failed.png")
+        state = page.evaluate("() => [organizer.map.getZoom(), organizer.map.getCenter(), "
+                              "document.querySelectorAll('.organizer-icon').length]")
+        raise AssertionError(f"no {what}: zoom, centre, markers = {state} (tests/out/map-failed.png)") from None
+
+
+def _shown(page) -> int:
+    """Photos drawn: the clusters' counts and the single photos."""
+    counts = [int(t.replace(",", "")) for t in page.locator(".organizer-count").all_inner_texts()]
+    return sum(counts) + page.locator(".organizer-photo").count()
+
+
+def _share(png: Path, colour: tuple[int, int, int]) -> float:
+    pixels = np.asarray(Image.open(png).convert("RGB")).reshape(-1, 3).astype(int)
+    return float((np.abs(pixels - colour).sum(axis=1) <= 6).mean())
+
+
+def _click_marker(page, selector: str, which: str = "left") -> None:
+    box = page.evaluate("""([sel, which]) => {
+        var best = null;
+        document.querySelectorAll(sel).forEach(function (el) {
+            var r = el.getBoundingClientRect();
+            if (r.top < 0 || r.left < 0 || r.bottom > innerHeight || r.right > innerWidth) { return; }  // off screen
+            if (best === null || (which === 'left' ? r.left < best.left : r.top < best.top)) { best = r; }
+        });
+        return best && [best.left + best.width / 2, best.top + best.height / 2];
+    }""", [selector, which])
+    page.mouse.click(*box)
+
+
+@pytest.mark.parametrize("scheme", ["file", "http"])
+def test_map_offline_shows_outlines_markers_popups_and_tracks(library, browser, scheme: str) -> None:
+    root, out = library
     html = (out / "map.html").read_text()
-    assert HOSTILE not in html  # only as escaped JSON
-    assert "cdn" not in html.lower() and "https://code.jquery" not in html
-    thumbs = list((out / "map" / "thumbs").glob("*.jpg"))
-    assert len(thumbs) == n
-
-    errors: list[str] = []
-    dialogs: list[str] = []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1200, "height": 800})
-        page.route("**/*", lambda route: route.continue_() if route.request.url.startswith("file:")
-                   else route.abort())  # the network is off: tiles fail, nothing else may need it
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-        page.goto((out / "map.html").as_uri())
-        page.wait_for_selector(".leaflet-marker-icon, .marker-cluster", timeout=15_000)
-        page.wait_for_function("() => !document.querySelector('.leaflet-zoom-anim, .leaflet-cluster-anim')")
-        page.wait_for_timeout(500)  # the last cluster animation step
-        clusters = [int(t) for t in page.locator(".marker-cluster span").all_inner_texts()]
-        singles = page.locator(".leaflet-marker-icon:not(.marker-cluster)").count()
-        assert sum(clusters) + singles == n
-        shapes = page.evaluate("""() => {
-            var map = Object.values(window).find(function (v) { return v instanceof L.Map; });
-            var lines = 0, circles = 0;
-            map.eachLayer(function (layer) {
-                if (layer instanceof L.Circle) { circles++; }
-                else if (layer instanceof L.Polyline) { lines++; }
-            });
-            return [lines, circles];
-        }""")
-        assert shapes == [3, 3]  # a line per event (in time order), a circle per place
-        # open the hostile photo's popup: its name is text, and no script ran
-        lonely = page.evaluate("""() => {
-            var found = null;
-            document.querySelectorAll('.leaflet-marker-icon:not(.marker-cluster)').forEach(function (el) {
-                var r = el.getBoundingClientRect();
-                if (found === null || r.left < found[0]) { found = [r.left, r.top, r.width, r.height]; }
-            });
-            return found;
-        }""")
-        page.mouse.click(lonely[0] + lonely[2] / 2, lonely[1] + lonely[3] / 2)
-        page.wait_for_selector(".organizer-popup", timeout=5_000)
+    assert HOSTILE not in html  # its < and > only as JSON escapes
+    assert "cdn" not in html.lower() and "unpkg" not in html and "jsdelivr" not in html
+    with site(out, scheme) as base:
+        tab = Tab(browser, base)
+        page = tab.open("map.html")
+        _settle(page)
+        assert all("tile.openstreetmap.org" in url for url in tab.blocked)  # only the tiles wanted the network
+        # the offline base layer: land and borders drawn as SVG under the (failed) tiles
+        land = page.locator(".leaflet-organizer-world-pane path.organizer-land")
+        assert page.locator(".leaflet-container").get_attribute("data-outlines") == "fine"  # zoom 5: 1:50m
+        assert land.count() > 200  # a path per country
+        assert sum(len(d) for d in land.evaluate_all("els => els.map(e => e.getAttribute('d'))")) > 10_000
+        assert page.locator(".leaflet-organizer-world-pane path.organizer-border").count() == 1
+        assert page.locator(".leaflet-organizer-world-pane path.organizer-coast").count() == 1
+        assert _shown(page) == GEOTAGGED
+        shot = screenshot(page, f"map-offline-{scheme}.png")
+        assert _share(shot, LAND) > 0.15 and _share(shot, SEA) > 0.15  # Europe's land and the Atlantic
+        # clusters show the newest photo's thumbnail
+        thumbs = page.eval_on_selector_all(".organizer-cluster img", "els => els.map(e => e.naturalWidth)")
+        assert len(thumbs) == 3 and all(w > 0 for w in thumbs)
+        covers = {"map/" + src.split("/map/", 1)[1]  # as the page wrote them, relative
+                  for src in page.eval_on_selector_all(".organizer-cluster img", "els => els.map(e => e.src)")}
+        # the photo alone in the Atlantic: its name is text, its thumbnail opens the original
+        _click_marker(page, ".organizer-photo")
         popup = page.locator(".organizer-popup")
-        assert HOSTILE in popup.locator(".organizer-name").inner_text()
-        assert popup.locator("img").get_attribute("src").startswith("map/thumbs/")
+        popup.wait_for()
+        assert popup.locator(".organizer-name").inner_text() == HOSTILE
         assert page.evaluate("document.querySelector('.organizer-popup img').naturalWidth") > 0
-        assert "Events/" in popup.inner_text()
-        OUT.mkdir(exist_ok=True)
-        page.screenshot(path=str(OUT / "map.png"))
-        browser.close()
-    assert errors == [] and dialogs == []
+        original = popup.locator("a.organizer-open").get_attribute("href")
+        link = out / unquote(original)  # through an album's own link, to the photo
+        assert link.is_symlink() and link.resolve() == (root / "trip0" / HOSTILE).resolve()
+        # a cluster of Berlin: zoom in, open a photo, show its event's track
+        page.locator(".leaflet-popup-close-button").click()
+        page.evaluate("() => { organizer.map.setView([47, 2], 4, {animate: false}); }")  # back over Europe
+        _settle(page)
+        assert page.locator(".leaflet-container").get_attribute("data-outlines") == "coarse"  # zoom 4: 1:110m
+        assert 150 < land.count() < 200
+        for _ in range(4):  # into Berlin's cluster, as a user clicks until its photos come apart
+            if page.locator(".organizer-photo").count() >= 4:
+                break
+            zoom = page.evaluate("organizer.map.getZoom()")
+            _click_marker(page, ".organizer-cluster", which="top")
+            _wait(page, f"() => organizer.map.getZoom() > {zoom}", "zoom into the cluster")
+            _settle(page)
+        assert page.locator(".organizer-photo").count() >= 4
+        _click_marker(page, ".organizer-photo", which="top")
+        popup.wait_for()
+        assert popup.locator(".organizer-name").inner_text() == "IMG_23.jpg"  # Berlin's northernmost, and newest
+        assert page.locator(".organizer-popup img").get_attribute("src") in covers  # its cluster's cover
+        assert popup.locator("a.organizer-album").count() >= 2  # its event and its place (and similar)
+        event_link = popup.locator("a.organizer-album", has_text="Events/")
+        assert "alert(2)" in event_link.inner_text()
+        popup.locator("button.organizer-show-track").click()
+        page.wait_for_selector("path.organizer-track", state="attached")  # a vertical line: no width
+        assert page.locator(".leaflet-container").get_attribute("data-track") == "4"
+        screenshot(page, f"map-track-{scheme}.png")
+        with page.expect_navigation():
+            event_link.click()  # to the gallery's page of the event
+        assert page.locator("h1").inner_text().startswith("2021-03-10 Ber`${alert(2)}`")
+        assert page.locator("a.tile").count() == 4
+        page.go_back()
+        _settle(page)
+        with page.expect_navigation():
+            page.goto(f"{base}/{original}")
+        assert page.evaluate("document.contentType") == "image/jpeg"
+        tab.clean()
+
+
+def test_year_slider_hides_photos_outside_it(library, browser) -> None:
+    _, out = library
+    tab = Tab(browser, out.as_uri())
+    page = tab.open("map.html")
+    _settle(page)
+    container = page.locator(".leaflet-container")
+    assert container.get_attribute("data-shown") == str(GEOTAGGED)
+    assert page.locator(".organizer-years-label").inner_text() == "Photos from 2019 to 2021"
+    page.evaluate("() => { window.notReloaded = true; }")
+    page.locator("input.organizer-from").focus()
+    page.keyboard.press("ArrowRight")  # from 2020: the 2019 photo goes
+    page.wait_for_function(f"() => document.querySelector('.leaflet-container').dataset.shown === '{GEOTAGGED - 1}'")
+    _settle(page)
+    assert _shown(page) == GEOTAGGED - 1
+    page.locator("input.organizer-to").focus()
+    page.keyboard.press("ArrowLeft")  # to 2020: Berlin's 2021 goes too
+    page.wait_for_function("() => document.querySelector('.leaflet-container').dataset.shown === '8'")
+    page.wait_for_timeout(300)
+    assert _shown(page) == 8
+    assert page.locator(".organizer-years-label").inner_text() == "Photos from 2020 to 2020"
+    screenshot(page, "map-years.png")
+    page.keyboard.press("End")
+    page.locator("input.organizer-from").focus()
+    page.keyboard.press("Home")
+    page.wait_for_function(f"() => document.querySelector('.leaflet-container').dataset.shown === '{GEOTAGGED}'")
+    assert page.evaluate("window.notReloaded") is True  # filtered in the page, not by loading it again
+    tab.clean()
+
+
+def test_online_place_names_are_data_not_code(library, browser) -> None:
+    """Issue 12, item 8: a Nominatim answer holding `${...}` and a backtick ran as script in
+    folium's tooltips. Here every place and track name is shown, and nothing runs."""
+    _, out = library
+    tab = Tab(browser, out.as_uri(), 390, 844)
+    page = tab.open("map.html")
+    _settle(page)
+    names = page.evaluate("""() => {
+        var shown = [];
+        organizer.map.eachLayer(function (layer) {
+            if (layer instanceof L.Circle) { layer.openTooltip(); shown.push(layer.getTooltip().getElement().textContent); }
+        });
+        return shown;
+    }""")
+    town = HOSTILE_TOWN.split("\u202e")[0]  # folder names lose the bidi override; the rest is as it came
+    assert any(town in n for n in names), names
+    assert len(names) == 3
+    screenshot(page, "map-phone.png")
+    tab.clean()

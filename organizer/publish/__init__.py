@@ -1,4 +1,4 @@
-"""Publishing: the catalog's groups as folders of symlinks, and the map."""
+"""Publishing: the catalog's groups as folders of symlinks, the gallery and the map."""
 
 from __future__ import annotations
 
@@ -7,17 +7,16 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from organizer.catalog import AlbumRecord, Catalog, shown
+from organizer.catalog import AlbumRecord, Catalog
 from organizer.config import Config
 from organizer.errors import OutputError
 from organizer.geocode import Geocoder
-from organizer.publish import mapview, thumbs
-from organizer.publish.albums import MARKER, AlbumTree, TreeReport, Unsafe
-from organizer.publish.plan import KINDS, Album, Context, Photo, plan, touched_by, whole
+from organizer.publish import site
+from organizer.publish.albums import MARKER, AlbumTree, TreeReport
+from organizer.publish.plan import Album, Context, plan, touched_by, whole
 
 __all__ = ["AlbumTree", "OutputOffline", "PublishReport", "publish"]
 
@@ -39,6 +38,8 @@ class PublishReport:
     kept_foreign: list[str] = field(default_factory=list)
     unsafe: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
+    gallery: str | None = None
+    pages_written: int = 0
     map: str | None = None
     map_photos: int = 0
     seconds: float = 0.0
@@ -112,8 +113,9 @@ def publish(catalog: Catalog, config: Config, output: str | None = None, with_ma
         stale = ({p for p in albums if recorded.get(p) != digests[p]} | result.changed
                  | {p for p in (albums if verify else write) if p not in ours}) - set(result.failed) - set(result.unsafe)
         _record(catalog, out, albums, digests, result.links, ours, stale, gone)
-        if with_map:
-            report.map, report.map_photos = _write_map(tree, albums, src.photos, report)
+        pages = site.build(tree, catalog, config, albums, src.photos, None if verify else write | gone, with_map)
+        report.gallery, report.pages_written = pages.gallery, pages.pages_written
+        report.map, report.map_photos, report.unsafe = pages.map, pages.map_photos, report.unsafe + pages.unsafe
         with catalog.transaction():
             catalog.albums.set_device(out, os.stat(root).st_dev)
     report.seconds = round(time.monotonic() - started, 3)
@@ -158,52 +160,3 @@ def _record(catalog: Catalog, out: str, albums: dict[str, Album], digests: dict[
         records[path] = AlbumRecord(a.kind, a.key, tuple(a.photos), digests[path], links)
     with catalog.transaction():
         catalog.albums.record(out, records, removed=gone)
-
-
-def _write_map(tree: AlbumTree, albums: dict[str, Album], photos: dict[int, Photo],
-               report: PublishReport) -> tuple[str | None, int]:
-    try:
-        for folder in (mapview.MAP_DIR, f"{mapview.MAP_DIR}/thumbs"):
-            fd = tree.folder(folder, create=True)
-            if fd is not None:
-                os.close(fd)
-    except Unsafe as exc:
-        log.warning("%s: a symlink or a file where the map's folder should be; the map is not written",
-                    tree.root / str(exc))
-        report.unsafe.append(str(exc))
-        return None, 0
-    points, thumb_files, lines, areas = _map_items(albums, photos)
-    thumbs.sync(tree.root / mapview.MAP_DIR / "thumbs", thumb_files)
-    mapview.copy_assets(tree.root / mapview.MAP_DIR)
-    tree.write_file("map.html", mapview.render(points, lines, areas))
-    return str(tree.root / "map.html"), len(points)
-
-
-def _map_items(albums: dict[str, Album], photos: dict[int, Photo]) -> tuple[
-        list[mapview.MapPhoto], dict[str, str], list[mapview.MapLine], list[mapview.MapArea]]:
-    in_albums: dict[int, list[str]] = {}
-    for path, album in albums.items():
-        if album.kind != "timeline":
-            for pid in album.photos:
-                in_albums.setdefault(pid, []).append(path)
-    points, thumb_files = [], {}
-    for pid, p in photos.items():
-        if p.lat is None or p.lon is None or p.thumb is None:  # no pixels (they failed to decode): not on the map
-            continue
-        thumb = None
-        if p.thumb and os.path.exists(p.thumb):
-            thumb = p.digest
-            thumb_files[thumb + ".jpg"] = p.thumb
-        points.append(mapview.MapPhoto(p.lat, p.lon, thumb, p.taken.isoformat(sep=" ") if p.taken else None,
-                                       shown(os.path.basename(p.path)), sorted(in_albums.get(pid, []))))
-    lines, areas = [], []
-    layers = {k.kind: k.map_layer for k in KINDS}
-    for path, album in sorted(albums.items()):
-        title = path.split("/", 1)[-1]
-        if layers.get(album.kind) == "line":
-            located = sorted((photos[m] for m in album.photos if m in photos and photos[m].lat is not None),
-                             key=lambda p: p.taken or datetime.min)
-            lines.append(mapview.MapLine(title, [(p.lat, p.lon) for p in located]))  # type: ignore[misc]
-        elif layers.get(album.kind) == "area" and album.area is not None:
-            areas.append(mapview.MapArea(title, *album.area))
-    return points, thumb_files, lines, areas

@@ -1,51 +1,55 @@
-"""One HTML map (folium/Leaflet) that works with no internet.
+"""`map.html`: every geotagged photo on a map that works with no internet.
 
-Leaflet and Leaflet.markercluster are served from `map/` beside the page (folium would load them
-from CDNs), thumbnails are files under `map/thumbs/`, and marker data is one compact JSON array.
-Every user string reaches the page as JSON data and is put into popups with `textContent`, never
-as HTML, so a file named `<img src=x onerror=alert(1)>.jpg` shows as text. Map tiles need the
-internet; without them the markers, clusters, lines and popups still work.
+folium builds the page (a Leaflet map with OpenStreetMap's tiles); everything else is shipped
+under `map/`: Leaflet, supercluster (clusters made in the page from one JSON array, each showing
+the newest photo's thumbnail), Natural Earth's land and country outlines (drawn under the tiles,
+alone when they do not load), and `organizer/map.js` (popups, event tracks, the year slider).
+Every user string reaches the page as JSON data and is shown with `textContent`, never as HTML or
+code: a file named `<img src=x onerror=alert(1)>.jpg` or a place called `${alert(1)}` is text.
 """
 
 from __future__ import annotations
 
-import html
-import json
-import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import folium
-from branca.element import Element
-from folium.plugins import FastMarkerCluster
+from branca.element import MacroElement
+from folium.elements import JSCSSMixin
+from jinja2 import Template
 
-ASSETS = Path(__file__).parent / "assets"
-MAP_DIR = "map"
+from organizer.catalog import shown
+from organizer.publish import web
+
+MAP_DIR = web.SITE_DIR
 
 
 @dataclass(frozen=True)
 class MapPhoto:
     lat: float
     lon: float
-    thumb: str | None  # name of the file under map/thumbs/, without ".jpg"
-    taken: str | None
-    name: str
-    albums: Sequence[str]
+    thumb: str | None  # under map/thumbs/ ("ab/abcd....jpg")
+    taken: str | None  # local time, "YYYY-MM-DD HH:MM"
+    name: str  # the original's file name
+    link: str  # the original through an album's link, relative to the output
+    albums: Sequence[int]  # indices into the map's albums
+    event: int | None = None  # index of its event among the map's albums
 
 
 @dataclass(frozen=True)
-class MapLine:
-    title: str
-    points: Sequence[tuple[float, float]]  # in time order
+class MapAlbum:
+    path: str  # "Events/2008-10-22 Arezzo"
+    name: str
+    page: str | None  # its gallery page, relative to the output
 
 
 @dataclass(frozen=True)
 class MapArea:
-    title: str
     lat: float
     lon: float
     radius_m: float
+    album: int  # index into the map's albums
 
 
 class OfflineMap(folium.Map):
@@ -55,102 +59,64 @@ class OfflineMap(folium.Map):
     default_css = [("leaflet_css", f"{MAP_DIR}/leaflet/leaflet.css")]
 
 
-_POPUP_JS = """
-function organizerPopup(i) {
-    var p = ORGANIZER_PHOTOS[i];  // [thumb digest, date, file name, [album indices]]
-    var box = document.createElement('div');
-    box.className = 'organizer-popup';
-    if (p[0]) {
-        var img = document.createElement('img');
-        img.src = 'map/thumbs/' + encodeURIComponent(p[0]) + '.jpg';
-        img.style.maxWidth = '300px';
-        img.style.maxHeight = '300px';
-        img.style.display = 'block';
-        box.appendChild(img);
+class _Photos(JSCSSMixin, MacroElement):
+    """The photo layer, the offline outlines and the controls, from one JSON document."""
+
+    default_js = [("supercluster", f"{MAP_DIR}/supercluster/supercluster.min.js"),
+                  ("topojson", f"{MAP_DIR}/world/topojson-client.min.js"),
+                  ("world", f"{MAP_DIR}/world/countries-50m.js"),
+                  ("world_110m", f"{MAP_DIR}/world/countries-110m.js"),
+                  ("organizer_map", f"{MAP_DIR}/organizer/map.js")]
+    default_css = [("organizer_map_css", f"{MAP_DIR}/organizer/map.css")]
+    # the data as a JSON element the HTML parser skips over and JSON.parse reads at once: as a
+    # script's literal, 10 MB took 2 s to parse
+    _template = Template("{% macro html(this, kwargs) %}<script type=\"application/json\" id=\"organizer-data\">"
+                         "{{ this.data }}</script>{% endmacro %}\n{% macro script(this, kwargs) %}\n"
+                         "organizerMap({{ this._parent.get_name() }}, "
+                         "JSON.parse(document.getElementById('organizer-data').textContent));\n{% endmacro %}")
+
+    def __init__(self, data: str) -> None:
+        super().__init__()
+        self._name = "OrganizerPhotos"
+        self.data = data
+
+
+def data(photos: Sequence[MapPhoto], albums: Sequence[MapAlbum], areas: Sequence[MapArea]) -> dict:
+    """The page's data, kept small for 100k photos: rows of arrays, newest photo first (so that a
+    cluster's newest is its lowest row), a photo's link as its album's index and, only when it
+    differs from the file's name, its link's name; thumbnails by digest (map/thumbs/ab/<digest>.jpg)."""
+    index = {a.path: k for k, a in enumerate(albums)}
+    rows = []
+    for p in sorted(photos, key=lambda p: p.taken or "", reverse=True):
+        folder, _, link_name = p.link.rpartition("/")
+        where: int | str = index.get(folder, web.href(p.link))
+        plain = isinstance(where, int) and link_name == p.name and shown(p.name) == p.name
+        rows.append([round(p.lat, 5), round(p.lon, 5), p.thumb.rsplit("/", 1)[-1][:-4] if p.thumb else 0,
+                     p.taken or 0, shown(p.name), where, list(p.albums), -1 if p.event is None else p.event,
+                     0 if plain or not isinstance(where, int) else web.href(link_name)])
+    return {
+        "albums": [[a.path, a.name, a.page, web.href(a.path)] for a in albums],
+        "photos": rows,
+        "areas": [[round(a.lat, 5), round(a.lon, 5), round(a.radius_m), a.album] for a in areas],
     }
-    var name = document.createElement('div');
-    name.className = 'organizer-name';
-    name.textContent = p[2];
-    box.appendChild(name);
-    var when = document.createElement('div');
-    when.textContent = p[1] || 'undated';
-    box.appendChild(when);
-    var list = document.createElement('ul');
-    for (var k = 0; k < p[3].length; k++) {
-        var li = document.createElement('li');
-        li.textContent = ORGANIZER_ALBUMS[p[3][k]];
-        list.appendChild(li);
-    }
-    box.appendChild(list);
-    return box;
-}
-"""
-
-# folium writes this as `var callback = <this>`
-_CALLBACK = """function (row) {
-    var marker = L.marker(new L.LatLng(row[0], row[1]));
-    marker.bindPopup(function () { return organizerPopup(row[2]); }, {maxWidth: 320});
-    return marker;
-}"""
 
 
-def _json_for_script(data: object) -> str:
-    """JSON that cannot close the <script> element it sits in."""
-    return (json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-            .replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
-
-
-def render(photos: Sequence[MapPhoto], lines: Sequence[MapLine], areas: Sequence[MapArea]) -> str:
+def render(photos: Sequence[MapPhoto], albums: Sequence[MapAlbum], areas: Sequence[MapArea]) -> str:
     """The page's HTML."""
     if photos:
         lats, lons = [p.lat for p in photos], [p.lon for p in photos]
         bounds = [[min(lats), min(lons)], [max(lats), max(lons)]]
     else:
         bounds = [[-60, -150], [70, 160]]
-    fmap = OfflineMap(location=[0, 0], zoom_start=2, tiles="OpenStreetMap", prefer_canvas=True)
-    fmap.fit_bounds(bounds)
-    album_names = sorted({a for p in photos for a in p.albums})
-    album_index = {a: i for i, a in enumerate(album_names)}
-    table = [[p.thumb, p.taken, p.name, [album_index[a] for a in p.albums]] for p in photos]
-    fmap.get_root().header.add_child(Element(
-        "<style>.organizer-popup{font:13px sans-serif}.organizer-name{font-weight:bold;margin-top:4px}"
-        ".organizer-popup ul{margin:4px 0 0 16px;padding:0}</style>"
-    ))
-    fmap.get_root().html.add_child(Element(
-        f"<script>var ORGANIZER_ALBUMS = {_json_for_script(album_names)};\n"
-        f"var ORGANIZER_PHOTOS = {_json_for_script(table)};\n{_POPUP_JS}</script>"
-    ))
-    cluster = FastMarkerCluster(
-        data=[[round(p.lat, 6), round(p.lon, 6), i] for i, p in enumerate(photos)],
-        callback=_CALLBACK,
-        name="Photos",
-        options={"chunkedLoading": True},
-    )
-    cluster.default_js = [("markerclusterjs", f"{MAP_DIR}/markercluster/leaflet.markercluster.js")]
-    cluster.default_css = [
-        ("markerclustercss", f"{MAP_DIR}/markercluster/MarkerCluster.css"),
-        ("markerclusterdefaultcss", f"{MAP_DIR}/markercluster/MarkerCluster.Default.css"),
-    ]
-    cluster.add_to(fmap)
-    events = folium.FeatureGroup(name="Events (in time order)", show=True)
-    for line in lines:
-        if len(line.points) >= 2:
-            folium.PolyLine(line.points, weight=3, opacity=0.7, tooltip=html.escape(line.title)).add_to(events)
-    events.add_to(fmap)
-    places = folium.FeatureGroup(name="Places", show=True)
-    for area in areas:
-        folium.Circle(location=[area.lat, area.lon], radius=max(area.radius_m, 50), weight=2, fill=True,
-                      fill_opacity=0.1, tooltip=html.escape(area.title)).add_to(places)
-    places.add_to(fmap)
-    folium.LayerControl(collapsed=False).add_to(fmap)
+    fmap = OfflineMap(location=[0, 0], zoom_start=2, tiles="OpenStreetMap", prefer_canvas=True,
+                      world_copy_jump=True)
+    fmap.fit_bounds(bounds, max_zoom=16)
+    _Photos(web.script_json(data(photos, albums, areas))).add_to(fmap)
     return fmap.get_root().render()
 
 
-def copy_assets(destination: Path) -> None:
-    """Leaflet's files under `destination` (the output's map/ folder), replacing what changed."""
-    for path in ASSETS.rglob("*"):
-        if path.is_file():
-            target = destination / path.relative_to(ASSETS)
-            if not target.exists() or target.stat().st_size != path.stat().st_size:
-                target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(path, target)
+def write(output: Path, photos: Sequence[MapPhoto], albums: Sequence[MapAlbum], areas: Sequence[MapArea]) -> Path:
+    """Write `map.html` (the assets under `map/` are the site's); returns the page's path."""
+    page = output / "map.html"
+    web.write_if_changed(page, render(photos, albums, areas))
+    return page

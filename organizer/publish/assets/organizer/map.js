@@ -1,0 +1,294 @@
+/* organizer's map: offline outlines, photo clusters (supercluster), popups, event tracks and a
+   year filter. Every user string is shown with textContent: data, never markup or code. */
+(function () {
+  'use strict';
+
+  function el(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) { node.className = className; }
+    if (text !== undefined && text !== null) { node.textContent = text; }
+    return node;
+  }
+
+  // thumbnails by digest, as publish/thumbs.py names them
+  function thumbUrl(digest) { return 'map/thumbs/' + digest.slice(0, 2) + '/' + digest + '.jpg'; }
+
+  // A ring or line that crosses the antimeridian (Russia's Chukotka, Fiji) jumps 360 degrees in
+  // longitude: drawn as it is, it is a band across the world. Made continuous, it runs past 180.
+  function unwrapLine(line) {
+    for (var k = 1; k < line.length; k++) {
+      while (line[k][0] - line[k - 1][0] > 180) { line[k][0] -= 360; }
+      while (line[k][0] - line[k - 1][0] < -180) { line[k][0] += 360; }
+    }
+  }
+  function unwrapGeometry(g) {
+    if (g.type === 'LineString') { unwrapLine(g.coordinates); }
+    else if (g.type === 'MultiLineString' || g.type === 'Polygon') { g.coordinates.forEach(unwrapLine); }
+    else if (g.type === 'MultiPolygon') { g.coordinates.forEach(function (p) { p.forEach(unwrapLine); }); }
+  }
+  function unwrap(geo) {
+    if (geo.type === 'FeatureCollection') { geo.features.forEach(function (f) { unwrapGeometry(f.geometry); }); }
+    else { unwrapGeometry(geo); }
+    return geo;
+  }
+
+  function outlineLayer(world, renderer) {
+    var countries = unwrap(topojson.feature(world, world.objects.countries));
+    var coast = unwrap(topojson.mesh(world, world.objects.countries, function (a, b) { return a === b; }));
+    var borders = unwrap(topojson.mesh(world, world.objects.countries, function (a, b) { return a !== b; }));
+    return L.layerGroup([
+      L.geoJSON(countries, {pane: 'organizer-world', renderer: renderer, interactive: false,
+        style: {stroke: false, fillColor: '#f2efe6', fillOpacity: 1, className: 'organizer-land'}}),
+      L.geoJSON(coast, {pane: 'organizer-world', renderer: renderer, interactive: false,
+        style: {color: '#8a8170', weight: 1, fill: false, className: 'organizer-coast'}}),
+      L.geoJSON(borders, {pane: 'organizer-world', renderer: renderer, interactive: false,
+        style: {color: '#a39b8b', weight: 1, dashArray: '4 3', fill: false, className: 'organizer-border'}})
+    ]);
+  }
+
+  // Natural Earth's outlines under the tiles: 1:110m when zoomed out (a tenth of the points to
+  // project at each zoom), 1:50m from zoom DETAIL_ZOOM on. One layer group stands for both in the
+  // layer switch.
+  var DETAIL_ZOOM = 5;
+  function addOutlines(map) {
+    if (!window.ORGANIZER_WORLD || !window.topojson) { return null; }
+    map.createPane('organizer-world');
+    map.getPane('organizer-world').style.zIndex = 150;  // under the tiles (200): seen when they fail
+    var renderer = L.svg({pane: 'organizer-world', padding: 0.5});
+    var layer = L.layerGroup(), coarse = null, fine = null, shown = null;
+    function pick() {
+      var want = map.getZoom() >= DETAIL_ZOOM || !window.ORGANIZER_WORLD_110M ? 'fine' : 'coarse';
+      if (want === shown || !map.hasLayer(layer)) { return; }
+      if (want === 'fine') { fine = fine || outlineLayer(window.ORGANIZER_WORLD, renderer); }
+      else { coarse = coarse || outlineLayer(window.ORGANIZER_WORLD_110M, renderer); }
+      layer.clearLayers();
+      layer.addLayer(want === 'fine' ? fine : coarse);
+      shown = want;
+      map.getContainer().setAttribute('data-outlines', want);
+    }
+    map.on('zoomend', pick);
+    layer.on('add', function () { shown = null; pick(); });
+    layer.addTo(map);
+    return layer;
+  }
+
+  function yearOf(taken) { return taken ? parseInt(taken.slice(0, 4), 10) : 0; }
+
+  window.organizerMap = function (map, data) {
+    var photos = data.photos, albums = data.albums;
+    var outlines = addOutlines(map);
+    function linkOf(p) {  // the original through its album's link
+      return typeof p[5] === 'number' ? albums[p[5]][3] + '/' + (p[8] || encodeURIComponent(p[4])) : p[5];
+    }
+    var markers = L.layerGroup().addTo(map);
+    var track = null, trackRenderer = L.svg();
+    var features = photos.map(function (p, i) {
+      return {type: 'Feature', properties: {i: i}, geometry: {type: 'Point', coordinates: [p[1], p[0]]}};
+    });
+    var years = photos.map(function (p) { return yearOf(p[3]); });
+    var dated = years.filter(function (y) { return y > 0; });
+    var first = dated.reduce(function (a, y) { return y < a ? y : a; }, dated.length ? dated[0] : 0);
+    var last = dated.reduce(function (a, y) { return y > a ? y : a; }, first);
+    var index = null, range = [first, last], drawn = {};
+
+    function load() {
+      var all = range[0] === first && range[1] === last;
+      var chosen = features.filter(function (f, i) {
+        var y = years[f.properties.i];
+        return all || (y >= range[0] && y <= range[1]);
+      });
+      index = new Supercluster({
+        radius: 64, maxZoom: 17,  // from zoom 18 every photo is its own marker
+        // rows come newest first: a cluster's newest photo is its lowest row
+        map: function (props) { return {i: props.i}; },
+        reduce: function (acc, props) { if (props.i < acc.i) { acc.i = props.i; } }
+      });
+      index.load(chosen);
+      markers.clearLayers();
+      drawn = {};
+      map.getContainer().setAttribute('data-shown', String(chosen.length));
+      draw();
+    }
+
+    function icon(i, count) {
+      var p = photos[i];
+      var box = el('div', count ? 'organizer-cluster' : 'organizer-photo');
+      if (p[2]) {
+        var img = el('img');
+        img.src = thumbUrl(p[2]);
+        img.alt = '';
+        box.appendChild(img);
+      } else {
+        box.classList.add('organizer-nothumb');
+      }
+      if (count) { box.appendChild(el('span', 'organizer-count', count.toLocaleString())); }
+      return L.divIcon({html: box, className: 'organizer-icon', iconSize: count ? [56, 56] : [44, 44]});
+    }
+
+    function draw() {
+      var b = map.getBounds();
+      var west = b.getWest(), east = b.getEast();
+      if (east - west >= 360) { west = -180; east = 180; }
+      var zoom = Math.round(map.getZoom());
+      var found = index.getClusters([west, Math.max(b.getSouth(), -85), east, Math.min(b.getNorth(), 85)], zoom);
+      var next = {};
+      found.forEach(function (f) {
+        var props = f.properties;
+        var key = props.cluster ? 'c' + props.cluster_id + '@' + zoom : 'p' + props.i;
+        next[key] = drawn[key] || makeMarker(f);
+        if (!drawn[key]) { markers.addLayer(next[key]); }
+      });
+      Object.keys(drawn).forEach(function (key) { if (!next[key]) { markers.removeLayer(drawn[key]); } });
+      drawn = next;  // markers that stay are kept, with their open popup
+    }
+
+    function makeMarker(f) {
+      var ll = [f.geometry.coordinates[1], f.geometry.coordinates[0]];
+      var props = f.properties;
+      if (props.cluster) {
+        var m = L.marker(ll, {icon: icon(props.i, props.point_count), title: props.point_count + ' photos'});
+        m.on('click', function () {
+          var zoom = index.getClusterExpansionZoom(props.cluster_id);
+          if (zoom > 18 || map.getZoom() >= 18) {  // photos taken at one spot: list them
+            m.bindPopup(leaves(props.cluster_id), {maxWidth: 340}).openPopup();
+          } else {
+            map.flyTo(ll, zoom, {duration: 0.4});
+          }
+        });
+        return m;
+      }
+      var single = L.marker(ll, {icon: icon(props.i, 0)});
+      single.bindPopup(function () { return popup(props.i); }, {maxWidth: 320, minWidth: 200});
+      return single;
+    }
+
+    function leaves(id) {
+      var box = el('div', 'organizer-popup organizer-leaves');
+      index.getLeaves(id, 60).forEach(function (leaf) {
+        var p = photos[leaf.properties.i];
+        var open = el('a', 'organizer-open');
+        open.href = linkOf(p);
+        open.title = p[4] + (p[3] ? ' \u00b7 ' + p[3] : '');
+        if (p[2]) { var img = el('img'); img.src = thumbUrl(p[2]); img.alt = ''; open.appendChild(img); }
+        else { open.textContent = p[4]; }
+        box.appendChild(open);
+      });
+      return box;
+    }
+
+    function showTrack(e) {
+      if (track) { map.removeLayer(track); }
+      var points = [];
+      photos.forEach(function (p) { if (p[7] === e) { points.push(p); } });
+      points.sort(function (a, b) { return (a[3] || '') < (b[3] || '') ? -1 : (a[3] || '') > (b[3] || '') ? 1 : 0; });
+      track = L.polyline(points.map(function (p) { return [p[0], p[1]]; }),
+                         {color: '#d2452b', weight: 4, opacity: 0.85, className: 'organizer-track', renderer: trackRenderer});
+      track.bindTooltip(el('span', 'organizer-track-name', albums[e][1]), {sticky: true});
+      track.addTo(map);
+      map.getContainer().setAttribute('data-track', String(points.length));
+      if (points.length > 1 && !map.getBounds().contains(track.getBounds())) {  // else the popup stays open
+        map.fitBounds(track.getBounds(), {padding: [40, 40], maxZoom: 16});
+      }
+    }
+
+    function albumLink(k) {
+      var a = albums[k];
+      var link = el('a', 'organizer-album', a[0]);
+      if (a[2]) { link.href = a[2]; }
+      return link;
+    }
+
+    function popup(i) {
+      var p = photos[i];
+      var box = el('div', 'organizer-popup');
+      var open = el('a', 'organizer-open');
+      open.href = linkOf(p);
+      open.title = 'Open the original';
+      if (p[2]) {
+        var img = el('img');
+        img.src = thumbUrl(p[2]);
+        img.alt = '';
+        open.appendChild(img);
+      }
+      open.appendChild(el('span', 'organizer-name', p[4]));
+      box.appendChild(open);
+      box.appendChild(el('div', 'organizer-when', p[3] || 'undated'));
+      var list = el('ul');
+      p[6].forEach(function (k) { var li = el('li'); li.appendChild(albumLink(k)); list.appendChild(li); });
+      box.appendChild(list);
+      if (p[7] >= 0) {
+        var button = el('button', 'organizer-show-track', 'Show the event\u2019s track');
+        button.type = 'button';
+        button.addEventListener('click', function () { showTrack(p[7]); });
+        box.appendChild(button);
+      }
+      return box;
+    }
+
+    var places = L.layerGroup();
+    data.areas.forEach(function (a) {
+      var circle = L.circle([a[0], a[1]], {radius: Math.max(a[2], 50), weight: 2, fillOpacity: 0.08,
+                                           className: 'organizer-place'});
+      circle.bindTooltip(el('span', '', albums[a[3]][1]));
+      circle.bindPopup(function () { var box = el('div', 'organizer-popup'); box.appendChild(albumLink(a[3])); return box; });
+      places.addLayer(circle);
+    });
+    places.addTo(map);
+
+    var overlays = {'Photos': markers, 'Places': places};
+    if (outlines) { overlays['Country outlines (offline)'] = outlines; }
+    L.control.layers(null, overlays, {collapsed: true}).addTo(map);
+
+    var nav = L.control({position: 'topleft'});
+    nav.onAdd = function () {
+      var box = el('div', 'leaflet-bar organizer-nav');
+      var link = el('a', '', 'Albums');
+      link.href = 'index.html';
+      box.appendChild(link);
+      return box;
+    };
+    nav.addTo(map);
+
+    if (first) {
+      var slider = L.control({position: 'bottomleft'});
+      slider.onAdd = function () {
+        var box = el('div', 'organizer-years');
+        var label = el('div', 'organizer-years-label');
+        var from = el('input'), to = el('input');
+        [from, to].forEach(function (input, k) {
+          input.type = 'range';
+          input.min = String(first);
+          input.max = String(last);
+          input.step = '1';
+          input.value = String(k ? last : first);
+          input.className = k ? 'organizer-to' : 'organizer-from';
+          input.setAttribute('aria-label', k ? 'to year' : 'from year');
+        });
+        function show() { label.textContent = 'Photos from ' + range[0] + ' to ' + range[1]; }
+        var timer = null;
+        function changed() {
+          var a = parseInt(from.value, 10), b = parseInt(to.value, 10);
+          if (a > b) { if (this === from) { to.value = from.value; b = a; } else { from.value = to.value; a = b; } }
+          range = [a, b];
+          show();
+          clearTimeout(timer);
+          timer = setTimeout(load, 120);
+        }
+        from.addEventListener('input', changed);
+        to.addEventListener('input', changed);
+        show();
+        box.appendChild(label);
+        box.appendChild(from);
+        box.appendChild(to);
+        L.DomEvent.disableClickPropagation(box);
+        L.DomEvent.disableScrollPropagation(box);
+        return box;
+      };
+      slider.addTo(map);
+    }
+
+    map.on('moveend zoomend', function () { if (index) { draw(); } });
+    load();
+    window.organizer = {map: map, photos: photos, albums: albums};
+  };
+}());
