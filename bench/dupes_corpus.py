@@ -7,10 +7,12 @@ Every source photo of `../shared/corpora` (or $ORGANIZER_CORPORA; decodable, at 
 near-uniform, no two within pHash 12 of each other) gets the TRANSFORMS below, each a file in OUT_DIR
 named `<source>~<transform>.<ext>`. Distractors: bursts (each frame its own source) made by small
 camera motion over a larger photo with a moving subject, fresh sensor noise and EXIF times a few
-tenths of a second apart (half of them without EXIF), the real four-frame burst in pillow-heif's
+tenths of a second apart (half of them without EXIF; the photo they are made from is not in the
+library), the real four-frame burst in pillow-heif's
 `bird_burst.heic`, the Middlebury stereo pair, several photos of one person (face_recognition) and
-nine shots of one town (Arezzo). `truth.csv` beside the files: file, source, transform, scene.
-Files of one source are duplicates; files of one scene and different sources are distractors.
+nine shots of one town (Arezzo). `truth.csv` beside the files: file, source, capture, transform, scene.
+Files of one capture are duplicates (the capture is the source, except for two upstream photos that
+are crops of two others); files of one scene and other captures are distractors.
 """
 
 from __future__ import annotations
@@ -40,6 +42,10 @@ SKIP_FOLDERS = {"hdr", "mixed_images", "mixed_nested_images", "formats_images", 
                 "heif_truncated"}
 KEPT_TAGS = {0x010F: "make", 0x0110: "model"}
 KEPT_EXIF_IFD = (0x9003, 0x9291, 0x9011)  # DateTimeOriginal, SubSecTimeOriginal, OffsetTimeOriginal
+# upstream's crops of one photo, kept as two sources: one capture in the truth
+SAME_CAPTURE = {"F_face-recognition/examples/knn_examples/train/biden/biden.jpg": "F_face-recognition/examples/two_people.jpg",
+                "F_face-recognition/tests/test_images/obama_partial_face.jpg":
+                    "F_face-recognition/examples/knn_examples/train/obama/obama.jpg"}
 BURSTS = 10  # sources that also get a three-frame burst
 PHONE = (1080, 2340)
 
@@ -173,9 +179,10 @@ def encode(img: Image.Image, fmt: str, exif: bytes | None, quality: int = 90) ->
 
 
 def transforms(img: Image.Image, exif: bytes | None, rng: random.Random) -> dict[str, tuple[bytes, str]]:
-    """The 20 copies of one photo: {transform: (bytes, extension)}."""
+    """The original and its 20 copies: {transform: (bytes, extension)}. "1600px" fits the photo in
+    1600 px, or makes it 3/4 the size when it is smaller already."""
     w, h = img.size
-    long = max(w, h)
+    fit = 1600 / max(w, h) if max(w, h) > 1600 else 0.75  # an export for the web never enlarges
     rotated = Image.Exif()
     if exif:
         rotated.load(exif)
@@ -185,8 +192,7 @@ def transforms(img: Image.Image, exif: bytes | None, rng: random.Random) -> dict
         "quality35": (encode(img, "JPEG", None, 35), "jpg"),  # messaging apps drop EXIF
         "quality85": (encode(img, "JPEG", exif, 85), "jpg"),
         "half": (encode(img.resize((w // 2, h // 2), Image.Resampling.LANCZOS), "JPEG", exif), "jpg"),
-        "1600px": (encode(img.resize((round(w * 1600 / long), round(h * 1600 / long)), Image.Resampling.LANCZOS),
-                          "JPEG", exif), "jpg"),
+        "1600px": (encode(img.resize((round(w * fit), round(h * fit)), Image.Resampling.LANCZOS), "JPEG", exif), "jpg"),
         "crop95": (encode(crop(img, 0.95, True), "JPEG", exif), "jpg"),
         "crop85": (encode(crop(img, 0.85, True), "JPEG", exif), "jpg"),
         "offcrop95": (encode(crop(img, 0.95, False), "JPEG", exif), "jpg"),
@@ -262,33 +268,37 @@ def build(out: Path) -> list[dict[str, str]]:
     rng = random.Random(7)
     nrng = np.random.default_rng(7)
 
+    srcs = sources()
+    index = {str(path.relative_to(CORPORA)): f"s{s:03d}" for s, (path, _) in enumerate(srcs)}
+    capture_of = {index[a]: index[b] for a, b in SAME_CAPTURE.items() if a in index and b in index}
+
     def write(name: str, data: bytes, source: str, transform: str, scene: str) -> None:
         (out / name).write_bytes(data)
-        rows.append({"file": name, "source": source, "transform": transform, "scene": scene})
+        rows.append({"file": name, "source": source, "capture": capture_of.get(source, source), "transform": transform,
+                     "scene": scene})
 
-    srcs = sources()
+    every = max(1, len(srcs) // BURSTS)
     for s, (path, scene) in enumerate(srcs):
         with Image.open(path) as im:
             exif = im.getexif()
             img = ImageOps.exif_transpose(im).convert("RGB")
         if max(img.size) > 2400:  # keep the library quick to build
             img.thumbnail((2400, 2400), Image.Resampling.LANCZOS)
-        raw = _essential_exif(exif)
         name = f"s{s:03d}"
-        for transform, (data, ext) in transforms(img, raw, rng).items():
-            write(f"{name}~{transform}.{ext}", data, name, transform, scene)
-        if s % max(1, len(srcs) // BURSTS) == 0 and len([r for r in rows if r["transform"] == "burst"]) < 3 * BURSTS:
-            with_exif = (s // max(1, len(srcs) // BURSTS)) % 2 == 0
+        if s % every == every // 2 and not scene and s // every < BURSTS:  # a burst's scene, never in the library itself
             for k, frame in enumerate(burst(img, 3, nrng)):
-                write(f"{name}b{k}~burst.jpg", encode(frame, "JPEG", _burst_exif(k, with_exif)), f"{name}b{k}",
-                      "burst", f"burst-{name}")
+                write(f"{name}b{k}~burst.jpg", encode(frame, "JPEG", _burst_exif(k, (s // every) % 2 == 0)),
+                      f"{name}b{k}", "burst", f"burst-{name}")
+            continue
+        for transform, (data, ext) in transforms(img, _essential_exif(exif), rng).items():
+            write(f"{name}~{transform}.{ext}", data, name, transform, scene)
     bird = CORPORA / "A_pillow-heif/tests/images/heif_other/nokia/bird_burst.heic"
     if bird.is_file():
         for k, frame in enumerate(pillow_heif.open_heif(bird)):
             write(f"bird{k}~burst.jpg", encode(frame.to_pillow().convert("RGB"), "JPEG", None), f"bird{k}", "burst",
                   "burst-bird")
     with open(out / "truth.csv", "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=["file", "source", "transform", "scene"])
+        writer = csv.DictWriter(fh, fieldnames=["file", "source", "capture", "transform", "scene"])
         writer.writeheader()
         writer.writerows(rows)
     return rows
