@@ -271,3 +271,22 @@ def test_raw_by_format_or_extension_and_best_path() -> None:
     assert keeper.best_path(paths) == 2
     with pytest.raises(ValueError):
         keeper.best_path([])
+
+
+def test_measurements_of_earlier_runs_are_reused_and_new_ones_kept() -> None:
+    lib = Library()
+    photo = scene(10, (1200, 900))
+    lib.add(encode(photo), "a.jpg", 1.0)
+    lib.add(encode(photo.crop((0, 0, 1000, 750))), "b.jpg", 2.0)
+    lib.add(encode(scene(11, (1200, 900))), "c.jpg", 3.0)
+    photos = lib.photos(all_pairs_vectors(3))
+    known: dict = {}
+    first = copies.find_copies(photos, lib.pixels, known=known)
+    assert [g.members for g in first] == [(100, 101)]
+    assert set(known) == {(100, 101), (100, 102), (101, 102)}
+
+    def no_pixels(ids: list[int]) -> list[bytes]:
+        raise AssertionError(f"pixels of {ids} asked for again")
+
+    again = copies.find_copies(photos, no_pixels, known=known)
+    assert [g.members for g in again] == [(100, 101)] and again[0].copies == first[0].copies

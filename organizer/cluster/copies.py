@@ -102,8 +102,10 @@ class DuplicateGroup:
 class _Verifier:
     """Pair outcomes, with the verification views of recently used photos kept in an LRU cache."""
 
-    def __init__(self, photos: Photos, pixels: Pixels, settings: Settings) -> None:
+    def __init__(self, photos: Photos, pixels: Pixels, settings: Settings,
+                 known: dict[tuple[int, int], verify.Match] | None) -> None:
         self.photos, self.pixels, self.settings = photos, pixels, settings
+        self.known = known if known is not None else {}
         self.views: OrderedDict[int, verify.View | None] = OrderedDict()
         self.matches: dict[tuple[int, int], verify.Match] = {}
         self.outcome: dict[tuple[int, int], float] = {}
@@ -116,7 +118,7 @@ class _Verifier:
         missing = sorted({r for r in rows if r not in self.views})
         if missing:
             blobs = self.pixels([int(self.photos.ids[r]) for r in missing])
-            for r, v in zip(missing, self._map(lambda b: verify.view(b) if b else None, list(blobs))):
+            for r, v in zip(missing, self._map(verify.view, list(blobs))):
                 self.views[r] = v
         for r in rows:
             self.views.move_to_end(r)
@@ -124,8 +126,21 @@ class _Verifier:
             self.views.popitem(last=False)
 
     def judge(self, pairs: Sequence[tuple[int, int]]) -> None:
-        """Verify `pairs` (row indices, i < j) not verified yet."""
-        todo = [p for p in dict.fromkeys(pairs) if p not in self.outcome]
+        """Verify `pairs` (row indices, i < j) not verified yet: EXIF first, pixels for the rest."""
+        todo = []
+        ids = self.photos.ids
+        for pair in dict.fromkeys(pairs):
+            if pair in self.outcome:
+                continue
+            exif = verify.same_capture(self.photos.captures[pair[0]], self.photos.captures[pair[1]])
+            stored = self.known.get((int(ids[pair[0]]), int(ids[pair[1]])))
+            if exif is False:
+                self.outcome[pair] = DIFFERENT
+            elif stored is not None:  # measured by an earlier run: no pixels needed
+                self.matches[pair] = stored
+                self.outcome[pair] = self._combine(exif, self._outcome(stored))
+            else:
+                todo.append(pair)
         for start in range(0, len(todo), BATCH):
             batch = todo[start:start + BATCH]
             self._load([r for p in batch for r in p])
@@ -133,30 +148,41 @@ class _Verifier:
                 self.outcome[pair] = outcome
                 if found is not None:
                     self.matches[pair] = found
+                    self.known[int(ids[pair[0]]), int(ids[pair[1]])] = found
 
     def _one(self, pair: tuple[int, int]) -> tuple[float, verify.Match | None]:
         i, j = pair
-        s = self.settings
-        exif = verify.same_capture(self.photos.captures[i], self.photos.captures[j])
-        if exif is False:
-            return DIFFERENT, None
+        s, p = self.settings, self.photos
+        exif = verify.same_capture(p.captures[i], p.captures[j])
         a, b = self.views.get(i), self.views.get(j)
         if a is None or b is None:
             return (SAME if exif else UNSURE), None
-        found = verify.match(a, b)
-        if found.agreement is None or found.inliers < s.min_inliers:
-            pixels = UNSURE  # no alignment: the pixels cannot tell (too little overlap, too small)
-        elif found.agreement < s.disagreement or found.moved >= 2 * s.moved:
-            pixels = DIFFERENT  # aligned, yet much of it changed or moved: another capture
-        elif found.agreement >= s.agreement and found.moved < s.moved and found.cells >= s.min_cells:
-            pixels = SAME
-        else:
-            pixels = UNSURE
-        if exif and pixels != DIFFERENT:
-            pixels = SAME
-        return pixels, found
+        found = None
+        if not (p.framed[i] or p.framed[j]) and (duplicates.popcount(p.phash[i] ^ p.phash[j]) <= s.phash_distance
+                                                 and duplicates.popcount(p.dhash[i] ^ p.dhash[j]) <= s.dhash_distance):
+            found = verify.match_in_place(a, b)  # hashes this close: most likely a plain re-encode
+            if found is None or found.agreement is None or found.agreement < s.agreement or found.cells < s.min_cells:
+                found = None
+        if found is None:
+            found = verify.match(a, b)
+        return self._combine(exif, self._outcome(found)), found
 
-    def known(self, pair: tuple[int, int]) -> float:
+    @staticmethod
+    def _combine(exif: bool | None, pixels: float) -> float:
+        """EXIF's one capture confirms what the pixels do not contradict."""
+        return SAME if exif and pixels != DIFFERENT else pixels
+
+    def _outcome(self, found: verify.Match) -> float:
+        s = self.settings
+        if found.agreement is None or 0 <= found.inliers < s.min_inliers:
+            return UNSURE  # no alignment: the pixels cannot tell (too little overlap, too small)
+        if found.agreement < s.disagreement or found.moved >= 2 * s.moved:
+            return DIFFERENT  # aligned, yet much of it changed or moved: another capture
+        if found.agreement >= s.agreement and found.moved < s.moved and found.cells >= s.min_cells:
+            return SAME
+        return UNSURE
+
+    def judged(self, pair: tuple[int, int]) -> float:
         """The verified outcome of a pair, or for one never verified what EXIF alone says."""
         if pair in self.outcome:
             return self.outcome[pair]
@@ -239,7 +265,7 @@ def _split(members: np.ndarray, judge: _Verifier, settings: Settings) -> list[np
     k = len(members)
     if k <= settings.max_component:
         i, j = np.triu_indices(k, 1)
-        dist = np.array([judge.known(p) for p in zip(members[i].tolist(), members[j].tolist())])
+        dist = np.array([judge.judged(p) for p in zip(members[i].tolist(), members[j].tolist())])
         if k == 2:
             return [members] if dist[0] < DIFFERENT else []
         labels = fcluster(linkage(dist, method="complete"), t=0.75, criterion="distance")
@@ -247,7 +273,7 @@ def _split(members: np.ndarray, judge: _Verifier, settings: Settings) -> list[np
     parts: list[list[int]] = []
     for m in members.tolist():
         for part in parts:
-            if all(judge.known((min(m, p), max(m, p))) < DIFFERENT for p in part):
+            if all(judge.judged((min(m, p), max(m, p))) < DIFFERENT for p in part):
                 part.append(m)
                 break
         else:
@@ -255,16 +281,20 @@ def _split(members: np.ndarray, judge: _Verifier, settings: Settings) -> list[np
     return [np.array(p) for p in parts]
 
 
-def find_copies(photos: Photos, pixels: Pixels, settings: Settings = Settings(),
-                near: np.ndarray | None = None) -> list[DuplicateGroup]:
+def find_copies(photos: Photos, pixels: Pixels, settings: Settings = Settings(), near: np.ndarray | None = None,
+                known: dict[tuple[int, int], verify.Match] | None = None) -> list[DuplicateGroup]:
     """Groups of at least two photos that are one capture, each with its keeper and, per copy, how
     it differs from the keeper. `pixels(ids)` returns each photo's verification thumbnail (JPEG
     bytes: the framed photo's own thumbnail when it has one, else the index's thumbnail; None when
-    unavailable, then only EXIF can confirm it). `near`: CNN neighbours already computed."""
+    unavailable, then only EXIF can confirm it). `near`: CNN neighbours already computed (shared
+    with the similar groups). `known`: pixel measurements of earlier runs, keyed by (id, id) with the
+    smaller row first as in `photos`; pairs found there are not verified again, and every new
+    measurement is added to it, so a caller that keeps it (verify.VERSION with it) verifies each
+    pair once across reclusters."""
     informative = _informative(photos)
     pairs = candidates(photos, settings, informative, near)
     log.debug("duplicates: %d candidate pairs among %d photos", len(pairs), len(photos))
-    judge = _Verifier(photos, pixels, settings)
+    judge = _Verifier(photos, pixels, settings, known)
     try:
         judge.judge([tuple(p) for p in pairs.tolist()])
         linked = [p for p, outcome in judge.outcome.items() if outcome == SAME]
@@ -292,11 +322,11 @@ def _group(photos: Photos, rows: np.ndarray, judge: _Verifier) -> DuplicateGroup
         found = judge.matches.get((k, r))
         if found is None and (r, k) in judge.matches:
             found = _reversed(judge.matches[(r, k)])
-        copies.append(Copy(int(photos.ids[r]), describe(photos, k, r, found, judge.views.get(k), judge.views.get(r))))
+        copies.append(Copy(int(photos.ids[r]), describe(photos, k, r, found)))
     return DuplicateGroup(int(photos.ids[k]), tuple(sorted(copies, key=lambda c: c.id)))
 
 
 def _reversed(m: verify.Match) -> verify.Match:
     """The match of (b, a) seen from a: scale inverted, angle negated, covers swapped."""
     return verify.Match(m.inliers, m.moved, m.residual, 1.0 / max(m.scale, 1e-9), -m.angle, m.cover_b, m.cover_a,
-                        m.agreement, m.cells)
+                        m.agreement, m.cells, m.width_b, m.width_a)

@@ -28,16 +28,14 @@ def _content_width(photos: Photos, row: int) -> float:
     return width
 
 
-def describe(photos: Photos, k: int, r: int, found: verify.Match | None, view_k: verify.View | None,
-             view_r: verify.View | None) -> tuple[str, ...]:
+def describe(photos: Photos, k: int, r: int, found: verify.Match | None) -> tuple[str, ...]:
     """The differences of row `r` from the keeper row `k`; `found` is r aligned on k."""
     out: list[str] = []
     aligned = found is not None and found.agreement is not None
-    if aligned and view_k is not None and view_r is not None:
-        assert found is not None
-        # thumbnails' scale, corrected by each view's own reduction from full resolution
-        per_k = _content_width(photos, k) / view_k.grey.shape[1]
-        per_r = _content_width(photos, r) / view_r.grey.shape[1]
+    if aligned and found is not None and found.width_a and found.width_b:
+        # thumbnails' scale, corrected by each thumbnail's own reduction from full resolution
+        per_k = _content_width(photos, k) / found.width_a
+        per_r = _content_width(photos, r) / found.width_b
         if found.scale * per_r / per_k < SMALLER:
             out.append("smaller")
     elif photos.width[r] * photos.height[r] < SMALLER ** 2 * photos.width[k] * photos.height[k]:

@@ -20,7 +20,8 @@ from datetime import datetime, timezone
 import cv2
 import numpy as np
 
-ORB_FEATURES = 300
+ORB_FEATURES = 200
+ORB_LEVELS = 4  # thumbnails of one capture differ in scale by crops and frames only
 RATIO = 0.8  # Lowe's ratio test on the two nearest descriptors
 RANSAC_PX = 3.0  # inlier distance after alignment, pixels of the thumbnail
 MIN_INLIERS = 12
@@ -31,21 +32,33 @@ AGREE_NCC = 0.9  # a cell agrees when its normalised cross-correlation reaches t
 BLUR_SIGMA = 1.0
 TIMEZONE_STEP_S = 900  # a copy whose clock was shifted by whole quarters of an hour is not evidence
 
+VERSION = 1  # bumped when a Match of the same pixels would measure differently (stored matches expire)
+
 cv2.setNumThreads(1)  # callers parallelise over pairs; OpenCV's own threads would fight them
 
 
-@dataclass(frozen=True)
 class View:
-    """One photo's pixels as verification uses them."""
+    """One photo's pixels as verification uses them: the grey thumbnail, and its ORB keypoints
+    once a pair needs them (a pair of re-encoded or resized copies is judged without)."""
 
-    grey: np.ndarray  # uint8, (h, w)
-    points: np.ndarray  # float32, (k, 2)
-    descriptors: np.ndarray | None  # uint8, (k, 32)
+    def __init__(self, grey: np.ndarray) -> None:
+        self.grey = grey
+        self._keypoints: tuple[np.ndarray, np.ndarray | None] | None = None
+
+    def keypoints(self) -> tuple[np.ndarray, np.ndarray | None]:
+        """(points float32 (k, 2), descriptors uint8 (k, 32) or None)."""
+        if self._keypoints is None:
+            orb = cv2.ORB_create(nfeatures=ORB_FEATURES, nlevels=ORB_LEVELS, edgeThreshold=15, patchSize=15,
+                                 fastThreshold=10)
+            found, descriptors = orb.detectAndCompute(self.grey, None)
+            self._keypoints = np.array([k.pt for k in found], dtype=np.float32).reshape(-1, 2), descriptors
+        return self._keypoints
 
 
 @dataclass(frozen=True)
 class Match:
-    """How photo b sits on photo a: `scale` is b's pixels per a's (thumbnails), `angle` in degrees,
+    """How photo b sits on photo a: `inliers` of the alignment (-1: laid over as it is, no keypoints
+    needed), `scale` is b's pixels per a's (thumbnails), `angle` in degrees,
     `cover_a`/`cover_b` the share of each that the other shows, `agreement` the share of textured
     cells whose pixels agree after alignment (None when no alignment was found)."""
 
@@ -58,12 +71,14 @@ class Match:
     cover_b: float
     agreement: float | None
     cells: int
+    width_a: int = 0  # the thumbnails' widths the measurement was made on
+    width_b: int = 0
 
 
 NO_MATCH = Match(0, 0, math.inf, 1.0, 0.0, 0.0, 0.0, None, 0)
 
 
-def view(jpeg: bytes) -> View | None:
+def view(jpeg: bytes | None) -> View | None:
     """The verification view of a thumbnail (any format OpenCV decodes), or None if unreadable."""
     if not jpeg:
         return None
@@ -73,23 +88,21 @@ def view(jpeg: bytes) -> View | None:
         return None
     if grey is None or min(grey.shape) < 16:
         return None
-    orb = cv2.ORB_create(nfeatures=ORB_FEATURES, edgeThreshold=15, patchSize=15, fastThreshold=10)
-    keypoints, descriptors = orb.detectAndCompute(grey, None)
-    points = np.array([k.pt for k in keypoints], dtype=np.float32).reshape(-1, 2)
-    return View(grey, points, descriptors)
+    return View(grey)
 
 
 def _matches(a: View, b: View) -> tuple[np.ndarray, np.ndarray]:
     """Matched points (in a, in b): each of a's descriptors to its nearest in b, when clearly
     nearer than the second nearest (Lowe's ratio test)."""
-    if a.descriptors is None or b.descriptors is None or len(a.points) < 2 or len(b.points) < 2:
+    (pa, da), (pb, db) = a.keypoints(), b.keypoints()
+    if da is None or db is None or len(pa) < 2 or len(pb) < 2:
         return np.empty((0, 2), np.float32), np.empty((0, 2), np.float32)
-    found = [(m[0].queryIdx, m[0].trainIdx) for m in cv2.BFMatcher(cv2.NORM_HAMMING).knnMatch(a.descriptors, b.descriptors, k=2)
+    found = [(m[0].queryIdx, m[0].trainIdx) for m in cv2.BFMatcher(cv2.NORM_HAMMING).knnMatch(da, db, k=2)
              if len(m) == 2 and m[0].distance < RATIO * m[1].distance]
     if not found:
         return np.empty((0, 2), np.float32), np.empty((0, 2), np.float32)
     ia, ib = np.array(found).T
-    return a.points[ia], b.points[ib]
+    return pa[ia], pb[ib]
 
 
 def _cells(x: np.ndarray, h: int, w: int) -> np.ndarray:
@@ -130,6 +143,18 @@ def _moved(offsets: np.ndarray) -> int:
     return int(together.sum(axis=1).max())
 
 
+def match_in_place(a: View, b: View) -> Match | None:
+    """b laid over a as it is (resized to a's size): for copies that were only re-encoded, resized
+    or toned. None when the two shapes differ (then only `match` can align them)."""
+    ha, wa = a.grey.shape
+    hb, wb = b.grey.shape
+    if abs(wa / ha - wb / hb) > 0.02 * wa / ha:
+        return None
+    b_in_a = cv2.resize(b.grey, (wa, ha), interpolation=cv2.INTER_AREA) if (ha, wa) != (hb, wb) else b.grey
+    agreement, cells = _agreement(a.grey, b_in_a, np.ones((ha, wa), dtype=bool))
+    return Match(-1, 0, 0.0, wb / wa, 0.0, 1.0, 1.0, agreement, cells, wa, wb)
+
+
 def match(a: View, b: View) -> Match:
     """Align b onto a and measure how well they agree."""
     pa, pb = _matches(a, b)
@@ -153,7 +178,7 @@ def match(a: View, b: View) -> Match:
     overlap = float((inside > 0).sum())
     agreement, cells = _agreement(a.grey, b_in_a, inside > 0)
     return Match(int(inlier.sum()), _moved(offsets), residual, 1.0 / max(scale, 1e-9), angle, overlap / (wa * ha),
-                 min(1.0, overlap * (1 / max(scale, 1e-9)) ** 2 / (wb * hb)), agreement, cells)
+                 min(1.0, overlap * (1 / max(scale, 1e-9)) ** 2 / (wb * hb)), agreement, cells, wa, wb)
 
 
 @dataclass(frozen=True)
