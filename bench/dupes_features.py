@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from organizer.cluster.verify import Capture  # noqa: E402
 from organizer.extract import decode, dupefeatures, hashes, metadata, vectors  # noqa: E402
 
-CACHE_VERSION = (1, dupefeatures.FEATURES_VERSION)
+CACHE_VERSION = (2, dupefeatures.FEATURES_VERSION)
 
 
 @dataclass

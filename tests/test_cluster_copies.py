@@ -7,7 +7,7 @@ import io
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw, ImageEnhance, ImageFont
+from PIL import Image, ImageDraw, ImageEnhance, ImageFont, ImageOps
 
 from organizer.cluster import copies, keeper, verify
 from organizer.extract import decode, dupefeatures, hashes
@@ -96,7 +96,8 @@ class Library:
             orientation=np.array([x["orientation"] for x in r]), formats=[x["format"] for x in r],
             captures=[x["capture"] for x in r], raw=np.array([keeper.is_raw(x["format"], x["name"]) for x in r]),
             paths=[(x["name"], x["mtime"]) for x in r], vectors=vectors,
-            region_boxes=np.array([x["dupe"].box or (0, 0, 1, 1) for x in r], dtype=np.float64))
+            region_boxes=np.array([x["dupe"].box or (0, 0, 1, 1) for x in r], dtype=np.float64),
+            region_thumbnail=np.array([x["dupe"].thumbnail is not None for x in r]))
 
     def pixels(self, ids: list[int]) -> list[bytes]:
         return [self.rows[i - 100]["dupe"].thumbnail or self.rows[i - 100]["thumb"] for i in ids]
@@ -183,6 +184,7 @@ def test_copies_group_with_their_keeper_and_bursts_stay_apart() -> None:
         "grey": lib.add(encode(photo.convert("L")), "edits/grey.jpg", 3.0),
         "screenshot": lib.add(encode(screenshot(photo), "PNG"), "Screenshots/shot.png", 6.0),
         "brighter": lib.add(encode(ImageEnhance.Brightness(photo).enhance(1.3)), "edits/bright.jpg", 3.0),
+        "border": lib.add(encode(ImageOps.expand(photo, border=120, fill=(255, 255, 255))), "print/mat.jpg", 3.0),
     }
     # the next frame: same camera and second, other sub-seconds; the pixels barely differ
     frame = lib.add(encode(photo.rotate(0.3), exif=camera_exif("45")), "DCIM/IMG_0002.jpg", 1.5)
@@ -199,6 +201,9 @@ def test_copies_group_with_their_keeper_and_bursts_stay_apart() -> None:
     assert "cropped" in said[made["crop"]]
     assert "grey" in said[made["grey"]]
     assert "screenshot" in said[made["screenshot"]] and "png" in said[made["screenshot"]]
+    assert "framed" in said[made["border"]]
+    # the screenshot's photo is small in the index's thumbnail: it has its own; the mat's is not
+    assert lib.rows[made["screenshot"]]["dupe"].thumbnail and lib.rows[made["border"]]["dupe"].thumbnail is None
 
 
 def test_a_chain_of_copies_never_joins_two_captures() -> None:

@@ -78,6 +78,7 @@ class Photos:
     paths: Sequence[tuple[str, float]]  # each photo's original path and its mtime
     vectors: np.ndarray | None = None  # float16 (n, d), L2-normalised; None: no CNN candidates
     region_boxes: np.ndarray | None = None  # float (n, 4): x0, y0, x1, y1 of the region, fractions
+    region_thumbnail: np.ndarray | None = None  # bool: the region has a thumbnail of its own
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -118,12 +119,20 @@ class _Verifier:
         missing = sorted({r for r in rows if r not in self.views})
         if missing:
             blobs = self.pixels([int(self.photos.ids[r]) for r in missing])
-            for r, v in zip(missing, self._map(verify.view, list(blobs))):
+            for r, v in zip(missing, self._map(self._view, list(zip(missing, blobs)))):
                 self.views[r] = v
         for r in rows:
             self.views.move_to_end(r)
         while len(self.views) > max(self.settings.cache_views, len(rows)):
             self.views.popitem(last=False)
+
+    def _view(self, item: tuple[int, bytes | None]) -> verify.View | None:
+        """A framed photo without a thumbnail of its own is seen through the index's, cropped."""
+        row, blob = item
+        p = self.photos
+        crop = p.framed[row] and p.region_boxes is not None and not (p.region_thumbnail is not None
+                                                                      and p.region_thumbnail[row])
+        return verify.view(blob, tuple(p.region_boxes[row]) if crop else None)  # type: ignore[index, arg-type]
 
     def judge(self, pairs: Sequence[tuple[int, int]]) -> None:
         """Verify `pairs` (row indices, i < j) not verified yet: EXIF first, pixels for the rest."""
@@ -285,8 +294,9 @@ def find_copies(photos: Photos, pixels: Pixels, settings: Settings = Settings(),
                 known: dict[tuple[int, int], verify.Match] | None = None) -> list[DuplicateGroup]:
     """Groups of at least two photos that are one capture, each with its keeper and, per copy, how
     it differs from the keeper. `pixels(ids)` returns each photo's verification thumbnail (JPEG
-    bytes: the framed photo's own thumbnail when it has one, else the index's thumbnail; None when
-    unavailable, then only EXIF can confirm it). `near`: CNN neighbours already computed (shared
+    bytes: the framed photo's own thumbnail when it has one, else the index's thumbnail, which is
+    cropped here to the region of a framed photo; None when unavailable, then only EXIF can
+    confirm it). `near`: CNN neighbours already computed (shared
     with the similar groups). `known`: pixel measurements of earlier runs, keyed by (id, id) with the
     smaller row first as in `photos`; pairs found there are not verified again, and every new
     measurement is added to it, so a caller that keeps it (verify.VERSION with it) verifies each

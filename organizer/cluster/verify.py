@@ -78,14 +78,18 @@ class Match:
 NO_MATCH = Match(0, 0, math.inf, 1.0, 0.0, 0.0, 0.0, None, 0)
 
 
-def view(jpeg: bytes | None) -> View | None:
-    """The verification view of a thumbnail (any format OpenCV decodes), or None if unreadable."""
+def view(jpeg: bytes | None, box: tuple[float, float, float, float] | None = None) -> View | None:
+    """The verification view of a thumbnail (any format OpenCV decodes), cropped to `box` (x0, y0,
+    x1, y1 in fractions) when given, or None if unreadable."""
     if not jpeg:
         return None
     try:
         grey = cv2.imdecode(np.frombuffer(jpeg, dtype=np.uint8), cv2.IMREAD_GRAYSCALE)
     except cv2.error:
         return None
+    if grey is not None and box is not None:
+        h, w = grey.shape
+        grey = np.ascontiguousarray(grey[round(box[1] * h):round(box[3] * h), round(box[0] * w):round(box[2] * w)])
     if grey is None or min(grey.shape) < 16:
         return None
     return View(grey)
