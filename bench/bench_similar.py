@@ -53,7 +53,7 @@ def query(kind: str, db: str, out: multiprocessing.Queue) -> None:
         base = status_mb("VmRSS")
         t = time.perf_counter()
         if kind == "plain":
-            ids, blobs = catalog.vectors(model)
+            ids, blobs = catalog.photos.vectors(model)
             matrix = np.frombuffer(b"".join(blobs), dtype=np.float16).reshape(len(ids), -1)
             row = ids.index(1)
             found = [ids[i] for i, _ in similar.nearest(matrix[row], matrix, K, exclude=row)]
@@ -82,7 +82,7 @@ def main() -> None:
                 block = (block / np.linalg.norm(block, axis=1, keepdims=True)).astype(np.float16)
                 for j, vec in enumerate(block):
                     i = start + j
-                    catalog.put_vector(add_photo(catalog, i, "/photos", f"/photos/{i}.jpg"), model, vec.tobytes())
+                    catalog.photos.put_vector(add_photo(catalog, i, "/photos", f"/photos/{i}.jpg"), model, vec.tobytes())
         ctx = multiprocessing.get_context("spawn")
         results: dict[str, list[tuple[float, float, list[int]]]] = {"plain": [], "ours": []}
         for r in range(args.rounds):

@@ -11,6 +11,7 @@ import os
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, get_type_hints
 
@@ -43,6 +44,8 @@ class ScanConfig:
     follow_symlinks: bool = _opt(False, "Follow symlinked files and folders (loops are detected).")
     workers: int = _opt(0, "Extraction processes; 0: one per core this process may use, at most 8 (each "
                         "holds the CNN and a decoded photo; a NAS's disks are busy well before).", minimum=0)
+    inline: bool = _opt(False, "Extract in this process, with no worker processes and no time limit per file "
+                               "(for tests, pdb and coverage; never for a library that may hold a hostile file).")
     file_timeout_s: float = _opt(60.0, "A file taking longer than this is an error.", minimum=0.1)
     max_file_mb: int = _opt(1024, "Larger files are reported as errors, never read.", minimum=1)
     batch_size: int = _opt(200, "Catalog rows written per transaction.", minimum=1)
@@ -351,37 +354,62 @@ def load(
         values[section][name] = value
         sources[key] = source
 
+    return _finish(values, sources, path)
+
+
+def _default(section: str, name: str) -> Any:
+    return _fields(section)[name].default
+
+
+def _finish(values: dict[str, dict[str, Any]], sources: dict[str, str], path: Path | None) -> Config:
+    """Checks across keys, paths made absolute, and values that depend on the machine: the one
+    place where configuration is validated and normalised."""
+    def get(section: str, name: str) -> Any:
+        return values[section].get(name, _default(section, name))
+
+    def where(key: str) -> str:
+        return sources.get(key, "default")
+
     for key in ("recluster", "rescan"):
-        text = values["schedule"].get(key)
-        if text is not None:
-            try:
-                trigger(text)
-            except ValueError as exc:
-                raise ConfigError(f"{sources.get('schedule.' + key)}: schedule.{key}: {exc}") from None
-    if values["similar"].get("sim", 0.8) > 1:
-        raise ConfigError(f"{sources.get('similar.sim', 'default')}: similar.sim: must be at most 1")
+        try:
+            trigger(get("schedule", key))
+        except ValueError as exc:
+            raise ConfigError(f"{where('schedule.' + key)}: schedule.{key}: {exc}") from None
+    if get("similar", "sim") > 1:
+        raise ConfigError(f"{where('similar.sim')}: similar.sim: must be at most 1")
     for key in ("mean", "std"):
-        if len(values["vectors"].get(key, (0, 0, 0))) != 3:
-            where = sources.get(f"vectors.{key}", "default")
-            raise ConfigError(f"{where}: vectors.{key}: expected three numbers (R, G, B)")
-    vec = values["vectors"]
-    if vec.get("input_size", 224) > vec.get("resize", 256):
-        where = sources.get("vectors.input_size", "default")
-        raise ConfigError(f"{where}: vectors.input_size: the crop ({vec.get('input_size', 224)}) must fit in "
-                          f"vectors.resize ({vec.get('resize', 256)})")
-    if not values["catalog"].get("path"):
-        values["catalog"]["path"] = str(_state_dir() / "catalog.db")
-    if not values["catalog"].get("cache_dir"):
-        values["catalog"]["cache_dir"] = str(_cache_dir())
+        if len(get("vectors", key)) != 3:
+            raise ConfigError(f"{where('vectors.' + key)}: vectors.{key}: expected three numbers (R, G, B)")
+    if get("vectors", "input_size") > get("vectors", "resize"):
+        raise ConfigError(f"{where('vectors.input_size')}: vectors.input_size: the crop "
+                          f"({get('vectors', 'input_size')}) must fit in vectors.resize ({get('vectors', 'resize')})")
+    model = get("vectors", "model")
+    if model != "efficientnet-lite0":
+        model = values["vectors"]["model"] = normal_path(model)
+        if get("vectors", "enabled") and not os.path.isfile(model):
+            raise ConfigError(f"{where('vectors.model')}: vectors.model: {model}: no such ONNX model file")
+    values["scan"]["roots"] = tuple(normal_path(r) for r in get("scan", "roots"))
+    if get("output", "path"):
+        values["output"]["path"] = normal_path(get("output", "path"))
+    values["catalog"]["path"] = normal_path(get("catalog", "path") or str(_state_dir() / "catalog.db"))
+    values["catalog"]["cache_dir"] = normal_path(get("catalog", "cache_dir") or str(_cache_dir()))
+    if not get("scan", "workers"):
+        values["scan"]["workers"] = min(cores(), MAX_AUTO_WORKERS)
     sections = {s: cls(**values[s]) for s, cls in SECTIONS.items()}
     return Config(**sections, file=str(path) if path else None, sources=sources)
+
+
+def normal_path(text: str) -> str:
+    """`~` expanded, absolute, without `..` or doubled separators (symlinks are kept as given)."""
+    return os.path.abspath(os.path.expanduser(text))
 
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
-def trigger(text: str):  # noqa: ANN201  (an apscheduler trigger)
-    """An interval ('90s', '10m', '6h', '1d') or a five-field cron line ('*/10 * * * *')."""
+def trigger(text: str, start: datetime | None = None):  # noqa: ANN201  (an apscheduler trigger)
+    """An interval ('90s', '10m', '6h', '1d'), counted from `start` (default: now), or a
+    five-field cron line ('*/10 * * * *') in the machine's time zone."""
     from apscheduler.triggers.cron import CronTrigger
     from apscheduler.triggers.interval import IntervalTrigger
 
@@ -390,7 +418,8 @@ def trigger(text: str):  # noqa: ANN201  (an apscheduler trigger)
         seconds = float(value[:-1]) * _UNITS[value[-1]]
         if seconds <= 0:
             raise ValueError("an interval must be positive")
-        return IntervalTrigger(seconds=seconds)
+        return IntervalTrigger(seconds=seconds, start_date=(start or datetime.now(timezone.utc)) + timedelta(
+            seconds=seconds))
     if len(value.split()) == 5:
         return CronTrigger.from_crontab(value)
     raise ValueError(f"expected an interval like 10m or 6h, or a cron line, got {text!r}")

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import reverse_geocode
 
-from organizer.catalog import Catalog
+from organizer.catalog import CachedName, Catalog
 from organizer.config import GeocodeConfig
 
 log = logging.getLogger(__name__)
@@ -69,9 +69,9 @@ class Geocoder:
             return offline(lat, lon)
         key = cell(lat, lon)
         if self.catalog is not None:
-            cached = self.catalog.cached_place_name(key)
+            cached = self.catalog.places.get(key)
             if cached is not None:
-                return PlaceName(*cached)
+                return PlaceName(cached.country, cached.region, cached.city, cached.source)
         try:
             name = self._ask(lat, lon)
         except Exception as exc:  # geopy raises many kinds; any of them means: stay offline
@@ -80,8 +80,9 @@ class Geocoder:
             return offline(lat, lon)
         if name is None:
             return offline(lat, lon)
-        if self.catalog is not None:
-            self.catalog.cache_place_name(key, name.country, name.region, name.city, name.source)
+        if self.catalog is not None and not self.catalog.readonly:
+            with self.catalog.transaction():
+                self.catalog.places.put(key, CachedName(name.country, name.region, name.city, name.source))
         return name
 
     def _ask(self, lat: float, lon: float) -> PlaceName | None:

@@ -10,14 +10,15 @@ from typing import Any
 
 import numpy as np
 
-from organizer.catalog import Catalog, GroupRow
+from organizer.catalog import Catalog, GroupRow, shown
 from organizer.cluster import duplicates, events, identity, places, similar
 from organizer.config import Config, cores
 from organizer.errors import CatalogError
 from organizer.extract import vectors
-from organizer.index import vector_spec
 
 log = logging.getLogger(__name__)
+
+MIN_SIDE = 64  # photos smaller than this (icons, spacer GIFs) are in no visual group
 
 
 @dataclass
@@ -44,28 +45,34 @@ class Library:
     phash: np.ndarray  # uint64
     dhash: np.ndarray
     files: np.ndarray  # present files per photo
+    small: np.ndarray  # bool: too small (under MIN_SIDE px) to say what it looks like
 
     @classmethod
     def load(cls, catalog: Catalog, use_mtime: bool) -> Library:
-        rows = catalog.cluster_rows()
+        rows = catalog.photos.facts()
         n = len(rows)
         seconds = np.zeros(n, dtype=np.int64)
         dated = np.zeros(n, dtype=bool)
         for i, row in enumerate(rows):
-            if row[2] and events.eligible(row[3], use_mtime):
-                seconds[i] = events.to_seconds(datetime.fromisoformat(row[2]))
+            if row.taken_local and events.eligible(row.taken_source, use_mtime):
+                seconds[i] = events.to_seconds(datetime.fromisoformat(row.taken_local))
                 dated[i] = True
         return cls(
-            ids=np.array([r[0] for r in rows], dtype=np.int64),
-            digests=[r[1] for r in rows],
+            ids=np.array([r.id for r in rows], dtype=np.int64),
+            digests=[r.digest for r in rows],
             seconds=seconds,
             dated=dated,
-            lat=np.array([np.nan if r[4] is None else r[4] for r in rows], dtype=np.float64),
-            lon=np.array([np.nan if r[5] is None else r[5] for r in rows], dtype=np.float64),
-            phash=duplicates.hex_to_u64([r[6] or "0" for r in rows]),
-            dhash=duplicates.hex_to_u64([r[7] or "0" for r in rows]),
-            files=np.array([r[8] for r in rows], dtype=np.int64),
+            lat=np.array([np.nan if r.lat is None else r.lat for r in rows], dtype=np.float64),
+            lon=np.array([np.nan if r.lon is None else r.lon for r in rows], dtype=np.float64),
+            phash=duplicates.hex_to_u64([r.phash or "0" for r in rows]),
+            dhash=duplicates.hex_to_u64([r.dhash or "0" for r in rows]),
+            files=np.array([r.files for r in rows], dtype=np.int64),
+            small=np.array([min(r.width or 0, r.height or 0) < MIN_SIDE for r in rows], dtype=bool),
         )
+
+    def featureless(self) -> np.ndarray:
+        """Photos that carry no visual evidence: tiny, blank or near-uniform (see duplicates)."""
+        return self.small | ~duplicates.informative(self.dhash)
 
 
 def _keyed(kind: str, groups: list[tuple[frozenset[int], dict[str, Any]]], previous: dict[str, frozenset[int]],
@@ -126,10 +133,13 @@ def regroup(catalog: Catalog, config: Config) -> ClusterReport:
     found["duplicate"] = [(frozenset(group), {}) for group in near + copies]
     report.seconds["duplicates"] = round(time.perf_counter() - t, 3)
 
-    spec = vector_spec(config)
+    spec = vectors.spec(config.vectors)
     if spec is not None:
         t = time.perf_counter()
-        ids, blobs = catalog.vectors(vectors.model_id(spec))
+        ids, blobs = catalog.photos.vectors(vectors.model_id(spec))
+        blank = set(lib.ids[lib.featureless()].tolist())
+        keep = [i for i, pid in enumerate(ids) if pid not in blank]
+        ids, blobs = [ids[i] for i in keep], [blobs[i] for i in keep]
         if ids:
             matrix = np.frombuffer(b"".join(blobs), dtype=np.float16).reshape(len(ids), -1)
             found["similar"] = [
@@ -143,8 +153,9 @@ def regroup(catalog: Catalog, config: Config) -> ClusterReport:
         report.seconds["similar"] = round(time.perf_counter() - t, 3)
 
     for kind, groups in found.items():
-        rows = _keyed(kind, groups, catalog.groups(kind), digest_of)
-        report.changes[kind] = catalog.replace_groups(kind, rows)
+        rows = _keyed(kind, groups, catalog.groups.members(kind), digest_of)
+        with catalog.transaction():
+            report.changes[kind] = catalog.groups.replace(kind, rows)
         report.groups[kind] = len(rows)
     catalog.finish_run(run_id, report.as_dict())
     return report
@@ -155,26 +166,31 @@ SIMILAR_BATCH = 4096  # vectors read at a time by `similar_to` (10 MB of float16
 
 def similar_to(catalog: Catalog, config: Config, path: str, k: int) -> list[dict[str, Any]]:
     """The `k` photos nearest to the one at `path` by CNN cosine, best first."""
-    spec = vector_spec(config)
+    spec = vectors.spec(config.vectors)
     if spec is None:
         raise CatalogError("vectors are turned off (vectors.enabled = false)")
     model = vectors.model_id(spec)
-    known = catalog.known_file(path)
+    known = catalog.files.get(path)
     if known is None:
-        raise CatalogError(f"{path}: not in the catalog")
+        raise CatalogError(f"{shown(path)}: not in the catalog")
+    if known.state != "ok":
+        why = {"error": "could not be read (see `organizer errors`)", "missing": "is missing from disk",
+               "unsupported": "is of a format organizer does not read", "ignored": "is not a photo"}
+        raise CatalogError(f"{shown(path)}: {why.get(known.state, known.state)}; it has no vector")
     photo = known.photo_id
-    vec = catalog.vector(photo, model) if photo is not None else None
+    vec = catalog.photos.vector(photo, model) if photo is not None else None
     if vec is None:
-        raise CatalogError(f"{path}: no vector from {model} yet (run `organizer scan`)")
+        raise CatalogError(f"{shown(path)}: no vector from {model} yet (run `organizer scan`)")
     query = np.frombuffer(vec, dtype=np.float16)
     best: list[tuple[float, int]] = []  # (cosine, photo id), streamed so memory stays one batch
-    for ids, blobs in catalog.vector_batches(model, SIMILAR_BATCH):
+    for ids, blobs in catalog.photos.vector_batches(model, SIMILAR_BATCH):
         matrix = np.frombuffer(b"".join(blobs), dtype=np.float16).reshape(len(ids), -1)
         exclude = ids.index(photo) if photo in ids else None
         best += [(score, ids[row]) for row, score in similar.nearest(query, matrix, k, exclude)]
         best = sorted(best, key=lambda b: (-b[0], b[1]))[:k]
-    paths = catalog.first_paths([pid for _, pid in best])
-    return [{"path": paths.get(pid), "cosine": round(score, 4), "photo": pid} for score, pid in best]
+    files = catalog.files.present([pid for _, pid in best])
+    return [{"path": files[pid][0].path if pid in files else None, "cosine": round(score, 4), "photo": pid}
+            for score, pid in best]
 
 
 def join_groups(catalog: Catalog, config: Config, photo_ids: list[int]) -> int:
@@ -182,26 +198,26 @@ def join_groups(catalog: Catalog, config: Config, photo_ids: list[int]) -> int:
     low-latency path; the next recluster decides for good). Returns how many joined."""
     if not photo_ids:
         return 0
-    spans, event_keys = [], []
-    for key, start, end, *_ in catalog.group_rows("event"):
-        spans.append((events.to_seconds(datetime.fromisoformat(start)), events.to_seconds(datetime.fromisoformat(end))))
-        event_keys.append(key)
-    centres, place_keys = [], []
-    for key, _, _, lat, lon, radius, _ in catalog.group_rows("place"):
-        centres.append((lat, lon, radius or 0.0))
-        place_keys.append(key)
+    event_rows = catalog.groups.rows("event")
+    spans = [(events.to_seconds(datetime.fromisoformat(g.start)), events.to_seconds(datetime.fromisoformat(g.end)))
+             for g in event_rows if g.start and g.end]
+    event_keys = [g.key for g in event_rows if g.start and g.end]
+    place_rows = [g for g in catalog.groups.rows("place") if g.lat is not None and g.lon is not None]
+    centres = [(g.lat, g.lon, g.radius_m or 0.0) for g in place_rows]
     joined = 0
     with catalog.transaction():
-        for pid, taken, source, lat, lon in catalog.photo_facts(photo_ids):
-            if taken and events.eligible(source, config.events.use_mtime) and not catalog.in_group("event", pid):
+        for photo in catalog.photos.facts(photo_ids):
+            pid, taken = photo.id, photo.taken_local
+            if (taken and events.eligible(photo.taken_source, config.events.use_mtime)
+                    and not catalog.groups.contains("event", pid)):
                 i = events.event_for(events.to_seconds(datetime.fromisoformat(taken)), spans,
                                      config.events.gap_hours * 3600)
                 if i is not None:
-                    catalog.add_member("event", event_keys[i], pid, taken)
+                    catalog.groups.add_member("event", event_keys[i], pid, taken)
                     joined += 1
-            if lat is not None and not catalog.in_group("place", pid):
-                j = places.place_for(lat, lon, centres, config.places.radius_m)
+            if photo.lat is not None and photo.lon is not None and not catalog.groups.contains("place", pid):
+                j = places.place_for(photo.lat, photo.lon, centres, config.places.radius_m)
                 if j is not None:
-                    catalog.add_member("place", place_keys[j], pid)
+                    catalog.groups.add_member("place", place_rows[j].key, pid)
                     joined += 1
     return joined

@@ -15,7 +15,6 @@ import multiprocessing.connection
 import multiprocessing.context
 import os
 import signal
-import sqlite3
 import threading
 import time
 import warnings
@@ -25,7 +24,11 @@ from typing import Any
 
 from PIL import UnidentifiedImageError
 
+from pathlib import Path
+
 from organizer import extract
+from organizer.catalog.database import connect
+from organizer.catalog.photos import PhotoStore
 from organizer.errors import OrganizerError
 from organizer.extract import decode, vectors
 
@@ -37,12 +40,15 @@ PARENT_CHECK_S = 1.0
 class Task:
     path: str
     mtime: float
+    size: int | None  # as the walk saw it (not stat-ed again); None for a vector-only task
     photo_id: int | None = None  # set for a vector-only task (a photo catalogued without one)
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """What a worker made of one file. kind: photo | known | error | ignored | vector."""
+    """What a worker made of one file. kind: photo | known | error | unsupported (a real file of
+    a format organizer does not read) | ignored (not a photo) | vanished (gone before it was
+    read) | vector."""
 
     path: str
     kind: str
@@ -52,6 +58,7 @@ class Outcome:
     message: str | None = None
     vector: bytes | None = None
     photo_id: int | None = None
+    format: str | None = None  # what the content is, as sniffed
 
 
 @dataclass(frozen=True)
@@ -81,7 +88,7 @@ def _worker_main(conn: multiprocessing.connection.Connection, settings: WorkerSe
     os.dup2(devnull, 2)  # libtiff and libheif write to stderr; our messages go through results
     warnings.simplefilter("ignore")
     logging.disable(logging.CRITICAL)
-    lookup = sqlite3.connect(f"file:{settings.catalog_path}?mode=ro", uri=True, timeout=30)
+    lookup = PhotoStore(connect(Path(settings.catalog_path), readonly=True))
     extract.warm_up()
     try:
         model = vectors.Model(settings.vectors, settings.cache_dir) if settings.vectors else None
@@ -104,41 +111,45 @@ def _worker_main(conn: multiprocessing.connection.Connection, settings: WorkerSe
         conn.send(process_file(task, settings, lookup, model))
 
 
-def process_file(
-    task: Task, settings: WorkerSettings, lookup: sqlite3.Connection, model: vectors.Model | None
-) -> Outcome:
+def process_file(task: Task, settings: WorkerSettings, lookup: PhotoStore, model: vectors.Model | None) -> Outcome:
     """Read one file and extract it, unless its content is already catalogued."""
     name = os.path.basename(task.path)
+    if task.size is not None and task.size > settings.max_bytes:
+        return Outcome(task.path, "error", message=f"file too large ({task.size} bytes), not read")
     try:
-        size = os.path.getsize(task.path)
-        if size > settings.max_bytes:
-            return Outcome(task.path, "error", message=f"file too large ({size} bytes), not read")
         with open(task.path, "rb") as fh:
-            data = fh.read()
+            data = fh.read(settings.max_bytes + 1)
+    except FileNotFoundError:
+        return Outcome(task.path, "vanished")
     except OSError as exc:
         return Outcome(task.path, "error", message=f"cannot read: {exc.strerror or exc}")
+    if len(data) > settings.max_bytes:
+        return Outcome(task.path, "error", message=f"file too large (over {settings.max_bytes} bytes), not read")
     if not data:
-        return Outcome(task.path, "error", message="empty file")
+        if decode.looks_like_image(name):
+            return Outcome(task.path, "error", message="empty file")
+        return Outcome(task.path, "ignored", format="empty")
     if task.photo_id is not None and model is not None:
         try:
             vector = extract.embed_only(data, THUMB_SIZE, model)
         except Exception as exc:  # this photo's vector fails, nothing else
             return Outcome(task.path, "error", message=_describe(exc), photo_id=task.photo_id)
         return Outcome(task.path, "vector", vector=vector, photo_id=task.photo_id)
-    if decode.sniff(data[:64]) is None:
+    fmt = decode.sniff(data[:64])
+    if fmt is None:
+        kind = decode.unsupported(data[:256])
+        if kind is not None:
+            return Outcome(task.path, "unsupported", format=kind)
         if decode.looks_like_image(name):
             return Outcome(task.path, "error", message=f"not a supported image ({decode.describe(data[:64])})")
         return Outcome(task.path, "ignored")
     digest = extract.hashes.digest(data)
-    row = lookup.execute(
-        "SELECT 1 FROM photos WHERE digest = ? AND extractor >= ?", (digest, extract.EXTRACTOR_VERSION)
-    ).fetchone()
-    if row is not None:
-        return Outcome(task.path, "known", digest=digest)
+    if lookup.id_of(digest, extract.EXTRACTOR_VERSION) is not None:
+        return Outcome(task.path, "known", digest=digest, format=fmt)
     try:
         facts = extract.extract(data, name, task.mtime, datetime.now(), THUMB_SIZE, digest=digest, model=model)
     except Exception as exc:  # any decoder failure is this file's error, never the run's
-        return Outcome(task.path, "error", message=_describe(exc))
+        return Outcome(task.path, "error", message=_describe(exc), format=fmt)
     thumb = thumb_path(settings.thumbs_dir, digest)
     try:
         os.makedirs(os.path.dirname(thumb), exist_ok=True)
@@ -156,6 +167,31 @@ def _describe(exc: Exception) -> str:
     if isinstance(exc, UnidentifiedImageError):
         return "cannot decode: corrupt, truncated or unsupported image data"
     return f"{type(exc).__name__}: {exc}".strip()
+
+
+class InlinePool:
+    """Extraction in this process, one file at a time, with no time bound (`scan.inline`: for
+    tests, pdb and coverage). The same interface as WorkerPool."""
+
+    def __init__(self, settings: WorkerSettings) -> None:
+        self.settings = settings
+        self.lookup = PhotoStore(connect(Path(settings.catalog_path), readonly=True))
+        self.model = vectors.Model(settings.vectors, settings.cache_dir) if settings.vectors else None
+        self.busy: dict[int, Task] = {}
+
+    def idle_slots(self) -> list[int]:
+        return [] if self.busy else [0]
+
+    def submit(self, slot: int, task: Task) -> None:
+        self.busy[slot] = task
+
+    def collect(self, wait_s: float) -> list[Outcome]:
+        tasks = list(self.busy.values())
+        self.busy.clear()
+        return [process_file(task, self.settings, self.lookup, self.model) for task in tasks]
+
+    def close(self) -> None:
+        self.lookup.conn.close()
 
 
 class WorkerPool:

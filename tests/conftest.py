@@ -138,9 +138,11 @@ def make_jpeg(
 def add_photo(catalog: Any, i: int, root: str, path: str, **values: Any) -> int:
     """Catalog rows for a photo with no file behind it (libraries at scale, for tests and
     benchmarks): content digest from `i`, one present file at `path` under `root`."""
+    from organizer.catalog import PhotoRecord
+
     seen = "2026-01-01T00:00:00+00:00"
-    pid = catalog.upsert_photo({"digest": f"{i:032x}", "extractor": 1, "indexed_at": seen, **values})
-    catalog.upsert_file(path, root, (1000, 0, i, 1), "ok", pid, seen)
+    pid = catalog.photos.upsert(PhotoRecord(digest=f"{i:032x}", extractor=1, indexed_at=seen, **values))
+    catalog.files.upsert(path, root, (1000, 0, i, 1), "ok", pid, seen)
     return pid
 
 

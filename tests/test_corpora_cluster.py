@@ -8,6 +8,7 @@ import pytest
 
 from organizer import regroup
 from organizer.catalog import Catalog
+from organizer.cli import reports
 
 from conftest import CORPORA
 
@@ -25,7 +26,7 @@ def clustered(corpora_indexed):
 
 
 def groups_of(catalog: Catalog, rel: str, kind: str) -> list[str]:
-    return [g["key"] for g in catalog.explain(str(CORPORA / rel))["groups"] if g["kind"] == kind]
+    return [g["key"] for g in reports.explain(catalog, str(CORPORA / rel))["groups"] if g["kind"] == kind]
 
 
 def test_arezzo_is_one_event_and_one_place(clustered: Catalog) -> None:
@@ -55,7 +56,7 @@ def test_copies_at_distance_zero_are_duplicates(clustered: Catalog) -> None:
         base = bases.get(r["group"])
         if base is None or r is base or r["phash"] != base["phash"]:
             continue
-        info = clustered.explain(str(CORPORA / r["file"]))
+        info = reports.explain(clustered, str(CORPORA / r["file"]))
         if info["state"] != "ok":
             continue  # the corrupt copy: an error row, by design
         mine = groups_of(clustered, r["file"], "duplicate")

@@ -14,6 +14,7 @@ import pytest
 from PIL import Image
 
 from organizer.catalog import Catalog
+from organizer.cli import reports
 
 from conftest import Cli, gps_ifd, make_jpeg, organizer_subprocess, picture, processes_of, wait_for
 
@@ -216,8 +217,8 @@ def test_unreadable_folder_is_an_error_row_not_the_end(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert "cannot read folder" in proc.stderr
     with Catalog(catalog, readonly=True) as cat:
-        assert cat.status()["files"] == 1
-        assert [(Path(e["path"]).name, e["stage"]) for e in cat.errors()] == [("locked", "scan")]
+        assert reports.status(cat)["files"] == 1
+        assert [(Path(e["path"]).name, e["stage"]) for e in reports.errors(cat)] == [("locked", "scan")]
 
 
 def test_bad_inputs_become_error_rows_and_the_run_goes_on(tmp_path: Path, run: Cli) -> None:
@@ -273,14 +274,14 @@ def test_interrupted_scan_keeps_committed_batches_and_a_rerun_continues(tmp_path
     assert proc.returncode == 130, err
     assert "interrupted" in err
     with Catalog(catalog, readonly=True) as cat:
-        kept = cat.status()["files"]
+        kept = reports.status(cat)["files"]
         assert cat.integrity_check() == "ok"
     assert 30 <= kept < 300
     rerun = subprocess.run([sys.executable, "-m", "organizer", "--catalog", str(catalog), "scan", "--json", str(root)],
                            env=env, capture_output=True, text=True, timeout=300)
     assert rerun.returncode == 0, rerun.stderr
     with Catalog(catalog, readonly=True) as cat:
-        status = cat.status()
+        status = reports.status(cat)
         assert (status["files"], status["photos"]) == (300, 300)
         assert cat.conn.execute("SELECT count(*) FROM photos").fetchone()[0] == 300
 

@@ -258,7 +258,7 @@ def test_similar_streams_the_vectors_and_equals_a_brute_force_search(tmp_path: P
     with Catalog(tmp_path / "c.db") as catalog:
         with catalog.transaction():
             for i in range(n):
-                catalog.put_vector(add_photo(catalog, i, "/p", f"/p/{i}.jpg"), model, matrix[i].tobytes())
+                catalog.photos.put_vector(add_photo(catalog, i, "/p", f"/p/{i}.jpg"), model, matrix[i].tobytes())
         found = regroup.similar_to(catalog, cfg, "/p/7.jpg", 8)
     scores = matrix.astype(np.float32) @ matrix[7].astype(np.float32)
     scores[7] = -np.inf

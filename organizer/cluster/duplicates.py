@@ -29,6 +29,13 @@ def hex_to_u64(values: list[str]) -> np.ndarray:
     return np.array([int(v, 16) for v in values], dtype=np.uint64)
 
 
+def informative(dhash: np.ndarray) -> np.ndarray:
+    """False for featureless images (blank, uniform or pure gradients: a dHash with almost no bits
+    set, or almost all)."""
+    bits = popcount(dhash)
+    return (bits > FEATURELESS_BITS) & (bits < 64 - FEATURELESS_BITS)
+
+
 def _block_masks(max_distance: int) -> list[np.uint64]:
     blocks = max_distance + EXACT_BLOCKS
     edges = np.linspace(0, 64, blocks + 1).round().astype(int)
@@ -88,9 +95,8 @@ def find_duplicates(
     Featureless images (blank, uniform or pure gradients: a dHash with almost no bits set, or almost
     all) carry no evidence and are left out; identical bytes are found by digest elsewhere.
     """
-    bits = popcount(dhash)
-    informative = (bits > FEATURELESS_BITS) & (bits < 64 - FEATURELESS_BITS)
-    ids, phash, dhash = ids[informative], phash[informative], dhash[informative]
+    keep = informative(dhash)
+    ids, phash, dhash = ids[keep], phash[keep], dhash[keep]
     n = len(ids)
     if n < 2:
         return []

@@ -1,38 +1,37 @@
-"""The service loop: reconcile at start, then watch, index, join, recluster and publish on
-schedule until asked to stop. One thread writes the catalog: this one. The watchers only enqueue,
-and the scheduler only marks work as due."""
+"""The service loop: reconcile at start, then watch, index, join, recluster and publish, as the
+agenda says, until asked to stop. One thread writes the catalog: this one. The watchers only
+enqueue; no job's failure ends the daemon (it is logged, and retried where that helps)."""
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import queue
 import threading
 import time
+import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any
 
-from apscheduler.schedulers.background import BackgroundScheduler
-
 from organizer import publish as publisher
-from organizer import regroup
+from organizer import regroup, workflow
 from organizer.catalog import Catalog
 from organizer.config import Config, trigger
+from organizer.daemon.agenda import Agenda
 from organizer.daemon.systemd import Notifier
 from organizer.daemon.watch import Change, OverflowAlarm, Settler, Watchers
-from organizer.errors import OrganizerError, OutputError
-from organizer.index import Indexer
-from organizer.publish.albums import AlbumTree
+from organizer.errors import CatalogError, OrganizerError, OutputError
+from organizer.index import Indexer, Report
 from organizer.scan import root_offline
 
 log = logging.getLogger(__name__)
 
 TICK_S = 0.2
-HEALTH_EVERY_S = 5.0
-# While files are still arriving, the albums are updated at most every QUICK_EVERY_S, and for at
-# most QUICK_SHARE of the time: each update reads the whole catalog (1.3 s at 100,000 photos).
-QUICK_EVERY_S = 5.0
-QUICK_SHARE = 0.2
+DAEMON_LOCK = ".organizer-daemon.lock"
+DEAF_AFTER = 3  # watcher restarts in a row that fail before systemd's watchdog is left to act
 
 
 @dataclass
@@ -44,30 +43,53 @@ class RunStats:
     joined: int = 0
     reclusters: int = 0
     rescans: int = 0
+    failures: int = 0
     offline: dict[str, str] = field(default_factory=dict)
     albums_error: str | None = None  # why the albums could not be written, until they are again
+    catalog_error: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
 
 
+class AlreadyRunning(OrganizerError):
+    pass
+
+
+def _hold(path: str, what: str) -> int:
+    """An exclusive lock on `path` for this daemon's life, holding its pid; AlreadyRunning when
+    another process has it."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        pid = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+        os.close(fd)
+        raise AlreadyRunning(f"organizer is already running for this {what} (pid {pid}); stop it first") from None
+    except OSError:  # no locks on this file system: go on unguarded
+        pass
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    return fd
+
+
 class Service:
-    def __init__(self, config: Config, notifier: Notifier | None = None) -> None:
+    def __init__(self, config: Config, notifier: Notifier | None = None,
+                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> None:
         self.config = config
         self.notifier = notifier or Notifier()
-        self.roots = [os.path.abspath(os.path.expanduser(r)) for r in config.scan.roots]
+        self.clock = clock
+        self.roots = list(config.scan.roots)
         if not self.roots:
             raise OrganizerError("no photo folders: name them on the command line or in scan.roots")
         if not config.output.path:
             raise OrganizerError("no output folder: give --output or set output.path")
         self.stop_event = threading.Event()
-        self.due: set[str] = set()
         self.stats = RunStats()
         self.devices: dict[str, int] = {}
-        self._albums_due = False  # indexed since the albums were last updated
-        self._quick_at = 0.0  # when the last quick update ended, and how long it took
-        self._quick_took = 0.0
-        self._retry_at = 0.0  # no album update before (after one failed)
+        self.restarts = 0  # failed watcher restarts in a row
+        self.agenda = Agenda(trigger(config.schedule.recluster, clock()), trigger(config.schedule.rescan, clock()),
+                             config.output.retry_s, clock())
 
     def request_stop(self) -> None:
         self.stop_event.set()
@@ -75,7 +97,197 @@ class Service:
     def stopping(self) -> bool:
         return self.stop_event.is_set()
 
-    # --- roots ------------------------------------------------------------------------------
+    # --- running ------------------------------------------------------------------------------
+
+    def run(self) -> RunStats:
+        """Serve until `request_stop`; then finish the current batch and return."""
+        config = self.config
+        workflow.preflight(config, output=True)
+        os.makedirs(os.path.dirname(config.catalog.path), exist_ok=True)
+        locks = [_hold(f"{config.catalog.path}.daemon.lock", "catalog")]
+        if os.path.isdir(config.output.path):  # an offline output is waited for, unheld
+            try:
+                locks.append(_hold(os.path.join(config.output.path, DAEMON_LOCK), "album folder"))
+            except AlreadyRunning:
+                os.close(locks.pop())
+                raise
+            except OSError as exc:
+                log.warning("%s: cannot hold the album folder (%s); going on", config.output.path, exc.strerror)
+        try:
+            with Catalog(config.catalog.path) as catalog:
+                self._serve(catalog)
+        finally:
+            for fd in locks:
+                os.close(fd)
+        return self.stats
+
+    def _serve(self, catalog: Catalog) -> None:
+        config = self.config
+        # watchdog warns at length (the whole watch table) when a folder is recreated quickly
+        warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"watchdog\.")
+        self.catalog = catalog
+        self.indexer = Indexer(catalog, config, keep_pool=True)
+        alarm = OverflowAlarm()
+        logging.getLogger("watchdog").addHandler(alarm)
+        self.watchers: Watchers | None = None
+        try:
+            self.indexer.check_model()
+            self.notifier.status("reconciling with the photo folders")
+            for root in self.roots:
+                if os.path.isdir(root):
+                    self.devices[root] = os.stat(root).st_dev
+            # Watching starts before the reconciling scan: what arrives during it (minutes, on a
+            # large library) waits in the queue instead of waiting for the next rescan.
+            self.changes: queue.Queue[Change] = queue.Queue()
+            self.watchers = Watchers.start(self.roots, self.changes, config.watch.polling,
+                                           config.watch.poll_interval_s)
+            if not self._guard("reconcile", self._reconcile):  # a rescan and a recluster will, later
+                self.agenda.rescan_roots.update(self.roots)
+                self.agenda.dirty = True
+            if self.stopping():
+                return
+            self.notifier.ready(self._status())
+            self._loop(alarm)
+            if self.agenda.albums_due:
+                self._guard("quick", self._quick)
+        finally:
+            self.notifier.stopping()
+            if self.watchers is not None:
+                self.watchers.stop()
+            logging.getLogger("watchdog").removeHandler(alarm)
+            self.indexer.close()
+
+    def _loop(self, alarm: OverflowAlarm) -> None:
+        settler = Settler(self.config.watch.settle_s)
+        last_status: tuple[object, ...] = ()
+        while not self.stopping():
+            if self.restarts < DEAF_AFTER:  # a daemon that cannot watch lets systemd restart it
+                self.notifier.ping()
+            moved: list[tuple[str, str]] = []
+            gone: list[str] = []
+            try:
+                change = self.changes.get(timeout=TICK_S)
+                while True:
+                    self._take(change, settler, moved, gone)
+                    change = self.changes.get_nowait()
+            except queue.Empty:
+                pass
+            ready = settler.ready(time.monotonic())
+            if (moved or gone or ready) and not self._guard("batch", lambda: self._apply(ready, gone, moved)):
+                self.agenda.rescan_roots.update(self.roots)  # what the failed batch held is found again
+            if alarm.raised:
+                log.warning("the kernel dropped file events: rescanning")
+                alarm.raised = False
+                self.agenda.rescan_roots.update(self.roots)
+            now = self.clock()
+            for job in self.agenda.due(now, settling=bool(settler.pending)):
+                if self.stopping():
+                    break
+                self._guard(job, getattr(self, f"_{job}"))
+            self.agenda.skip_recluster(self.clock())
+            status = (self.stats.batches, self.stats.reclusters, self.stats.rescans, tuple(self.stats.offline),
+                      self.stats.albums_error, self.stats.catalog_error)
+            if status != last_status:  # counting 100,000 rows every tick would cost more than idling
+                last_status = status
+                self.notifier.status(self._status())
+
+    def _guard(self, job: str, work: Callable[[], bool | None]) -> bool:
+        """Run one job: a full or damaged catalog is a warning, a status line and a retry; any
+        other failure is logged with its traceback, and the daemon goes on. True when it did."""
+        started = time.monotonic()
+        try:
+            ok = work() is not False
+        except CatalogError as exc:
+            if self.stats.catalog_error != str(exc):
+                log.warning("%s: %s; trying again every %.0f s", job, exc, self.config.output.retry_s)
+            self.stats.catalog_error = str(exc)
+            ok = False
+        except Exception:
+            log.exception("%s failed; the daemon goes on", job)
+            self.stats.failures += 1
+            ok = False
+        else:
+            if ok and self.stats.catalog_error is not None and job != "health":
+                log.warning("the catalog can be written again")
+                self.stats.catalog_error = None
+        if job in ("rescan", "recluster", "quick", "health"):
+            self.agenda.ran(job, self.clock(), ok, time.monotonic() - started)
+        return ok
+
+    # --- jobs -----------------------------------------------------------------------------------
+
+    def _reconcile(self) -> bool:
+        try:
+            done = workflow.organize(self.catalog, self.config, self.indexer, should_stop=self.stopping)
+        except (OSError, OutputError) as exc:  # the scan and regroup are kept; the albums wait
+            self._albums_failed(exc)
+            self.agenda.changed()
+            self.agenda.published_failed(self.clock())
+            return True
+        self._albums_ok()
+        self._note_scan(done.scan)
+        log.info("reconciled: %s", self._status())
+        return True
+
+    def _rescan(self) -> bool:
+        roots = [r for r in self.agenda.rescan_scope(self.clock(), self.roots) if r not in self.stats.offline]
+        if not roots:
+            return True
+        report = self.indexer.scan(roots, should_stop=self.stopping)
+        self.stats.rescans += 1
+        self._note_scan(report)
+        if report.indexed or report.known or report.moved or report.missing or report.restat:
+            log.info("rescanned %s: %d indexed, %d copies, %d moved, %d newly missing", ", ".join(roots),
+                     report.indexed, report.known, report.moved, report.missing)
+            self.agenda.changed()
+            self.stats.joined += regroup.join_groups(self.catalog, self.config, report.touched)
+        return True
+
+    def _recluster(self) -> bool:
+        result = regroup.regroup(self.catalog, self.config)
+        self.stats.reclusters += 1
+        log.info("reclustered %d photos: %s", result.photos,
+                 ", ".join(f"{n} {kind}" for kind, n in sorted(result.groups.items())))
+        if not self._publish():
+            self.agenda.published_failed(self.clock())
+        return True
+
+    def _quick(self) -> bool:
+        """The quick update: only the albums whose links changed, no map (the recluster's job)."""
+        return self._publish(with_map=False, verify=False)
+
+    def _health(self) -> bool:
+        assert self.watchers is not None
+        for root in self.roots:
+            why = self._why_offline(root)
+            if why and root not in self.stats.offline:
+                log.warning("%s: photo folder is %s; its photos and albums are left as they are", root, why)
+                self.stats.offline[root] = why
+            elif why is None and root in self.stats.offline:
+                log.warning("%s: photo folder is back", root)
+                del self.stats.offline[root]
+                self._rewatch(root)
+            elif why is None and os.stat(root).st_dev != self.devices.get(root):
+                log.warning("%s: photo folder was mounted again (a new device); rescanning it", root)
+                self._rewatch(root)
+        for root in self.watchers.dead():
+            log.warning("%s: the watcher stopped (%s); restarting it and rescanning", root,
+                        self.watchers.why(root))
+            self._rewatch(root)
+        return True
+
+    def _rewatch(self, root: str) -> None:
+        assert self.watchers is not None
+        try:
+            self.watchers.restart(root, self.changes, self.config.watch.polling, self.config.watch.poll_interval_s)
+            self.restarts = 0
+        except Exception as exc:
+            self.restarts += 1
+            log.warning("%s: cannot watch it (%s)", root, exc)
+        self.devices[root] = os.stat(root).st_dev
+        self.agenda.rescan_roots.add(root)
+
+    # --- helpers --------------------------------------------------------------------------------
 
     def _root_of(self, path: str) -> str | None:
         for root in self.roots:
@@ -83,170 +295,61 @@ class Service:
                 return root
         return None
 
-    def _why_offline(self, catalog: Catalog, root: str) -> str | None:
-        why = root_offline(root, int(catalog.has_present(root)))
-        if why is None and root in self.devices and os.stat(root).st_dev != self.devices[root]:
-            why = "on another device"
-        return why
+    def _why_offline(self, root: str) -> str | None:
+        return root_offline(root, int(self.catalog.files.has_present(root)))
 
-    def _check_roots(self, catalog: Catalog, indexer: Indexer, watchers: Watchers, changes: queue.Queue) -> None:
-        for root in self.roots:
-            why = self._why_offline(catalog, root)
-            if why and root not in self.stats.offline:
-                log.warning("%s: photo folder is %s; its photos and albums are left as they are", root, why)
-                self.stats.offline[root] = why
-            elif why is None and root in self.stats.offline:
-                log.warning("%s: photo folder is back", root)
-                del self.stats.offline[root]
-                self.devices[root] = os.stat(root).st_dev
-                watchers.restart(root, changes, self.config.watch.polling, self.config.watch.poll_interval_s)
-                self._scan(indexer, [root])
-
-    # --- work -------------------------------------------------------------------------------
-
-    def _scan(self, indexer: Indexer, roots: list[str]) -> None:
-        report = indexer.scan(roots, should_stop=self.stopping)
+    def _note_scan(self, report: Report) -> None:
         self.stats.indexed += report.indexed
-        self.stats.rescans += 1
-        self._dirty = self._dirty or bool(report.indexed or report.known or report.moved or report.missing)
         self.stats.offline.update(report.offline)
 
-    def _publish(self, catalog: Catalog, **options: bool) -> bool:
+    def _publish(self, **options: bool) -> bool:
         """Publish; albums that cannot be written (their folder unmounted, read-only or full) are
         a warning and a retry in `output.retry_s`, while indexing goes on."""
         try:
-            publisher.publish(catalog, self.config, **options)
+            report = publisher.publish(self.catalog, self.config, **options)
         except (OSError, OutputError) as exc:
-            if self.stats.albums_error is None:
-                log.warning("albums not updated, trying again every %.0f s: %s", self.config.output.retry_s, exc)
-            self.stats.albums_error = str(exc)
-            self._retry_at = time.monotonic() + self.config.output.retry_s
+            self._albums_failed(exc)
             return False
+        self._albums_ok()
+        if report.written or report.removed or report.renamed:
+            log.info("albums: %d written, %d removed, %d renamed", report.written, report.removed, report.renamed)
+        return True
+
+    def _albums_failed(self, exc: Exception) -> None:
+        if self.stats.albums_error is None:
+            log.warning("albums not updated, trying again every %.0f s: %s", self.config.output.retry_s, exc)
+        self.stats.albums_error = str(exc)
+
+    def _albums_ok(self) -> None:
         if self.stats.albums_error is not None:
             log.warning("albums updated again")
             self.stats.albums_error = None
-        return True
 
-    def _recluster(self, catalog: Catalog) -> None:
-        regroup.regroup(catalog, self.config)
-        self.stats.reclusters += 1
-        done = self._publish(catalog)
-        self._dirty = self._albums_due = not done  # not done: the quick path retries, and the next recluster
-
-    def _update_albums(self, catalog: Catalog) -> None:
-        """The quick update: only the albums whose links changed, no map (the recluster's job)."""
-        started = time.monotonic()
-        done = self._publish(catalog, with_map=False, verify=False)
-        self._quick_at = time.monotonic()
-        self._quick_took = self._quick_at - started
-        self._albums_due = not done
-
-    def _status(self, catalog: Catalog) -> str:
-        s = catalog.status()
-        g = catalog.group_counts()
+    def _status(self) -> str:
+        groups = self.catalog.groups.counts(("event", "place", "duplicate"))
         offline = f", offline: {', '.join(self.stats.offline)}" if self.stats.offline else ""
         albums = f", albums not updated: {self.stats.albums_error}" if self.stats.albums_error else ""
-        return (f"{s['photos']} photos, {s['errors']} errors, {g['event']} events, {g['place']} places, "
-                f"{g['duplicate']} duplicate groups{offline}{albums}")
-
-    def run(self) -> RunStats:
-        """Serve until `request_stop`; then finish the current batch and return."""
-        config = self.config
-        catalog = Catalog(config.catalog.path)
-        with AlbumTree(config.output.path):  # refuse an unmanaged folder before any work
-            pass
-        indexer = Indexer(catalog, config, keep_pool=True)
-        alarm = OverflowAlarm()
-        logging.getLogger("watchdog").addHandler(alarm)
-        scheduler = BackgroundScheduler(daemon=True)
-        watchers: Watchers | None = None
-        self._dirty = False
-        try:
-            indexer.check_model()
-            self.notifier.status("reconciling with the photo folders")
-            for root in self.roots:
-                if os.path.isdir(root):
-                    self.devices[root] = os.stat(root).st_dev
-            # Watching starts before the reconciling scan: what arrives during it (minutes, on a
-            # large library) waits in the queue instead of waiting for the next rescan.
-            changes: queue.Queue[Change] = queue.Queue()
-            watchers = Watchers.start(self.roots, changes, config.watch.polling, config.watch.poll_interval_s)
-            self._scan(indexer, self.roots)
-            if self.stopping():
-                return self.stats
-            self._recluster(catalog)
-            scheduler.add_job(lambda: self.due.add("recluster"), trigger(config.schedule.recluster),
-                              coalesce=True, max_instances=1)
-            scheduler.add_job(lambda: self.due.add("rescan"), trigger(config.schedule.rescan),
-                              coalesce=True, max_instances=1)
-            scheduler.start()
-            self.notifier.ready(self._status(catalog))
-            self._loop(catalog, indexer, watchers, changes, alarm)
-            if self._albums_due:
-                self._update_albums(catalog)
-        finally:
-            self.notifier.stopping()
-            if scheduler.running:
-                scheduler.shutdown(wait=False)
-            if watchers is not None:
-                watchers.stop()
-            logging.getLogger("watchdog").removeHandler(alarm)
-            indexer.close()
-            catalog.close()
-        return self.stats
-
-    def _loop(self, catalog: Catalog, indexer: Indexer, watchers: Watchers, changes: queue.Queue[Change],
-              alarm: OverflowAlarm) -> None:
-        settler = Settler(self.config.watch.settle_s)
-        last_health = time.monotonic()
-        last_status: tuple[object, ...] = ()
-        while not self.stopping():
-            self.notifier.ping()
-            moved: list[tuple[str, str]] = []
-            gone: list[str] = []
-            try:
-                change = changes.get(timeout=TICK_S)
-                while True:
-                    self._take(change, settler, moved, gone)
-                    change = changes.get_nowait()
-            except queue.Empty:
-                pass
-            ready = settler.ready(time.monotonic())
-            if moved or gone or ready:
-                self._apply(catalog, indexer, ready, gone, moved)
-            now = time.monotonic()
-            quick_due = not settler.pending or now - self._quick_at >= max(QUICK_EVERY_S,
-                                                                           self._quick_took / QUICK_SHARE)
-            if self._albums_due and now >= self._retry_at and quick_due:
-                self._update_albums(catalog)
-            if now - last_health >= HEALTH_EVERY_S:
-                last_health = now
-                self._check_roots(catalog, indexer, watchers, changes)
-                status = (self.stats.batches, self.stats.reclusters, self.stats.rescans, len(self.stats.offline),
-                          self.stats.albums_error)
-                if status != last_status:  # counting 100,000 rows every 5 s would cost more than idling
-                    last_status = status
-                    self.notifier.status(self._status(catalog))
-            if alarm.raised:
-                log.warning("the kernel dropped file events: rescanning")
-                alarm.raised = False
-                self.due.add("rescan")
-            if "rescan" in self.due and not self.stopping():
-                self.due.discard("rescan")
-                self._scan(indexer, [r for r in self.roots if r not in self.stats.offline])
-            if "recluster" in self.due and not self.stopping():
-                self.due.discard("recluster")
-                if self._dirty:
-                    self._recluster(catalog)
+        catalog = f", catalog not written: {self.stats.catalog_error}" if self.stats.catalog_error else ""
+        deaf = ", NOT WATCHING (restarts failed)" if self.restarts >= DEAF_AFTER else ""
+        return (f"{self.catalog.files.photos_present()} photos, {self.catalog.errors.count()} errors, "
+                f"{groups['event']} events, {groups['place']} places, {groups['duplicate']} duplicate groups"
+                f"{offline}{albums}{catalog}{deaf}")
 
     def _take(self, change: Change, settler: Settler, moved: list[tuple[str, str]], gone: list[str]) -> None:
         now = time.monotonic()
         if change.kind == "changed":
+            root = self._root_of(change.path)
+            if root is None:
+                return
+            walker = self.indexer.walker
             if change.is_dir:  # a folder copied in: its files may come with no events of their own
-                for dirpath, _, files in os.walk(change.path):
+                for dirpath, dirnames, files in os.walk(change.path):
+                    dirnames[:] = [d for d in dirnames if not walker.excluded(d, d)]
                     for name in files:
-                        settler.touch(os.path.join(dirpath, name), now)
-            else:
+                        path = os.path.join(dirpath, name)
+                        if not walker.skips(path, root):
+                            settler.touch(path, now)
+            elif not walker.skips(change.path, root):  # Synology thumbnails, the recycle bin...
                 settler.touch(change.path, now)
         elif change.kind == "gone":
             settler.forget(change.path)
@@ -255,20 +358,21 @@ class Service:
             settler.forget(change.path)
             moved.append((change.path, change.dest))
 
-    def _apply(self, catalog: Catalog, indexer: Indexer, ready: list[str], gone: list[str],
-               moved: list[tuple[str, str]]) -> None:
+    def _apply(self, ready: list[str], gone: list[str], moved: list[tuple[str, str]]) -> None:
         # a root that just went away is not a deletion of its photos
         for root in self.roots:
-            why = None if root in self.stats.offline else self._why_offline(catalog, root)
+            why = None if root in self.stats.offline else self._why_offline(root)
             if why:
                 log.warning("%s: photo folder is %s; its photos and albums are left as they are", root, why)
                 self.stats.offline[root] = why
-        report = indexer.update(self._root_of, ready, gone, moved, should_stop=self.stopping)
+        report = self.indexer.update(self._root_of, ready, gone, moved, should_stop=self.stopping)
         self.stats.batches += 1
         self.stats.indexed += report.indexed
         self.stats.moved += report.moved
         self.stats.missing += report.missing
-        if report.indexed or report.known or report.moved or report.missing:
-            self._dirty = True
-            self.stats.joined += regroup.join_groups(catalog, self.config, report.touched)
-            self._albums_due = True
+        if report.indexed or report.known or report.moved or report.missing or report.restat:
+            joined = regroup.join_groups(self.catalog, self.config, report.touched)
+            self.stats.joined += joined
+            self.agenda.changed()
+            log.info("indexed %d new, %d copies, %d moved, %d gone; %d joined their events and places",
+                     report.indexed, report.known, report.moved, report.missing, joined)

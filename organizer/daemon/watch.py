@@ -110,10 +110,33 @@ class OverflowAlarm(logging.Handler):
 
 @dataclass
 class Watchers:
-    """One observer per root, of the kind the root needs."""
+    """One observer per root, of the kind the root needs, and what it watches (the root folder's
+    device and inode: a root replaced by another folder of the same name is no longer watched)."""
 
     observers: dict[str, BaseObserver]
     polling: dict[str, bool]
+    identity: dict[str, tuple[int, int]]
+
+    def why(self, root: str) -> str:
+        """Why `root`'s watcher no longer watches it ('' when it does)."""
+        observer = self.observers.get(root)
+        if observer is None:
+            return "not started"
+        if not observer.is_alive():
+            return "its observer thread ended"
+        if not all(emitter.is_alive() for emitter in observer.emitters):
+            return "its event reader thread ended"
+        try:
+            st = os.stat(root)
+        except OSError:
+            return ""  # gone: the service sees the root offline
+        if (st.st_dev, st.st_ino) != self.identity.get(root):
+            return "the folder was replaced by another of the same name"
+        return ""
+
+    def dead(self) -> list[str]:
+        """The roots whose watcher died or watches a folder that is no longer the root."""
+        return [root for root in self.observers if self.why(root)]
 
     @classmethod
     def start(cls, roots: Iterable[str], out: queue.Queue[Change], force_polling: bool,
@@ -130,16 +153,17 @@ class Watchers:
                     "sudo sysctl fs.inotify.max_user_watches=%d (and in /etc/sysctl.d/90-organizer.conf)",
                     folders, limit, max(folders * 2, 524288))
                 use_inotify_ok = False
-        observers, polling = {}, {}
+        observers, polling, identity = {}, {}, {}
         for root in roots:
             poll = force_polling or not use_inotify_ok or needs_polling(root)
+            st = os.stat(root)
             observer = PollingObserver(timeout=poll_interval_s) if poll else Observer()
             observer.schedule(Enqueue(out), root, recursive=True)
             observer.daemon = True
             observer.start()
-            observers[root], polling[root] = observer, poll
+            observers[root], polling[root], identity[root] = observer, poll, (st.st_dev, st.st_ino)
             log.info("watching %s with %s", root, "polling" if poll else "inotify")
-        return cls(observers, polling)
+        return cls(observers, polling, identity)
 
     def stop(self) -> None:
         for observer in self.observers.values():
@@ -156,6 +180,7 @@ class Watchers:
         fresh = Watchers.start([root], out, force_polling or self.polling.get(root, False), poll_interval_s)
         self.observers.update(fresh.observers)
         self.polling.update(fresh.polling)
+        self.identity.update(fresh.identity)
 
 
 class Settler:

@@ -71,6 +71,35 @@ def sniff(head: bytes) -> str | None:
     return None
 
 
+# Media organizer recognises but does not decode (yet): first bytes -> what they are.
+_UNSUPPORTED = (
+    (b"\x00\x00\x00\x0cjP  \r\n\x87\n", "JPEG 2000"), (b"\xffO\xffQ", "JPEG 2000"), (b"8BPS", "Photoshop"),
+    (b"\x1aE\xdf\xa3", "Matroska/WebM video"), (b"0&\xb2u\x8ef\xcf\x11", "Windows Media video"),
+    (b"FUJIFILMCCD-RAW", "Fujifilm RAF"), (b"IIRO", "Olympus ORF"), (b"IIU\x00", "Panasonic RW2"),
+    (b"\x00MRM", "Minolta MRW"), (b"FOVb", "Sigma X3F"),
+)
+
+
+def unsupported(head: bytes) -> str | None:
+    """What a file is when it is media organizer recognises but does not read, else None (`head`:
+    the first 256 bytes)."""
+    for magic, name in _UNSUPPORTED:
+        if head.startswith(magic):
+            return name
+    if head[4:8] == b"ftyp":
+        brand = head[8:12].decode("ascii", "replace").strip()
+        return "Canon CR3" if brand == "crx" else f"video ({brand})"
+    if head[:4] == b"RIFF" and head[8:12] == b"AVI ":
+        return "AVI video"
+    if head[4:8] in (b"moov", b"mdat", b"wide", b"free", b"skip"):
+        return "QuickTime video"
+    if len(head) >= 189 and head[0] == 0x47 and head[188] == 0x47:
+        return "MPEG transport stream"
+    if len(head) >= 197 and head[4] == 0x47 and head[196] == 0x47:
+        return "MPEG transport stream (M2TS)"
+    return None
+
+
 def describe(head: bytes) -> str:
     """A short word for content we do not index, for error messages."""
     if not head:

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Iterable
 import numpy as np
 from PIL import Image
 
+from organizer.config import VectorsConfig
 from organizer.errors import OrganizerError
 
 if TYPE_CHECKING:
@@ -359,6 +360,16 @@ class ModelSpec:
     std: tuple[float, float, float] = (128.0, 128.0, 128.0)
     output: str = "features"
     precision: str = "int8"  # the built-in model's: "int8" or "float32"
+
+
+def spec(config: VectorsConfig) -> ModelSpec | None:
+    """What `config` asks to run (None: vectors off). Its values were checked by `config.load`."""
+    if not config.enabled:
+        return None
+    if config.model == BUILTIN:  # its input conventions are part of its graph
+        return ModelSpec(precision=config.precision)
+    return ModelSpec(config.model, config.input_size, config.resize, tuple(config.mean),  # type: ignore[arg-type]
+                     tuple(config.std), config.output)  # type: ignore[arg-type]
 
 
 RANGES_FILE = Path(__file__).with_name("efficientnet-lite0-int8.json")

@@ -2,25 +2,30 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
-from organizer.catalog import Catalog
-from organizer.cluster.events import TAKEN_SOURCES
+from organizer.catalog import AlbumRecord, Catalog, shown
 from organizer.config import Config
 from organizer.errors import OutputError
-from organizer.geocode import Geocoder, PlaceName
-from organizer.publish import mapview, naming, thumbs
-from organizer.publish.albums import AlbumTree
+from organizer.geocode import Geocoder
+from organizer.publish import mapview, thumbs
+from organizer.publish.albums import MARKER, AlbumTree, Unsafe
+from organizer.publish.plan import KINDS, Album, Photo, load_photos, plan
 
-__all__ = ["AlbumTree", "PublishReport", "plan", "publish"]
+__all__ = ["AlbumTree", "OutputOffline", "PublishReport", "publish"]
 
 log = logging.getLogger(__name__)
+
+
+class OutputOffline(OutputError):
+    """The output folder is on a disk that is not there (absent, or only its mount point)."""
 
 
 @dataclass
@@ -30,7 +35,9 @@ class PublishReport:
     written: int = 0
     unchanged: int = 0
     removed: int = 0
+    renamed: int = 0
     kept_foreign: list[str] = field(default_factory=list)
+    unsafe: list[str] = field(default_factory=list)
     map: str | None = None
     map_photos: int = 0
     seconds: float = 0.0
@@ -39,140 +46,25 @@ class PublishReport:
         return dict(self.__dict__)
 
 
-@dataclass
-class _Photo:
-    digest: str
-    taken: datetime | None  # None: no date fit for the timeline (none, or only an mtime)
-    lat: float | None
-    lon: float | None
-    thumb: str | None
-    paths: list[str] = field(default_factory=list)
+def offline(root: Path, recorded_dev: int | None) -> str | None:
+    """Why an output folder published before must be left alone now, or None: absent while its
+    nearest folder is on another device than the output was (an unplugged disk), or present
+    without its marker on another device (the mount point of a disk that is not mounted)."""
+    if recorded_dev is None:
+        return None
+    if not root.exists():
+        parent = root.parent
+        while not parent.exists():
+            parent = parent.parent
+        return "absent (on a disk that is not mounted?)" if os.stat(parent).st_dev != recorded_dev else None
+    if not (root / MARKER).is_file() and os.stat(root).st_dev != recorded_dev:
+        return "on another device and not organizer's (the mount point of a disk that is not mounted?)"
+    return None
 
 
-@dataclass
-class _Album:
-    kind: str
-    key: str | None
-    photos: list[int]
-    targets: list[str]  # the files it links to
-
-    def links(self) -> dict[str, str]:
-        """Link name -> target."""
-        return {name: path for path, name in naming.link_names(self.targets).items()}
-
-    def digest(self) -> str:
-        """Identifies the links (names are a function of the targets) and the photos recorded for
-        the album, without naming the links."""
-        text = "\0".join(sorted(self.targets)) + "\n" + ",".join(map(str, sorted(self.photos)))
-        return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
-
-
-def _load_photos(catalog: Catalog) -> dict[int, _Photo]:
-    photos: dict[int, _Photo] = {}
-    for pid, digest, taken, source, lat, lon, thumb, path in catalog.publish_rows():
-        photo = photos.get(pid)
-        if photo is None:
-            when = datetime.fromisoformat(taken) if taken and source in TAKEN_SOURCES else None
-            photo = photos[pid] = _Photo(digest, when, lat, lon, thumb)
-        photo.paths.append(path)
-    return photos
-
-
-def _first_paths(ids: list[int], photos: dict[int, _Photo]) -> list[str]:
-    """One link per photo: to its first path."""
-    return [photos[i].paths[0] for i in ids if i in photos]
-
-
-def _city(name: PlaceName) -> str | None:
-    return name.city or name.region
-
-
-def plan(catalog: Catalog, photos: dict[int, _Photo], geocoder: Geocoder) -> dict[str, _Album]:
-    """Every album to publish: relative folder path -> what it holds."""
-    albums: dict[str, _Album] = {}
-
-    events = catalog.group_rows("event")
-    titles = []
-    for key, start, end, lat, lon, _, members in events:
-        place = _city(geocoder.name(lat, lon)) if lat is not None else None
-        titles.append((key, naming.event_title(datetime.fromisoformat(start), datetime.fromisoformat(end), place),
-                       len(members)))
-    names = naming.numbered(titles)
-    for key, _, _, _, _, _, members in events:
-        albums[f"Events/{names[key]}"] = _Album("event", key, members, _first_paths(members, photos))
-
-    by_country: dict[str, list[tuple[str, str, int]]] = {}
-    place_rows = {}
-    for key, _, _, lat, lon, _, members in catalog.group_rows("place"):
-        name = geocoder.name(lat, lon)
-        country = naming.safe(name.country or "Unknown country")
-        by_country.setdefault(country, []).append((key, _city(name) or f"{lat:.3f}, {lon:.3f}", len(members)))
-        place_rows[key] = (country, members)
-    for country, titled in by_country.items():
-        for key, folder in naming.numbered(titled).items():
-            members = place_rows[key][1]
-            albums[f"Places/{country}/{folder}"] = _Album("place", key, members, _first_paths(members, photos))
-
-    sim_titles, sim_members = [], {}
-    for key, _, _, _, _, _, members in catalog.group_rows("similar"):
-        present = [m for m in members if m in photos]
-        if len(present) < 2:
-            continue
-        first = min((photos[m].paths[0] for m in present), key=os.path.basename)
-        sim_titles.append((key, os.path.splitext(os.path.basename(first))[0], len(present)))
-        sim_members[key] = present
-    for key, folder in naming.numbered(sim_titles).items():
-        members = sim_members[key]
-        albums[f"Similar/{folder}"] = _Album("similar", key, members, _first_paths(members, photos))
-
-    dup_titles, dup_links = [], {}
-    for key, _, _, _, _, _, members in catalog.group_rows("duplicate"):
-        paths = [p for m in members if m in photos for p in photos[m].paths]
-        if len(paths) < 2:
-            continue
-        first = min(paths, key=lambda p: os.path.basename(p))
-        dup_titles.append((key, os.path.splitext(os.path.basename(first))[0], len(paths)))
-        dup_links[key] = (members, paths)
-    for key, folder in naming.numbered(dup_titles).items():
-        members, paths = dup_links[key]
-        albums[f"Duplicates/{folder}"] = _Album("duplicate", key, members, paths)
-
-    timeline: dict[str, list[int]] = {}
-    for pid, photo in photos.items():
-        folder = f"Timeline/{photo.taken:%Y/%m}" if photo.taken else "Timeline/Undated"
-        timeline.setdefault(folder, []).append(pid)
-    for folder, members in timeline.items():
-        albums[folder] = _Album("timeline", None, members, _first_paths(sorted(members), photos))
-    return albums
-
-
-def _map_items(catalog: Catalog, albums: dict[str, _Album], photos: dict[int, _Photo]) -> tuple[
-        list[mapview.MapPhoto], dict[str, str], list[mapview.MapLine], list[mapview.MapArea]]:
-    in_albums: dict[int, list[str]] = {}
-    for path, album in albums.items():
-        if album.kind != "timeline":
-            for pid in album.photos:
-                in_albums.setdefault(pid, []).append(path)
-    points, thumb_files = [], {}
-    for pid, p in photos.items():
-        if p.lat is None:
-            continue
-        thumb = None
-        if p.thumb and os.path.exists(p.thumb):
-            thumb = p.digest
-            thumb_files[thumb + ".jpg"] = p.thumb
-        points.append(mapview.MapPhoto(p.lat, p.lon, thumb, p.taken.isoformat(sep=" ") if p.taken else None,
-                                       os.path.basename(p.paths[0]), sorted(in_albums.get(pid, []))))
-    lines, areas = [], []
-    by_key = {(a.kind, a.key): path for path, a in albums.items()}
-    for key, _, _, _, _, _, members in catalog.group_rows("event"):
-        located = [photos[m] for m in members if m in photos and photos[m].lat is not None]
-        located.sort(key=lambda p: p.taken or datetime.min)
-        title = by_key.get(("event", key), key).split("/", 1)[-1]
-        lines.append(mapview.MapLine(title, [(p.lat, p.lon) for p in located]))
-    for key, _, _, lat, lon, radius, _ in catalog.group_rows("place"):
-        areas.append(mapview.MapArea(by_key.get(("place", key), key).split("/", 1)[-1], lat, lon, radius or 0))
-    return points, thumb_files, lines, areas
+def _under(roots: list[str]) -> Callable[[str, str], bool]:
+    prefixes = tuple(r.rstrip(os.sep) + os.sep for r in roots)
+    return lambda folder, text: os.path.normpath(os.path.join(folder, text)).startswith(prefixes)
 
 
 def publish(catalog: Catalog, config: Config, output: str | None = None, with_map: bool = True,
@@ -185,32 +77,103 @@ def publish(catalog: Catalog, config: Config, output: str | None = None, with_ma
     target = output or config.output.path
     if not target:
         raise OutputError("no output folder: give --output or set output.path")
-    with AlbumTree(target) as tree:
-        report = PublishReport(output=str(tree.root))
-        geocoder = Geocoder(config.geocode, catalog)
-        photos = _load_photos(catalog)
-        albums = plan(catalog, photos, geocoder)
+    root = Path(os.path.realpath(os.path.expanduser(target)))
+    out = str(root)
+    why = offline(root, catalog.albums.device(out))
+    if why:
+        raise OutputOffline(f"{root}: the album folder is {why}; nothing is written into it until it is back")
+    with AlbumTree(root) as tree:
+        report = PublishReport(output=out)
+        photos = load_photos(catalog)
+        albums = plan(catalog, photos, Geocoder(config.geocode, catalog))
         for album in albums.values():
             report.albums[album.kind] = report.albums.get(album.kind, 0) + 1
         digests = {path: a.digest() for path, a in albums.items()}
-        recorded = {} if verify else catalog.album_digests(str(tree.root))
-        changed = {path for path in albums if recorded.get(path) != digests[path]}
-        write = changed | (set(albums) - tree.managed)  # and any the tree lost (its marker gone)
-        result = tree.apply({path: albums[path].links() for path in write}, keep=set(albums) - write)
+        recorded = catalog.albums.digests(out)
+        changed = set(albums) if verify else {path for path in albums if recorded.get(path) != digests[path]}
+        previous = catalog.albums.paths_by_group(out)
+        renames = {path: previous[(a.kind, a.key)] for path, a in albums.items()
+                   if a.key is not None and previous.get((a.kind, a.key), path) != path}
+        write = changed | set(renames) | (set(albums) - tree.managed)  # and any the tree lost (its marker gone)
+        gone = set(recorded) - set(albums)
+        ours = catalog.albums.links(out, None if verify else write | gone | set(renames.values()))
+        inside = _under(catalog.files.roots())
+        result = tree.apply({path: albums[path].links() for path in write}, keep=set(albums) - write, ours=ours,
+                            fallback=lambda rel, name, text: inside(str(root / rel), text), renames=renames)
         report.written, report.unchanged, report.removed = result.written, result.unchanged, result.removed
-        report.kept_foreign = result.kept_foreign
-        catalog.set_albums(str(tree.root),
-                           {path: (albums[path].kind, albums[path].key, albums[path].photos, digests[path])
-                            for path in changed},
-                           removed=None if verify else set(recorded) - set(albums))
-
+        report.renamed, report.kept_foreign, report.unsafe = result.renamed, result.kept_foreign, result.unsafe
+        stale = {p for p in albums if recorded.get(p) != digests[p] or p not in ours} | result.changed
+        _record(catalog, out, albums, digests, result.links, ours, stale, gone)
         if with_map:
-            points, thumb_files, lines, areas = _map_items(catalog, albums, photos)
-            thumbs.sync(tree.root / mapview.MAP_DIR / "thumbs", thumb_files)
-            report.map = str(mapview.write(tree.root, points, lines, areas))
-            report.map_photos = len(points)
+            report.map, report.map_photos = _write_map(tree, albums, photos, report)
+        with catalog.transaction():
+            catalog.albums.set_device(out, os.stat(root).st_dev)
     report.seconds = round(time.monotonic() - started, 3)
     run_id = catalog.start_run("publish")
     catalog.finish_run(run_id, report.as_dict())
     return report
 
+
+def _record(catalog: Catalog, out: str, albums: dict[str, Album], digests: dict[str, str],
+            seen: dict[str, dict[str, str]], ours: dict[str, dict[str, str]], changed: set[str],
+            gone: set[str]) -> None:
+    """Record what each `changed` album holds (its links as the tree saw or wrote them), and drop
+    the records of `gone` ones; an album that could not be written keeps its old record."""
+    records = {}
+    for path in changed:
+        links = seen.get(path, ours.get(path))
+        if links is None:
+            continue
+        a = albums[path]
+        records[path] = AlbumRecord(a.kind, a.key, tuple(a.photos), digests[path], links)
+    with catalog.transaction():
+        catalog.albums.record(out, records, removed=gone)
+
+
+def _write_map(tree: AlbumTree, albums: dict[str, Album], photos: dict[int, Photo],
+               report: PublishReport) -> tuple[str | None, int]:
+    try:
+        for folder in (mapview.MAP_DIR, f"{mapview.MAP_DIR}/thumbs"):
+            fd = tree.folder(folder, create=True)
+            if fd is not None:
+                os.close(fd)
+    except Unsafe as exc:
+        log.warning("%s: a symlink or a file where the map's folder should be; the map is not written",
+                    tree.root / str(exc))
+        report.unsafe.append(str(exc))
+        return None, 0
+    points, thumb_files, lines, areas = _map_items(albums, photos)
+    thumbs.sync(tree.root / mapview.MAP_DIR / "thumbs", thumb_files)
+    mapview.copy_assets(tree.root / mapview.MAP_DIR)
+    tree.write_file("map.html", mapview.render(points, lines, areas))
+    return str(tree.root / "map.html"), len(points)
+
+
+def _map_items(albums: dict[str, Album], photos: dict[int, Photo]) -> tuple[
+        list[mapview.MapPhoto], dict[str, str], list[mapview.MapLine], list[mapview.MapArea]]:
+    in_albums: dict[int, list[str]] = {}
+    for path, album in albums.items():
+        if album.kind != "timeline":
+            for pid in album.photos:
+                in_albums.setdefault(pid, []).append(path)
+    points, thumb_files = [], {}
+    for pid, p in photos.items():
+        if p.lat is None or p.lon is None:
+            continue
+        thumb = None
+        if p.thumb and os.path.exists(p.thumb):
+            thumb = p.digest
+            thumb_files[thumb + ".jpg"] = p.thumb
+        points.append(mapview.MapPhoto(p.lat, p.lon, thumb, p.taken.isoformat(sep=" ") if p.taken else None,
+                                       shown(os.path.basename(p.path)), sorted(in_albums.get(pid, []))))
+    lines, areas = [], []
+    layers = {k.kind: k.map_layer for k in KINDS}
+    for path, album in sorted(albums.items()):
+        title = path.split("/", 1)[-1]
+        if layers.get(album.kind) == "line":
+            located = sorted((photos[m] for m in album.photos if m in photos and photos[m].lat is not None),
+                             key=lambda p: p.taken or datetime.min)
+            lines.append(mapview.MapLine(title, [(p.lat, p.lon) for p in located]))  # type: ignore[misc]
+        elif layers.get(album.kind) == "area" and album.area is not None:
+            areas.append(mapview.MapArea(title, *album.area))
+    return points, thumb_files, lines, areas

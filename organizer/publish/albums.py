@@ -1,50 +1,65 @@
 """The album tree: folders of relative symlinks inside one managed output folder.
 
-Safety rules: the output folder carries a marker file listing the albums organizer made; a
-non-empty folder without it is refused; only symlinks and folders that organizer made are ever
-removed, never a regular file; nothing is written outside the output folder; one process at a time
-writes into it (a lock file: a one-shot `organizer publish` waits for the daemon's). A much changed album
-is built beside the old one and swapped in with one rename (RENAME_EXCHANGE where the kernel has
-it), so a file browser never sees half of it; a few changes to a large album (a month a phone backup
-adds to) are made link by link in place, so that their cost follows the change, not the album; an
-unchanged album is not touched.
+Safety rules:
+- The output carries a marker file listing the albums organizer made; a folder without it that
+  holds anything but OS litter is refused. One process at a time writes into it (a lock file: a
+  one-shot `organizer publish` waits for the daemon's).
+- Nothing outside the output is ever touched, and no symlink inside it is ever followed: every
+  operation is relative to a file descriptor of the output, each folder opened with O_NOFOLLOW.
+  A symlink (or a file) where organizer expects one of its folders (`Events/`, an album) is left
+  alone with a warning, and the rest of the tree is published.
+- A link is organizer's only if organizer recorded making it (its name and target, in the
+  catalog); a user's own links, files and folders inside an album are kept when the album is
+  updated, renamed or removed.
+- A much changed album is built beside the old one and swapped in with one rename
+  (RENAME_EXCHANGE), so a file browser never sees half of it; a few changes to a large album are
+  made link by link in place; an album holding a user's own things is always updated in place.
 """
 
 from __future__ import annotations
 
 import ctypes
+import errno
 import fcntl
 import json
 import logging
 import os
-import shutil
-from collections.abc import Collection
+import stat
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from organizer.errors import OutputError
+from organizer.fs import OUTPUT_MARKER, is_litter
 
 log = logging.getLogger(__name__)
 
-MARKER = ".organizer-albums.json"
+MARKER = OUTPUT_MARKER
 LOCK = ".organizer-albums.lock"
 TMP_PREFIX = ".organizer-new-"
 OLD_PREFIX = ".organizer-old-"
 IN_PLACE_SHARE = 0.1  # links changed, as a share of the album's links, up to which it is updated in place
 
 _RENAME_EXCHANGE = 2
-_AT_FDCWD = -100
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+# Decides, for an album with no record of its links (a catalog made before links were recorded),
+# whether a symlink is organizer's: (album path, link name, link text) -> bool.
+Fallback = Callable[[str, str, str], bool]
 
 
-def _exchange(a: Path, b: Path) -> bool:
-    """Atomically swap two paths (Linux renameat2); False where that is not available."""
+class Unsafe(Exception):
+    """A symlink or a file where organizer expects one of its folders."""
+
+
+def _exchange(parent: int, a: str, b: str) -> bool:
+    """Atomically swap two names in one folder (Linux renameat2); False where that is not there."""
     try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        fn = libc.renameat2
+        fn = ctypes.CDLL(None, use_errno=True).renameat2
     except (OSError, AttributeError):
         return False
     fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
-    return fn(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0
+    return fn(parent, os.fsencode(a), parent, os.fsencode(b), _RENAME_EXCHANGE) == 0
 
 
 @dataclass
@@ -52,28 +67,14 @@ class TreeReport:
     unchanged: int = 0
     written: int = 0
     removed: int = 0
+    renamed: int = 0
     kept_foreign: list[str] = field(default_factory=list)
+    unsafe: list[str] = field(default_factory=list)  # album paths not written: a symlink on the way
+    links: dict[str, dict[str, str]] = field(default_factory=dict)  # album looked at -> organizer's links in it
+    changed: set[str] = field(default_factory=set)  # albums whose folder was written
 
 
-def remove_ours(folder: Path) -> bool:
-    """Remove the symlinks and then-empty folders under `folder`; keep anything else.
-    True when the folder itself is gone."""
-    clean = True
-    for entry in list(os.scandir(folder)):
-        path = Path(entry.path)
-        if entry.is_symlink():
-            path.unlink()
-        elif entry.is_dir(follow_symlinks=False):
-            clean = remove_ours(path) and clean
-        else:
-            log.warning("%s: not made by organizer; left in place", path)
-            clean = False
-    if clean:
-        folder.rmdir()
-    return clean
-
-
-def _relative(links: dict[str, str], folder: Path) -> dict[str, str]:
+def _relative(links: Mapping[str, str], folder: str) -> dict[str, str]:
     """Link name -> its target relative to `folder` (absolute, normalised targets; the relative
     path is worked out once per target folder: an album of a month has a few)."""
     rel_dirs: dict[str, str] = {}
@@ -87,50 +88,97 @@ def _relative(links: dict[str, str], folder: Path) -> dict[str, str]:
     return out
 
 
+def _scan(fd: int) -> tuple[dict[str, str], set[str]]:
+    """(symlink name -> its text, names of everything else) in the folder `fd`."""
+    links: dict[str, str] = {}
+    other: set[str] = set()
+    for entry in os.scandir(fd):
+        if entry.is_symlink():
+            links[entry.name] = os.readlink(entry.name, dir_fd=fd)
+        else:
+            other.add(entry.name)
+    return links, other
+
+
+def usable(root: Path) -> None:
+    """Raise OutputError when `root` must not be managed: not a folder, or a folder organizer does
+    not manage that holds more than OS litter. Creates nothing."""
+    if root.is_symlink() and not root.is_dir() or root.exists() and not root.is_dir():
+        raise OutputError(f"{root}: the output exists and is not a folder")
+    if root.is_dir() and not (root / MARKER).is_file():
+        try:
+            names = os.listdir(root)
+        except OSError as exc:
+            raise OutputError(f"{root}: cannot read the output folder: {exc.strerror}") from None
+        if any(not is_litter(n) and n != LOCK for n in names):
+            raise OutputError(f"{root}: refusing to write into a non-empty folder that organizer does not manage "
+                              f"(no {MARKER}); choose an empty or new folder")
+
+
 class AlbumTree:
-    """The output folder, held for this process from `with AlbumTree(path) as tree:` to the end."""
+    """The output folder, held for this process from `with AlbumTree(path) as tree:` to the end.
+    The path is resolved once (a symlinked output is followed to its folder, then never again)."""
 
     def __init__(self, root: str | os.PathLike) -> None:
-        self.root = Path(root).expanduser().absolute()
-        self.marker = self.root / MARKER
+        self.root = Path(os.path.realpath(os.path.expanduser(root)))
         self.managed: set[str] = set()
+        self.fd = -1
         self._lock_fd: int | None = None
+        self._warned: set[str] = set()
+        self.made: dict[str, dict[str, str]] = {}  # album -> the links this tree wrote there
+
+    # --- holding the folder -----------------------------------------------------------------------
 
     def __enter__(self) -> AlbumTree:
         """Check that the folder may be managed (creating it and its marker when new), and hold
-        it: another organizer writing into it is waited for."""
-        if self.root.exists() and not self.root.is_dir():
-            raise OutputError(f"{self.root}: the output exists and is not a folder")
-        if not self.marker.is_file() and self.root.is_dir() and any(
-                p.name != LOCK for p in self.root.iterdir()):
-            raise OutputError(
-                f"{self.root}: refusing to write into a non-empty folder that organizer does not manage "
-                f"(no {MARKER}); choose an empty or new folder"
-            )
+        it: another organizer writing into it is waited for. A failure leaves nothing behind."""
+        usable(self.root)
+        created = not self.root.exists()
         try:
             self.root.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise OutputError(f"{self.root}: cannot create the output folder: {exc.strerror}") from None
-        self._lock()
         try:
-            if not self.marker.is_file():
+            self.fd = os.open(self.root, _DIR_FLAGS)
+            self._lock()
+            try:
+                data = json.loads(self._read(MARKER))
+            except FileNotFoundError:
                 self._save()
-            data = json.loads(self.marker.read_text())
+                data = {}
             self.managed = set(data.get("albums", []))
         except (OSError, ValueError) as exc:
-            self._unlock()
-            raise OutputError(f"{self.marker}: unreadable marker file ({exc})") from None
+            self.__exit__()
+            if created:
+                self._undo_create()
+            raise OutputError(f"{self.root / MARKER}: unreadable marker file ({exc})") from None
         except BaseException:
-            self._unlock()
+            self.__exit__()
             raise
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._unlock()
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # releases the lock
+            self._lock_fd = None
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+    def _undo_create(self) -> None:
+        for name in (LOCK, MARKER):
+            try:
+                os.unlink(self.root / name)
+            except OSError:
+                pass
+        try:
+            self.root.rmdir()
+        except OSError:
+            pass
 
     def _lock(self) -> None:
         try:
-            fd = os.open(self.root / LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            fd = os.open(LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o644, dir_fd=self.fd)
         except OSError as exc:
             raise OutputError(f"{self.root / LOCK}: cannot create the lock file: {exc.strerror}") from None
         try:
@@ -142,115 +190,293 @@ class AlbumTree:
             log.debug("%s: no file locks here (%s)", self.root, exc.strerror)
         self._lock_fd = fd
 
-    def _unlock(self) -> None:
-        if self._lock_fd is not None:
-            os.close(self._lock_fd)  # releases the lock
-            self._lock_fd = None
+    def _read(self, name: str) -> str:
+        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=self.fd)
+        with os.fdopen(fd, encoding="utf-8") as fh:
+            return fh.read()
+
+    def write_file(self, name: str, text: str) -> None:
+        """A file at the output's top level, replaced atomically (never through a symlink)."""
+        tmp = f".{name}.{os.getpid()}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644, dir_fd=self.fd)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, name, src_dir_fd=self.fd, dst_dir_fd=self.fd)
 
     def _save(self) -> None:
-        tmp = self.marker.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"managed_by": "organizer", "version": 1, "albums": sorted(self.managed)},
-                                  indent=1))
-        os.replace(tmp, self.marker)
+        self.write_file(MARKER, json.dumps({"managed_by": "organizer", "version": 1,
+                                            "albums": sorted(self.managed)}, indent=1))
 
-    def _inside(self, rel: str) -> Path:
-        path = (self.root / rel).absolute()
-        if ".." in Path(rel).parts or not str(path).startswith(str(self.root) + os.sep):
+    # --- folders ----------------------------------------------------------------------------------
+
+    def folder(self, rel: str, create: bool) -> int | None:
+        """A descriptor of the folder at `rel` (a/b/c), opened without following any symlink on
+        the way; None when it does not exist and not `create`. Raises Unsafe for a symlink or a
+        file where a folder should be. The caller closes it."""
+        parts = [p for p in rel.split("/") if p]
+        if any(p in (".", "..") for p in parts):
             raise OutputError(f"{rel}: album path outside the output folder")
-        return path
+        fd = os.dup(self.fd)
+        try:
+            for i, part in enumerate(parts):
+                try:
+                    child = os.open(part, _DIR_FLAGS, dir_fd=fd)
+                except FileNotFoundError:
+                    if not create:
+                        os.close(fd)
+                        return None
+                    os.mkdir(part, 0o755, dir_fd=fd)
+                    child = os.open(part, _DIR_FLAGS, dir_fd=fd)
+                except OSError as exc:
+                    if exc.errno in (errno.ELOOP, errno.ENOTDIR, errno.EMLINK):
+                        raise Unsafe("/".join(parts[:i + 1])) from None
+                    raise
+                os.close(fd)
+                fd = child
+            return fd
+        except BaseException:
+            os.close(fd)
+            raise
+
+    def _warn_unsafe(self, rel: str, where: str, report: TreeReport) -> None:
+        report.unsafe.append(rel)
+        if where not in self._warned:
+            self._warned.add(where)
+            log.warning("%s: a symlink or a file where organizer keeps a folder of its own; left alone, "
+                        "and nothing is published through it", self.root / where)
 
     def clean_leftovers(self) -> None:
         """Remove what an interrupted swap left behind (only symlinks and our folders)."""
-        for dirpath, dirnames, _ in os.walk(self.root):
+        for dirpath, dirnames, _, dirfd in os.fwalk(dir_fd=self.fd, follow_symlinks=False):
             for name in list(dirnames):
                 if name.startswith((TMP_PREFIX, OLD_PREFIX)):
-                    remove_ours(Path(dirpath) / name)
+                    _remove_links(dirfd, name, None)
                     dirnames.remove(name)
 
-    def apply(self, desired: dict[str, dict[str, str]], keep: Collection[str] = ()) -> TreeReport:
+    # --- albums -----------------------------------------------------------------------------------
+
+    def apply(self, desired: Mapping[str, Mapping[str, str]], keep: Collection[str] = (),
+              ours: Mapping[str, Mapping[str, str]] | None = None, fallback: Fallback | None = None,
+              renames: Mapping[str, str] | None = None) -> TreeReport:
         """Make the tree hold exactly `desired` (album path -> {link name: absolute target}) and
-        the albums in `keep`, which are taken to be in place already and are not read. A full pass
-        (nothing kept) first clears what an interrupted swap left behind."""
+        the albums in `keep`, which are taken to be in place already and are not read. `ours`:
+        album path -> the links organizer recorded making there; `fallback` decides for albums
+        with no record. `renames`: new album path -> the path the same group was published at
+        before (its folder is renamed, keeping a user's things in it). A full pass (nothing kept)
+        first clears what an interrupted swap left behind."""
         report = TreeReport(unchanged=len(keep))
+        ours = {**self.made, **(ours or {})}
         if not keep:
             self.clean_leftovers()
+        for new, old in (renames or {}).items():
+            if new in desired and old not in desired and old in self.managed and self._rename(old, new, report):
+                ours[new] = ours.pop(old, {})
         for rel in sorted(desired):
             if rel not in self.managed:  # recorded before it exists, so an interruption leaves no orphan
                 self.managed.add(rel)
                 self._save()
-            if self._write_album(rel, desired[rel], report):
-                report.written += 1
-            else:
-                report.unchanged += 1
+            try:
+                changed, links = self._write_album(rel, desired[rel], ours.get(rel), fallback, report)
+            except Unsafe as exc:
+                self._warn_unsafe(rel, str(exc), report)
+                continue
+            report.written += changed
+            report.unchanged += not changed
+            if changed:
+                report.changed.add(rel)
+            report.links[rel] = self.made[rel] = links
         for rel in sorted(self.managed - set(desired) - set(keep)):
-            folder = self._inside(rel)
-            if folder.is_dir() and not remove_ours(folder):
-                report.kept_foreign.append(rel)
+            try:
+                if not self._remove_album(rel, ours.get(rel), fallback):
+                    report.kept_foreign.append(rel)
+            except Unsafe as exc:
+                self._warn_unsafe(rel, str(exc), report)
             self.managed.discard(rel)
+            self.made.pop(rel, None)
             report.removed += 1
-            self._prune_parents(folder.parent)
         self._save()
         return report
 
-    def _prune_parents(self, folder: Path) -> None:
-        while folder != self.root and folder.is_dir():
-            try:
-                folder.rmdir()  # only succeeds when empty
-            except OSError:
-                return
-            folder = folder.parent
-
-    def _write_album(self, rel: str, links: dict[str, str], report: TreeReport) -> bool:
-        folder = self._inside(rel)
-        wanted = _relative(links, folder)
-        current: dict[str, str] = {}
-        foreign: set[str] = set()
-        if folder.is_dir():
-            for entry in os.scandir(folder):
-                if entry.is_symlink():
-                    current[entry.name] = os.readlink(entry.path)
-                else:
-                    foreign.add(entry.name)
-            if current == wanted:
+    def _rename(self, old: str, new: str, report: TreeReport) -> bool:
+        """Move the folder of a renamed album, when it is there and the new name is free."""
+        head, _, name = old.rpartition("/")
+        new_head, _, new_name = new.rpartition("/")
+        try:
+            src = self.folder(head, create=False)
+            if src is None or _kind(src, name) != "dir":
                 return False
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        stale = [name for name, target in current.items() if wanted.get(name) != target]
-        new = [name for name, target in wanted.items() if current.get(name) != target]
-        # link by link in place: around a user's own file (never moved), or for a small change
-        if foreign or len(stale) + len(new) <= len(current) * IN_PLACE_SHARE:
-            for name in stale:
-                (folder / name).unlink()
-            for name in new:
-                if name in foreign:
-                    log.warning("%s: not made by organizer; no link made in its place", folder / name)
-                else:
-                    os.symlink(wanted[name], folder / name)
-            if foreign:
-                report.kept_foreign.append(rel)
-            return True
-        tmp = folder.parent / (TMP_PREFIX + folder.name)
-        if tmp.exists():
-            remove_ours(tmp)
-        tmp.mkdir()
-        for name, target in wanted.items():
-            os.symlink(target, tmp / name)
-        if not folder.exists():
-            os.rename(tmp, folder)
-        elif _exchange(tmp, folder):
-            remove_ours(tmp)  # now holds the old album
-        else:
-            old = folder.parent / (OLD_PREFIX + folder.name)
-            os.rename(folder, old)
-            os.rename(tmp, folder)
-            remove_ours(old)
+            try:
+                dst = self.folder(new_head, create=True)
+                assert dst is not None
+                try:
+                    if _kind(dst, new_name) is not None:
+                        return False
+                    os.rename(name, new_name, src_dir_fd=src, dst_dir_fd=dst)
+                finally:
+                    os.close(dst)
+            finally:
+                os.close(src)
+        except Unsafe as exc:
+            self._warn_unsafe(new, str(exc), report)
+            return False
+        self.managed.discard(old)
+        self.managed.add(new)
+        self._save()
+        self._prune(head)
+        report.renamed += 1
+        log.info("%s: renamed to %s", self.root / old, new)
         return True
 
+    def _write_album(self, rel: str, links: Mapping[str, str], ours: Mapping[str, str] | None,
+                     fallback: Fallback | None, report: TreeReport) -> tuple[bool, dict[str, str]]:
+        """Write one album: (whether anything changed, organizer's links in it: name -> text)."""
+        head, _, name = rel.rpartition("/")
+        wanted = _relative(links, str(self.root / rel))
+        parent = self.folder(head, create=True)
+        assert parent is not None
+        try:
+            try:
+                fd = os.open(name, _DIR_FLAGS, dir_fd=parent)
+            except FileNotFoundError:
+                fd = None
+            except OSError as exc:
+                if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+                    raise Unsafe(rel) from None
+                raise
+            if fd is None:
+                self._build(parent, name, wanted)
+                return True, wanted
+            try:
+                current, other = _scan(fd)
+                mine = {n: t for n, t in current.items() if _is_ours(rel, n, t, ours, fallback)}
+                foreign = other | (set(current) - set(mine))
+                if mine == wanted:
+                    if foreign:
+                        report.kept_foreign.append(rel)
+                    return False, wanted
+                stale = [n for n, t in mine.items() if wanted.get(n) != t]
+                new = [n for n, t in wanted.items() if mine.get(n) != t]
+                if foreign or len(stale) + len(new) <= len(mine) * IN_PLACE_SHARE:
+                    self._in_place(fd, rel, wanted, stale, new, foreign)
+                    if foreign:
+                        report.kept_foreign.append(rel)
+                    return True, {n: t for n, t in wanted.items() if n not in foreign}
+            finally:
+                os.close(fd)
+            self._build(parent, name, wanted)
+            return True, wanted
+        finally:
+            os.close(parent)
 
-def copy_assets(source: Path, destination: Path) -> None:
-    """Copy a folder of static files, replacing what changed."""
-    for path in source.rglob("*"):
-        if path.is_file():
-            target = destination / path.relative_to(source)
-            if not target.exists() or target.stat().st_size != path.stat().st_size:
-                target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(path, target)
+    def _in_place(self, fd: int, rel: str, wanted: Mapping[str, str], stale: list[str], new: list[str],
+                  foreign: set[str]) -> None:
+        for name in stale:
+            os.unlink(name, dir_fd=fd)
+        for name in new:
+            if name in foreign:
+                log.warning("%s: not made by organizer; no link made in its place", self.root / rel / name)
+            else:
+                os.symlink(wanted[name], name, dir_fd=fd)
+
+    def _build(self, parent: int, name: str, wanted: Mapping[str, str]) -> None:
+        """A new album folder beside the old one, swapped in with one rename."""
+        tmp = TMP_PREFIX + name
+        if _kind(parent, tmp) is not None:
+            _remove_links(parent, tmp, None)
+        os.mkdir(tmp, 0o755, dir_fd=parent)
+        fd = os.open(tmp, _DIR_FLAGS, dir_fd=parent)
+        try:
+            for link, target in wanted.items():
+                os.symlink(target, link, dir_fd=fd)
+        finally:
+            os.close(fd)
+        if _kind(parent, name) is None:
+            os.rename(tmp, name, src_dir_fd=parent, dst_dir_fd=parent)
+            return
+        if _exchange(parent, tmp, name):
+            _remove_links(parent, tmp, None)  # now holds the old album: only our links
+        else:
+            old = OLD_PREFIX + name
+            os.rename(name, old, src_dir_fd=parent, dst_dir_fd=parent)
+            os.rename(tmp, name, src_dir_fd=parent, dst_dir_fd=parent)
+            _remove_links(parent, old, None)
+
+    def _remove_album(self, rel: str, ours: Mapping[str, str] | None, fallback: Fallback | None) -> bool:
+        """Remove organizer's links of an album and then its folder, if that leaves it empty;
+        True when nothing of a user's was in it."""
+        head, _, name = rel.rpartition("/")
+        parent = self.folder(head, create=False)
+        if parent is None:
+            return True
+        try:
+            clean = _remove_links(parent, name, lambda n, t: _is_ours(rel, n, t, ours, fallback))
+        finally:
+            os.close(parent)
+        self._prune(head)
+        return clean
+
+    def _prune(self, head: str) -> None:
+        """Remove the now empty folders above a removed album (never a non-empty one)."""
+        parts = [p for p in head.split("/") if p]
+        while parts:
+            parent = self.folder("/".join(parts[:-1]), create=False)
+            if parent is None:
+                return
+            try:
+                os.rmdir(parts[-1], dir_fd=parent)
+            except OSError:
+                return
+            finally:
+                os.close(parent)
+            parts.pop()
+
+
+def _kind(fd: int, name: str) -> str | None:
+    """What `name` in folder `fd` is, without following it: dir, link, file, or None."""
+    try:
+        mode = os.stat(name, dir_fd=fd, follow_symlinks=False).st_mode
+    except FileNotFoundError:
+        return None
+    return "dir" if stat.S_ISDIR(mode) else "link" if stat.S_ISLNK(mode) else "file"
+
+
+def _is_ours(rel: str, name: str, text: str, ours: Mapping[str, str] | None, fallback: Fallback | None) -> bool:
+    if ours is not None:
+        return ours.get(name) == text
+    return fallback is not None and fallback(rel, name, text)
+
+
+def _remove_links(parent: int, name: str, mine: Callable[[str, str], bool] | None) -> bool:
+    """Remove the links `mine` accepts (all links: None) of folder `name` in `parent`, and the
+    folder when that empties it; folders inside are kept unless they were ours too (leftovers).
+    True when the folder is gone (or was not there)."""
+    try:
+        fd = os.open(name, _DIR_FLAGS, dir_fd=parent)
+    except FileNotFoundError:
+        return True
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+            raise Unsafe(name) from None
+        raise
+    clean = True
+    try:
+        links, other = _scan(fd)
+        for link, text in links.items():
+            if mine is None or mine(link, text):
+                os.unlink(link, dir_fd=fd)
+            else:
+                clean = False
+        for entry in other:
+            if mine is None and _kind(fd, entry) == "dir":
+                clean = _remove_links(fd, entry, None) and clean
+            else:
+                clean = False
+                log.warning("%s: not made by organizer; left in place", entry)
+    finally:
+        os.close(fd)
+    if clean:
+        try:
+            os.rmdir(name, dir_fd=parent)
+        except OSError:
+            return False
+    return clean

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import json
+import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -145,13 +146,11 @@ def render(photos: Sequence[MapPhoto], lines: Sequence[MapLine], areas: Sequence
     return fmap.get_root().render()
 
 
-def write(output: Path, photos: Sequence[MapPhoto], lines: Sequence[MapLine], areas: Sequence[MapArea]) -> Path:
-    """Write `map.html` and Leaflet's files under `map/`; returns the page's path."""
-    from organizer.publish.albums import copy_assets
-
-    copy_assets(ASSETS, output / MAP_DIR)
-    page = output / "map.html"
-    tmp = page.with_suffix(".html.tmp")
-    tmp.write_text(render(photos, lines, areas), encoding="utf-8")
-    tmp.replace(page)
-    return page
+def copy_assets(destination: Path) -> None:
+    """Leaflet's files under `destination` (the output's map/ folder), replacing what changed."""
+    for path in ASSETS.rglob("*"):
+        if path.is_file():
+            target = destination / path.relative_to(ASSETS)
+            if not target.exists() or target.stat().st_size != path.stat().st_size:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(path, target)

@@ -1,0 +1,119 @@
+"""The groups store: events, places, duplicates, similar shots (any kind), with stable keys."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from organizer.catalog.database import now_iso
+
+
+@dataclass(frozen=True)
+class GroupRow:
+    """A group as stored: its stable key, members (photo ids) and what describes it."""
+
+    key: str
+    members: frozenset[int]
+    start: str | None = None
+    end: str | None = None
+    lat: float | None = None
+    lon: float | None = None
+    radius_m: float | None = None
+
+    def sorted_members(self) -> list[int]:
+        return sorted(self.members)
+
+
+@dataclass(frozen=True)
+class Membership:
+    """A group a photo belongs to (for `explain`)."""
+
+    kind: str
+    key: str
+    size: int
+    start: str | None
+    end: str | None
+
+
+class GroupStore:
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def members(self, kind: str) -> dict[str, frozenset[int]]:
+        found: dict[str, set[int]] = {}
+        for key, photo_id in self.conn.execute(
+                "SELECT g.key, m.photo_id FROM groups g LEFT JOIN group_members m ON m.group_id = g.id "
+                "WHERE g.kind = ?", (kind,)):
+            bucket = found.setdefault(key, set())
+            if photo_id is not None:
+                bucket.add(photo_id)
+        return {k: frozenset(v) for k, v in found.items()}
+
+    def rows(self, kind: str) -> list[GroupRow]:
+        """Every group of `kind` that has members, in key order."""
+        rows = self.conn.execute(
+            "SELECT g.key, group_concat(m.photo_id), g.start, g.end, g.lat, g.lon, g.radius_m FROM groups g "
+            "JOIN group_members m ON m.group_id = g.id WHERE g.kind = ? GROUP BY g.id ORDER BY g.key", (kind,))
+        return [GroupRow(key, frozenset(int(x) for x in members.split(",")), *rest)
+                for key, members, *rest in rows]
+
+    def replace(self, kind: str, rows: list[GroupRow]) -> dict[str, int]:
+        """Make the stored groups of `kind` equal to `rows`, rewriting only what changed (call
+        inside a transaction). Returns counts: kept (same members), changed, added, dropped."""
+        stamp = now_iso()
+        old = self.members(kind)
+        ids = dict(self.conn.execute("SELECT key, id FROM groups WHERE kind = ?", (kind,)).fetchall())
+        counts = {"kept": 0, "changed": 0, "added": 0, "dropped": 0}
+        new_keys = {r.key for r in rows}
+        for key in set(old) - new_keys:
+            self.conn.execute("DELETE FROM groups WHERE id = ?", (ids[key],))
+            counts["dropped"] += 1
+        for r in rows:
+            values = (len(r.members), r.start, r.end, r.lat, r.lon, r.radius_m)
+            if r.key in ids:
+                self.conn.execute(
+                    "UPDATE groups SET size = ?, start = ?, end = ?, lat = ?, lon = ?, radius_m = ?, "
+                    "updated = CASE WHEN size != ? THEN ? ELSE updated END WHERE id = ?",
+                    (*values, len(r.members), stamp, ids[r.key]))
+                group_id = ids[r.key]
+                if old.get(r.key) == r.members:
+                    counts["kept"] += 1
+                    continue
+                self.conn.execute("DELETE FROM group_members WHERE group_id = ?", (group_id,))
+                counts["changed"] += 1
+            else:
+                group_id = self.conn.execute(
+                    "INSERT INTO groups (kind, key, size, start, end, lat, lon, radius_m, created, updated) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id", (kind, r.key, *values, stamp, stamp),
+                ).fetchone()[0]
+                counts["added"] += 1
+            self.conn.executemany("INSERT INTO group_members (group_id, photo_id) VALUES (?, ?)",
+                                  [(group_id, m) for m in sorted(r.members)])
+        return counts
+
+    def contains(self, kind: str, photo_id: int) -> bool:
+        return self.conn.execute(
+            "SELECT 1 FROM group_members m JOIN groups g ON g.id = m.group_id WHERE g.kind = ? AND m.photo_id = ?",
+            (kind, photo_id)).fetchone() is not None
+
+    def add_member(self, kind: str, key: str, photo_id: int, taken: str | None = None) -> None:
+        """A new photo joins an existing group between reclusters (its span grows to include it)."""
+        group_id = self.conn.execute("SELECT id FROM groups WHERE kind = ? AND key = ?", (kind, key)).fetchone()[0]
+        self.conn.execute("INSERT OR IGNORE INTO group_members (group_id, photo_id) VALUES (?, ?)",
+                          (group_id, photo_id))
+        self.conn.execute(
+            "UPDATE groups SET size = (SELECT count(*) FROM group_members WHERE group_id = ?), "
+            "start = CASE WHEN ? IS NOT NULL AND ? < start THEN ? ELSE start END, "
+            "end = CASE WHEN ? IS NOT NULL AND ? > end THEN ? ELSE end END, updated = ? WHERE id = ?",
+            (group_id, taken, taken, taken, taken, taken, taken, now_iso(), group_id))
+
+    def counts(self, kinds: Iterable[str]) -> dict[str, int]:
+        """Groups per kind, every kind in `kinds` named."""
+        found = dict(self.conn.execute("SELECT kind, count(*) FROM groups GROUP BY kind").fetchall())
+        return {kind: int(found.get(kind, 0)) for kind in kinds}
+
+    def of_photo(self, photo_id: int) -> list[Membership]:
+        return [Membership(*r) for r in self.conn.execute(
+            "SELECT g.kind, g.key, g.size, g.start, g.end FROM groups g "
+            "JOIN group_members m ON m.group_id = g.id WHERE m.photo_id = ? ORDER BY g.kind, g.key", (photo_id,))]

@@ -1,0 +1,99 @@
+"""Reports shaped for the commands that print them: `status`, `explain`, `dupes`, `errors`.
+
+Paths are shown as text (`catalog.shown`: bytes that are not UTF-8 as `\\xe9` escapes), so every
+report prints on any terminal and is valid JSON.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from organizer.catalog import Catalog, shown
+from organizer.cluster.originals import Copy, keeper_order
+from organizer.errors import CatalogError
+from organizer.publish.plan import KINDS
+
+# status's name for the count of each kind of group
+COUNT_KEYS = {"event": "events", "place": "places", "duplicate": "duplicate_groups", "similar": "similar_groups"}
+
+
+def status(catalog: Catalog) -> dict[str, Any]:
+    files = catalog.files.counts()
+    groups = catalog.groups.counts(k.kind for k in KINDS if k.kind != "timeline")
+    data: dict[str, Any] = {
+        "files": files["ok"],
+        "photos": catalog.files.photos_present(),
+        "errors": catalog.errors.count(),
+        "missing": files["missing"],
+        "ignored": files["ignored"],
+        "unsupported": files["unsupported"],
+        "unsupported_by_type": catalog.files.formats("unsupported"),
+    }
+    data.update({COUNT_KEYS.get(kind, kind): n for kind, n in groups.items()})
+    data["catalog"] = str(catalog.path)
+    data["last_runs"] = {kind: {"started": r.started, "finished": r.finished, "stats": r.stats}
+                         for kind, r in catalog.runs.last().items()}
+    return data
+
+
+def explain(catalog: Catalog, path: str) -> dict[str, Any]:
+    """All that the catalog knows of one file (see docs/cli.md for each field)."""
+    file = catalog.files.row(path)
+    if file is None:
+        raise CatalogError(f"{shown(path)}: not in the catalog")
+    pid = file["photo_id"]
+    photo = (catalog.photos.row(pid) if pid is not None else None) or {}
+    camera = " ".join(p for p in (photo.get("make"), photo.get("model")) if p) or None
+    return {
+        "path": shown(path),
+        "state": file["state"],
+        "size": file["size"],
+        "format": photo.get("format") or file.get("format"),
+        "digest": photo.get("digest"),
+        "taken_at": photo.get("taken_local"),
+        "taken_at_utc": photo.get("taken_utc"),
+        "utc_offset": photo.get("utc_offset"),
+        "taken_at_source": photo.get("taken_source"),
+        "utc_offset_source": photo.get("offset_source"),
+        "lat": photo.get("lat"),
+        "lon": photo.get("lon"),
+        "alt": photo.get("alt"),
+        "camera": camera,
+        "width": photo.get("width"),
+        "height": photo.get("height"),
+        "orientation": photo.get("orientation"),
+        "phash": photo.get("phash"),
+        "dhash": photo.get("dhash"),
+        "thumbnail": shown(photo["thumb"]) if photo.get("thumb") else None,
+        "vector_model": catalog.photos.vector_model(pid) if pid is not None else None,
+        "same_content": [shown(p) for p in catalog.files.others(pid, path)] if pid is not None else [],
+        "errors": [{"stage": e.stage, "message": e.message, "at": e.at} for e in catalog.errors.of(path)],
+        "groups": [{"kind": g.kind, "key": g.key, "size": g.size, "start": g.start, "end": g.end}
+                   for g in catalog.groups.of_photo(pid)] if pid is not None else [],
+        "albums": [shown(a) for a in catalog.albums.of_photo(pid)] if pid is not None else [],
+        "first_seen": file["first_seen"],
+        "last_seen": file["last_seen"],
+        "missing_since": file["missing_since"],
+    }
+
+
+def duplicates(catalog: Catalog) -> list[dict[str, Any]]:
+    """Every duplicate group with every copy, the one to keep first, and where each copy lives."""
+    out = []
+    for group in catalog.groups.rows("duplicate"):
+        files = catalog.files.present(group.members)
+        facts = {p.id: p for p in catalog.photos.facts(group.members)}
+        copies = keeper_order([Copy(f.path, pid, facts[pid].format, facts[pid].width or 0, facts[pid].height or 0,
+                                    f.size, f.mtime_ns) for pid, rows in files.items() if pid in facts for f in rows])
+        if len(copies) < 2:
+            continue
+        out.append({"group": group.key, "files": [
+            {"path": shown(c.path), "folder": shown(os.path.dirname(c.path)), "photo": c.photo,
+             "keep": i == 0, "raw": c.raw, "taken_at": facts[c.photo].taken_local, "width": c.width,
+             "height": c.height, "size": c.size} for i, c in enumerate(copies)]})
+    return out
+
+
+def errors(catalog: Catalog) -> list[dict[str, Any]]:
+    return [{"path": shown(e.path), "stage": e.stage, "message": e.message, "at": e.at} for e in catalog.errors.all()]
