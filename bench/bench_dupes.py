@@ -53,7 +53,7 @@ def photos_of(rows: list[dupes_features.Row]) -> copies.Photos:
         file_size=np.array([r.size for r in rows]), chroma=np.array([r.dupe.chroma for r in rows]),
         orientation=np.array([r.orientation for r in rows]), formats=[r.format for r in rows],
         captures=[r.capture for r in rows], raw=np.array([keeper.is_raw(r.format, r.file) for r in rows]),
-        paths=[(r.file, r.mtime) for r in rows], vectors=np.stack([r.vector for r in rows]), region_boxes=boxes,
+        paths=[(r.file, int(r.mtime * 1e9)) for r in rows], vectors=np.stack([r.vector for r in rows]), region_boxes=boxes,
         region_thumbnail=np.array([r.dupe.thumbnail is not None for r in rows]))
 
 

@@ -74,4 +74,4 @@ def photos(lib: dict[str, np.ndarray], seed: int = 0) -> tuple[copies.Photos, co
         framed=np.zeros(n, dtype=bool), width=np.full(n, 4000), height=np.full(n, 3000),
         file_size=rng.integers(1_000_000, 5_000_000, n), chroma=np.full(n, 20.0), orientation=np.ones(n, np.int8),
         formats=["jpeg"] * n, captures=captures, raw=np.zeros(n, dtype=bool),
-        paths=[(f"/photos/{i}.jpg", 0.0) for i in range(n)], vectors=lib["vectors"]), pixels
+        paths=[(f"/photos/{i}.jpg", 0) for i in range(n)], vectors=lib["vectors"]), pixels

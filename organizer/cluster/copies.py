@@ -75,7 +75,7 @@ class Photos:
     formats: Sequence[str]
     captures: Sequence[verify.Capture]
     raw: np.ndarray  # bool (keeper.is_raw)
-    paths: Sequence[tuple[str, float]]  # each photo's original path and its mtime
+    paths: Sequence[tuple[str, int]]  # each photo's original path and its mtime in ns
     vectors: np.ndarray | None = None  # float16 (n, d), L2-normalised; None: no CNN candidates
     region_boxes: np.ndarray | None = None  # float (n, 4): x0, y0, x1, y1 of the region, fractions
     region_thumbnail: np.ndarray | None = None  # bool: the region has a thumbnail of its own
@@ -250,12 +250,6 @@ def _vector_pairs(vectors: np.ndarray, settings: Settings, near: np.ndarray | No
     return np.stack([left[keep], right[keep]], axis=1)
 
 
-def _informative(photos: Photos) -> np.ndarray:
-    """Blank, uniform and gradient images carry no evidence (a dHash with almost no bits, or all)."""
-    bits = duplicates.popcount(photos.dhash)
-    return (bits > duplicates.FEATURELESS_BITS) & (bits < 64 - duplicates.FEATURELESS_BITS)
-
-
 def _linked_sets(n: int, pairs: list[tuple[int, int]]) -> list[np.ndarray]:
     if not pairs:
         return []
@@ -301,7 +295,7 @@ def find_copies(photos: Photos, pixels: Pixels, settings: Settings = Settings(),
     smaller row first as in `photos`; pairs found there are not verified again, and every new
     measurement is added to it, so a caller that keeps it (verify.VERSION with it) verifies each
     pair once across reclusters."""
-    informative = _informative(photos)
+    informative = duplicates.informative(photos.dhash)
     pairs = candidates(photos, settings, informative, near)
     log.debug("duplicates: %d candidate pairs among %d photos", len(pairs), len(photos))
     judge = _Verifier(photos, pixels, settings, known)
@@ -323,7 +317,7 @@ def _group(photos: Photos, rows: np.ndarray, judge: _Verifier) -> DuplicateGroup
         raw=bool(photos.raw[r]), framed=bool(photos.framed[r]),
         pixels=int(photos.width[r]) * int(photos.height[r]),
         has_camera=bool(photos.captures[r].camera and photos.captures[r].taken),
-        path=photos.paths[r][0], mtime=photos.paths[r][1], file_size=int(photos.file_size[r])) for r in rows]
+        path=photos.paths[r][0], mtime_ns=photos.paths[r][1], file_size=int(photos.file_size[r])) for r in rows]
     k = int(rows[keeper.choose_keeper(members)])
     copies = []
     for r in rows.tolist():
