@@ -142,7 +142,10 @@ class _Verifier:
             if pair in self.outcome:
                 continue
             exif = verify.same_capture(self.photos.captures[pair[0]], self.photos.captures[pair[1]])
-            stored = self.known.get((int(ids[pair[0]]), int(ids[pair[1]])))
+            a, b = int(ids[pair[0]]), int(ids[pair[1]])
+            stored = self.known.get((a, b))
+            if stored is None and (b, a) in self.known:  # rows came in another order this time
+                stored = _reversed(self.known[b, a])
             if exif is False:
                 self.outcome[pair] = DIFFERENT
             elif stored is not None:  # measured by an earlier run: no pixels needed
@@ -291,10 +294,10 @@ def find_copies(photos: Photos, pixels: Pixels, settings: Settings = Settings(),
     bytes: the framed photo's own thumbnail when it has one, else the index's thumbnail, which is
     cropped here to the region of a framed photo; None when unavailable, then only EXIF can
     confirm it). `near`: CNN neighbours already computed (shared
-    with the similar groups). `known`: pixel measurements of earlier runs, keyed by (id, id) with the
-    smaller row first as in `photos`; pairs found there are not verified again, and every new
-    measurement is added to it, so a caller that keeps it (verify.VERSION with it) verifies each
-    pair once across reclusters."""
+    with the similar groups). `known`: pixel measurements of earlier runs, keyed by (id, id), either
+    order; pairs found there are not verified again, and every new
+    measurement is added to it (as (id of the lower row, id of the higher row)), so a caller that
+    keeps it (with verify.VERSION) verifies each pair once across reclusters."""
     informative = duplicates.informative(photos.dhash)
     pairs = candidates(photos, settings, informative, near)
     log.debug("duplicates: %d candidate pairs among %d photos", len(pairs), len(photos))
