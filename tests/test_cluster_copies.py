@@ -282,6 +282,6 @@ def test_measurements_of_earlier_runs_are_reused_and_new_ones_kept() -> None:
     again = copies.find_copies(photos, no_pixels, known=known)
     assert [g.members for g in again] == [(100, 101)] and again[0].copies == first[0].copies
     # measured the other way round (rows in another order then): read back the same
-    flipped = {(b, a): copies._reversed(m) for (a, b), m in known.items()}
+    flipped = {(b, a): m.flipped() for (a, b), m in known.items()}
     again = copies.find_copies(photos, no_pixels, known=flipped)
     assert [g.members for g in again] == [(100, 101)] and again[0].copies == first[0].copies

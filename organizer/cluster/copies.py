@@ -145,7 +145,7 @@ class _Verifier:
             a, b = int(ids[pair[0]]), int(ids[pair[1]])
             stored = self.known.get((a, b))
             if stored is None and (b, a) in self.known:  # rows came in another order this time
-                stored = _reversed(self.known[b, a])
+                stored = self.known[b, a].flipped()
             if exif is False:
                 self.outcome[pair] = DIFFERENT
             elif stored is not None:  # measured by an earlier run: no pixels needed
@@ -328,12 +328,6 @@ def _group(photos: Photos, rows: np.ndarray, judge: _Verifier) -> DuplicateGroup
             continue
         found = judge.matches.get((k, r))
         if found is None and (r, k) in judge.matches:
-            found = _reversed(judge.matches[(r, k)])
+            found = judge.matches[(r, k)].flipped()
         copies.append(Copy(int(photos.ids[r]), describe(photos, k, r, found)))
     return DuplicateGroup(int(photos.ids[k]), tuple(sorted(copies, key=lambda c: c.id)))
-
-
-def _reversed(m: verify.Match) -> verify.Match:
-    """The match of (b, a) seen from a: scale inverted, angle negated, covers swapped."""
-    return verify.Match(m.inliers, m.moved, m.residual, 1.0 / max(m.scale, 1e-9), -m.angle, m.cover_b, m.cover_a,
-                        m.agreement, m.cells, m.width_b, m.width_a)

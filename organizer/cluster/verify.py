@@ -74,6 +74,11 @@ class Match:
     width_a: int = 0  # the thumbnails' widths the measurement was made on
     width_b: int = 0
 
+    def flipped(self) -> Match:
+        """The same measurement seen from b: scale inverted, angle negated, sides swapped."""
+        return Match(self.inliers, self.moved, self.residual, 1.0 / max(self.scale, 1e-9), -self.angle, self.cover_b,
+                     self.cover_a, self.agreement, self.cells, self.width_b, self.width_a)
+
 
 NO_MATCH = Match(0, 0, math.inf, 1.0, 0.0, 0.0, 0.0, None, 0)
 
