@@ -47,7 +47,11 @@ class ScanConfig:
     inline: bool = _opt(False, "Extract in this process, with no worker processes and no time limit per file "
                                "(for tests, pdb and coverage; never for a library that may hold a hostile file).")
     file_timeout_s: float = _opt(60.0, "A file taking longer than this is an error.", minimum=0.1)
-    max_file_mb: int = _opt(1024, "Larger files are reported as errors, never read.", minimum=1)
+    max_file_mb: int = _opt(1024, "Larger images are reported as errors, never read (videos and RAW files "
+                                  "are streamed, whatever their size).", minimum=1)
+    max_megapixels: float = _opt(250.0, "Images with more pixels are errors, never decoded (a 200 MP phone "
+                                        "HEIC passes; each worker needs about 3 bytes a pixel for a PNG or "
+                                        "TIFF this large).", minimum=1)
     batch_size: int = _opt(200, "Catalog rows written per transaction.", minimum=1)
 
 
@@ -56,6 +60,14 @@ class OutputConfig:
     path: str = _opt("", "The album folder that organizer manages.")
     retry_s: float = _opt(60.0, "The daemon, when the album folder could not be written (unmounted, "
                                 "read-only, full): seconds before it tries again.", minimum=1)
+
+
+@dataclass(frozen=True)
+class PublishConfig:
+    companions: bool = _opt(True, "Albums link an item's companions beside it (a RAW's JPEG, a Live Photo's MOV, "
+                                  "a video's .thm).")
+    favorites_rating: int = _opt(4, "Photos rated at least this (XMP or Windows rating, 1-5) are in Favorites/.",
+                                 minimum=1)
 
 
 @dataclass(frozen=True)
@@ -125,6 +137,7 @@ SECTIONS: dict[str, type] = {
     "catalog": CatalogConfig,
     "scan": ScanConfig,
     "output": OutputConfig,
+    "publish": PublishConfig,
     "events": EventsConfig,
     "places": PlacesConfig,
     "duplicates": DuplicatesConfig,
@@ -141,6 +154,7 @@ class Config:
     catalog: CatalogConfig = field(default_factory=CatalogConfig)
     scan: ScanConfig = field(default_factory=ScanConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
+    publish: PublishConfig = field(default_factory=PublishConfig)
     events: EventsConfig = field(default_factory=EventsConfig)
     places: PlacesConfig = field(default_factory=PlacesConfig)
     duplicates: DuplicatesConfig = field(default_factory=DuplicatesConfig)

@@ -8,6 +8,7 @@ import logging
 import os
 import time
 from collections import deque
+from datetime import datetime, timezone
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,8 +17,9 @@ from organizer import extract
 from organizer.catalog import Catalog, now_iso
 from organizer.config import Config
 from organizer.errors import ConfigError, OrganizerError
-from organizer.extract import vectors
-from organizer.scan import Diff, Entry, Walk, Walker, compare, diff, root_offline
+from organizer.extract import features, vectors
+from organizer.cluster import companions
+from organizer.scan import Diff, Entry, Walk, Walker, compare, diff, root_offline, sidecars_among
 from organizer.workers import InlinePool, Outcome, Task, WorkerPool, WorkerSettings
 from organizer.writer import Report, Writer
 
@@ -58,14 +60,18 @@ class _Plan:
 class Indexer:
     """Keeps the catalog up to date, by whole roots (`scan`) or by given paths (`update`, for the
     daemon). With `keep_pool` the worker processes outlive a call, so a new photo is not charged
-    for starting them."""
+    for starting them; with `background`, photos catalogued by older readers (or lacking a
+    feature) are brought up to date only by `refresh`, a few at a time, when the daemon is idle."""
 
-    def __init__(self, catalog: Catalog, config: Config, keep_pool: bool = False) -> None:
+    def __init__(self, catalog: Catalog, config: Config, keep_pool: bool = False, background: bool = False) -> None:
         self.catalog = catalog
         self.config = config
         self.keep_pool = keep_pool
+        self.background = background  # bringing old photos up to date is left to `refresh`
         self.spec = vectors.spec(config.vectors)
         self.model_id = vectors.model_id(self.spec) if self.spec else None
+        self.features = features.wanted(config)
+        self.versions = {name: features.version(name, params) for name, params in self.features.items()}
         self.pool: WorkerPool | InlinePool | None = None
         output = config.output.path
         self.walker = Walker(exclude=config.scan.exclude, follow_symlinks=config.scan.follow_symlinks,
@@ -92,7 +98,8 @@ class Indexer:
         cache_dir = self.config.catalog.cache_dir
         settings = WorkerSettings(
             catalog_path=str(self.catalog.path), thumbs_dir=os.path.join(cache_dir, "thumbs"),
-            max_bytes=self.config.scan.max_file_mb * 1024 * 1024, cache_dir=cache_dir, vectors=self.spec)
+            max_bytes=self.config.scan.max_file_mb * 1024 * 1024, cache_dir=cache_dir, vectors=self.spec,
+            max_megapixels=self.config.scan.max_megapixels, features=self.features)
         try:
             if self.spec is not None:
                 vectors.graph_path(self.spec, cache_dir)  # built once here, not by every worker at once
@@ -121,10 +128,13 @@ class Indexer:
                     catalog.move_file(old, entry.path, plan.root, seen)
                 for entry in plan.diff.restat:
                     catalog.files.restat(entry.path, entry.stat, seen)
+        attached: dict[str, list[str]] = {}
+        for plan in plans:
+            attached.update(plan.walk.sidecars)
         todo = [(plan.root, entry) for plan in plans for entry in plan.diff.todo]
         online = tuple(plan.root.rstrip(os.sep) + os.sep for plan in plans)
         try:
-            self._extract(todo, online, report, progress, should_stop)
+            self._extract(todo, online, report, progress, should_stop, attached)
         except KeyboardInterrupt:
             report.interrupted = True
             catalog.finish_run(run_id, report.as_dict())
@@ -228,7 +238,7 @@ class Indexer:
                 report.restat += 1
             else:
                 todo.append((root, entry))
-        self._extract(todo, (), report, None, should_stop)
+        self._extract(todo, (), report, None, should_stop, self._sidecars_near([e.path for _, e in todo]))
         if report.missing:
             with catalog.transaction():
                 self._drop_orphans()
@@ -241,26 +251,120 @@ class Indexer:
             Path(thumb).unlink(missing_ok=True)
 
     def _extract(self, todo: list[tuple[str, Entry]], online: tuple[str, ...], report: Report,
-                 progress: Progress | None, should_stop: Callable[[], bool]) -> None:
-        """Extract `todo` in the workers, then compute missing vectors of photos under `online`."""
+                 progress: Progress | None, should_stop: Callable[[], bool],
+                 attached: dict[str, list[str]]) -> None:
+        """Extract `todo` in the workers, each media file with its sidecars (`attached`: media
+        path -> sidecar paths); a changed sidecar of an unchanged photo reads that photo's metadata
+        again, with no decode; then the folders' companions are paired. Unless this indexer works
+        in the background (the daemon's, which calls `refresh` when idle), photos under `online`
+        are then brought up to date."""
         writer = Writer(self.catalog, report, self.config.scan.batch_size, self.model_id)
+        sidecar_of = {sc: media for media, scs in attached.items() for sc in scs}
+        media = [(root, e) for root, e in todo if e.path not in sidecar_of]
+        sidecars = [(root, e) for root, e in todo if e.path in sidecar_of]
         try:
-            if todo:
-                entries = {entry.path: (root, entry) for root, entry in todo}
-                tasks = [Task(e.path, e.mtime_ns / 1e9, e.size) for _, e in todo]
+            if media:
+                entries = {entry.path: (root, entry) for root, entry in media}
+                tasks = [Task(e.path, e.mtime_ns / 1e9, e.size, sidecars=tuple(attached.get(e.path, ())))
+                         for _, e in media]
                 _run(self._pool_for(len(tasks)), tasks, lambda o: writer.add(o, *entries[o.path]),
                      progress, should_stop, report)
                 writer.flush()
-            if self.model_id and online and not report.interrupted:
-                stale = [Task(path, 0.0, None, pid) for pid, path in self.catalog.photos.without_vector(self.model_id)
-                         if path.startswith(online)]
-                if stale:
-                    _run(self._pool_for(len(stale)), stale, lambda o: writer.add(o, None, None), progress,
-                         should_stop, report)
+            if sidecars and not report.interrupted:
+                self._refresh(self._attach(sidecars, sidecar_of, attached, {e.path for _, e in media}), writer,
+                              report, None, should_stop)
+            if media and not report.interrupted:
+                self._pair({os.path.dirname(e.path) for _, e in media})
+            if online and not report.interrupted and not self.background:
+                self._refresh(self.stale(online), writer, report, progress, should_stop)
         finally:
             writer.flush()
             if not self.keep_pool:
                 self.close()
+
+    def _attach(self, sidecars: list[tuple[str, Entry]], sidecar_of: dict[str, str], attached: dict[str, list[str]],
+                extracted: set[str]) -> list[Task]:
+        """Record sidecar files as their photo's (never items of their own); a photo whose sidecar
+        changed while it did not gets a metadata refresh task."""
+        seen = now_iso()
+        tasks = {}
+        with self.catalog.transaction():
+            for root, entry in sidecars:
+                media = sidecar_of[entry.path]
+                row = self.catalog.files.get(media)
+                photo_id = row.photo_id if row is not None and row.state == "ok" else None
+                self.catalog.files.upsert(entry.path, root, entry.stat, "sidecar", photo_id, seen,
+                                          extract.EXTRACTOR_VERSION, "sidecar")
+                if photo_id is not None and media not in extracted:
+                    tasks[media] = Task(media, _mtime(media), None, photo_id, ("metadata",),
+                                        tuple(attached.get(media, ())))
+        return list(tasks.values())
+
+    def _pair(self, folders: set[str]) -> None:
+        """Which photos of these folders are one item (RAW+JPEG, Live Photo, a video's .thm)."""
+        with self.catalog.transaction():
+            for folder in folders:
+                rows = self.catalog.files.in_folder(folder)
+                facts = self.catalog.photos.pairing([pid for _, pid in rows])
+                members, photo_of = [], {}
+                for path, pid in rows:
+                    kind, utc, content_id, motion = facts[pid]
+                    name = os.path.basename(path)
+                    photo_of[name] = pid
+                    taken = datetime.fromisoformat(utc).replace(tzinfo=timezone.utc).timestamp() if utc else None
+                    members.append(companions.Member(name, kind, taken, content_id, motion))
+                for item in companions.group(members):
+                    self.catalog.photos.set_companions(photo_of[item.primary],
+                                                       [photo_of[c] for c in item.companions], item.relation)
+
+    def _sidecars_near(self, paths: list[str]) -> dict[str, list[str]]:
+        """The sidecars of the media files in the folders of `paths` (the daemon's updates)."""
+        out: dict[str, list[str]] = {}
+        for folder in {os.path.dirname(p) for p in paths}:
+            try:
+                names = [e.name for e in os.scandir(folder) if e.is_file()]
+            except OSError:
+                continue
+            out.update(sidecars_among(folder, names))
+        return out
+
+    def stale(self, online: tuple[str, ...], limit: int | None = None) -> list[Task]:
+        """Refresh tasks for photos under `online` (path prefixes) that older readers or decoders
+        made, or that lack their CNN vector or a registered feature at its wanted version."""
+        tasks: dict[int, Task] = {}
+        for pid, path, scope in self.catalog.photos.outdated(extract.VERSIONS):
+            if path.startswith(online):
+                tasks[pid] = Task(path, _mtime(path), None, pid, (scope,))
+        for pid, path, lacks in self.catalog.photos.lacking(self.versions, self.model_id):
+            if path.startswith(online) and pid not in tasks:  # (an outdated one: its lacks next time)
+                tasks[pid] = Task(path, 0.0, None, pid, lacks)
+        return list(tasks.values())[:limit]
+
+    def refresh(self, roots: Sequence[str], limit: int, should_stop: Callable[[], bool] = lambda: False) -> Report:
+        """Bring at most `limit` photos under `roots` up to date (the daemon's idle work); the
+        report's `seen` says how many were looked at."""
+        report = Report(roots=list(roots))
+        writer = Writer(self.catalog, report, self.config.scan.batch_size, self.model_id)
+        tasks = self.stale(tuple(r.rstrip(os.sep) + os.sep for r in roots), limit) if roots else []
+        report.seen = len(tasks)
+        try:
+            self._refresh(tasks, writer, report, None, should_stop)
+        finally:
+            writer.flush()
+        return report
+
+    def _refresh(self, stale: list[Task], writer: Writer, report: Report, progress: Progress | None,
+                 should_stop: Callable[[], bool]) -> None:
+        if stale:
+            _run(self._pool_for(len(stale)), stale, lambda o: writer.add(o, None, None), progress, should_stop,
+                 report)
+
+
+def _mtime(path: str) -> float:
+    try:
+        return os.stat(path).st_mtime
+    except OSError:
+        return 0.0
 
 
 def _run(pool: WorkerPool | InlinePool, tasks: list[Task], on_outcome: Callable[[Outcome], None],

@@ -12,13 +12,13 @@ import numpy as np
 
 from organizer.catalog import Catalog, GroupRow, shown
 from organizer.cluster import duplicates, events, identity, places, similar
-from organizer.config import Config, cores
+from organizer.cluster.library import MIN_SIDE, Library
+from organizer.cluster.registry import CLUSTERERS, Found
+from organizer.config import Config
 from organizer.errors import CatalogError
 from organizer.extract import vectors
 
 log = logging.getLogger(__name__)
-
-MIN_SIDE = 64  # photos smaller than this (icons, spacer GIFs) are in no visual group
 
 
 @dataclass
@@ -32,131 +32,71 @@ class ClusterReport:
         return dict(self.__dict__)
 
 
-@dataclass(frozen=True)
-class Library:
-    """The catalog's photos as arrays, for the clusterers."""
-
-    ids: np.ndarray
-    digests: list[str]
-    seconds: np.ndarray  # local time, seconds since 1970 (0 where undated)
-    dated: np.ndarray  # bool: has a date fit for events
-    lat: np.ndarray  # NaN where unknown
-    lon: np.ndarray
-    phash: np.ndarray  # uint64
-    dhash: np.ndarray
-    files: np.ndarray  # present files per photo
-    small: np.ndarray  # bool: too small (under MIN_SIDE px) to say what it looks like
-
-    @classmethod
-    def load(cls, catalog: Catalog, use_mtime: bool) -> Library:
-        rows = catalog.photos.facts()
-        n = len(rows)
-        seconds = np.zeros(n, dtype=np.int64)
-        dated = np.zeros(n, dtype=bool)
-        for i, row in enumerate(rows):
-            if row.taken_local and events.eligible(row.taken_source, use_mtime):
-                seconds[i] = events.to_seconds(datetime.fromisoformat(row.taken_local))
-                dated[i] = True
-        return cls(
-            ids=np.array([r.id for r in rows], dtype=np.int64),
-            digests=[r.digest for r in rows],
-            seconds=seconds,
-            dated=dated,
-            lat=np.array([np.nan if r.lat is None else r.lat for r in rows], dtype=np.float64),
-            lon=np.array([np.nan if r.lon is None else r.lon for r in rows], dtype=np.float64),
-            phash=duplicates.hex_to_u64([r.phash or "0" for r in rows]),
-            dhash=duplicates.hex_to_u64([r.dhash or "0" for r in rows]),
-            files=np.array([r.files for r in rows], dtype=np.int64),
-            small=np.array([min(r.width or 0, r.height or 0) < MIN_SIDE for r in rows], dtype=bool),
-        )
-
-    def featureless(self) -> np.ndarray:
-        """Photos that carry no visual evidence: tiny, blank or near-uniform (see duplicates)."""
-        return self.small | ~duplicates.informative(self.dhash)
+def load(catalog: Catalog, config: Config, needs: set[str]) -> Library:
+    """The catalog's items (photos and videos; companions such as a RAW's JPEG or a Live Photo's
+    MOV go with their primary) as the clusterers read them, with the features they need."""
+    rows = [r for r in catalog.photos.facts() if r.primary_id is None]  # a companion goes with its primary
+    n = len(rows)
+    seconds = np.zeros(n, dtype=np.int64)
+    dated = np.zeros(n, dtype=bool)
+    for i, row in enumerate(rows):
+        if row.taken_local and events.eligible(row.taken_source, config.events.use_mtime):
+            seconds[i] = events.to_seconds(datetime.fromisoformat(row.taken_local))
+            dated[i] = True
+    features = {}
+    if "cnn" in needs and (spec := vectors.spec(config.vectors)) is not None:
+        ids, blobs = catalog.photos.vectors(vectors.model_id(spec))
+        matrix = np.frombuffer(b"".join(blobs), dtype=np.float16).reshape(len(ids), -1) if ids else np.empty((0, 0))
+        features["cnn"] = (np.array(ids, dtype=np.int64), matrix)
+    return Library(
+        ids=np.array([r.id for r in rows], dtype=np.int64),
+        digests=[r.digest for r in rows],
+        seconds=seconds,
+        dated=dated,
+        lat=np.array([np.nan if r.lat is None else r.lat for r in rows], dtype=np.float64),
+        lon=np.array([np.nan if r.lon is None else r.lon for r in rows], dtype=np.float64),
+        phash=duplicates.hex_to_u64([r.phash or "0" for r in rows]),
+        dhash=duplicates.hex_to_u64([r.dhash or "0" for r in rows]),
+        files=np.array([r.files for r in rows], dtype=np.int64),
+        small=np.array([min(r.width or 0, r.height or 0) < MIN_SIDE for r in rows], dtype=bool),
+        features=features,
+    )
 
 
-def _keyed(kind: str, groups: list[tuple[frozenset[int], dict[str, Any]]], previous: dict[str, frozenset[int]],
-           digest_of: dict[int, str]) -> list[GroupRow]:
+def _keyed(kind: str, groups: list[Found], previous: dict[str, frozenset[int]], digest_of: dict[int, str]) -> list[GroupRow]:
     """Give each group the key of the previous group it continues, or a new key of its own."""
-    keys = identity.match(previous, [members for members, _ in groups])
+    keys = identity.match(previous, [g.members for g in groups])
     taken = {k for k in keys if k}
     rows = []
-    for (members, info), key in zip(groups, keys):
+    for group, key in zip(groups, keys):
         if key is None:
             # a new group is named after its first photo's content: stable, unique per kind
-            key = f"{kind[0]}{min(digest_of[m] for m in members)[:15]}"
+            key = f"{kind[0]}{min(digest_of[m] for m in group.members)[:15]}"
             while key in taken:
                 key += "x"
         taken.add(key)
-        rows.append(GroupRow(key=key, members=members, **info))
+        rows.append(GroupRow(key=key, members=group.members, **group.info))
     return rows
 
 
 def regroup(catalog: Catalog, config: Config) -> ClusterReport:
-    """Regroup the whole library into events, places and duplicate groups, and store them."""
+    """Regroup the whole library with every enabled clusterer, and store the groups."""
     report = ClusterReport()
     run_id = catalog.start_run("cluster")
+    active = [c for c in CLUSTERERS if c.enabled(config)]
     t = time.perf_counter()
-    lib = Library.load(catalog, config.events.use_mtime)
+    lib = load(catalog, config, {need for c in active for need in c.needs})
     report.photos = len(lib.ids)
     report.seconds["load"] = round(time.perf_counter() - t, 3)
     digest_of = dict(zip(lib.ids.tolist(), lib.digests))
-    found: dict[str, list[tuple[frozenset[int], dict[str, Any]]]] = {}
-
-    t = time.perf_counter()
-    d = lib.dated
-    found["event"] = [
-        (frozenset(e.members), {"start": e.start.isoformat(), "end": e.end.isoformat(), "lat": e.lat, "lon": e.lon})
-        for e in events.find_events(
-            lib.ids[d], lib.seconds[d], lib.lat[d], lib.lon[d], config.events.gap_hours * 3600,
-            config.events.min_photos,
-        )
-    ]
-    report.seconds["events"] = round(time.perf_counter() - t, 3)
-
-    t = time.perf_counter()
-    g = ~np.isnan(lib.lat)
-    found["place"] = [
-        (frozenset(p.members), {"lat": p.lat, "lon": p.lon, "radius_m": p.radius_m})
-        for p in places.find_places(lib.ids[g], lib.lat[g], lib.lon[g], config.places.radius_m,
-                                    config.places.min_photos)
-    ]
-    report.seconds["places"] = round(time.perf_counter() - t, 3)
-
-    t = time.perf_counter()
-    near = duplicates.find_duplicates(
-        lib.ids, lib.phash, lib.dhash, config.duplicates.phash_distance, config.duplicates.dhash_distance
-    )
-    grouped = {m for group in near for m in group}
-    # one content at several paths is a duplicate group too
-    copies = [(int(i),) for i, n in zip(lib.ids, lib.files) if n > 1 and int(i) not in grouped]
-    found["duplicate"] = [(frozenset(group), {}) for group in near + copies]
-    report.seconds["duplicates"] = round(time.perf_counter() - t, 3)
-
-    spec = vectors.spec(config.vectors)
-    if spec is not None:
+    for clusterer in active:
         t = time.perf_counter()
-        ids, blobs = catalog.photos.vectors(vectors.model_id(spec))
-        blank = set(lib.ids[lib.featureless()].tolist())
-        keep = [i for i, pid in enumerate(ids) if pid not in blank]
-        ids, blobs = [ids[i] for i in keep], [blobs[i] for i in keep]
-        if ids:
-            matrix = np.frombuffer(b"".join(blobs), dtype=np.float16).reshape(len(ids), -1)
-            found["similar"] = [
-                (frozenset(group), {})
-                for group in similar.find_similar(np.array(ids), matrix, config.similar.sim,
-                                                  config.similar.neighbours, config.similar.min_photos,
-                                                  threads=cores())
-            ]
-        else:
-            found["similar"] = []
-        report.seconds["similar"] = round(time.perf_counter() - t, 3)
-
-    for kind, groups in found.items():
-        rows = _keyed(kind, groups, catalog.groups.members(kind), digest_of)
+        found = clusterer.find(lib, getattr(config, clusterer.section))
+        report.seconds[clusterer.section] = round(time.perf_counter() - t, 3)
+        rows = _keyed(clusterer.kind, found, catalog.groups.members(clusterer.kind), digest_of)
         with catalog.transaction():
-            report.changes[kind] = catalog.groups.replace(kind, rows)
-        report.groups[kind] = len(rows)
+            report.changes[clusterer.kind] = catalog.groups.replace(clusterer.kind, rows)
+        report.groups[clusterer.kind] = len(rows)
     catalog.finish_run(run_id, report.as_dict())
     return report
 

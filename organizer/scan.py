@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from organizer.catalog import KnownFile
+from organizer.cluster import companions
 from organizer.fs import OUTPUT_MARKER, is_litter
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,7 @@ class Walk:
     folders: dict[str, int] = field(default_factory=dict)
     unreadable: set[str] = field(default_factory=set)
     outputs: list[str] = field(default_factory=list)  # folders skipped for holding an output marker
+    sidecars: dict[str, list[str]] = field(default_factory=dict)  # media path -> its sidecars' paths
 
 
 @dataclass(frozen=True)
@@ -118,6 +120,7 @@ class Walker:
                 walk.outputs.append(folder)
                 continue
             walk.folders[folder] = st.st_dev
+            walk.sidecars.update(sidecars_among(folder, [e.name for e in entries]))
             subdirs = []
             for entry in entries:
                 rel = os.path.relpath(entry.path, root)
@@ -135,6 +138,15 @@ class Walker:
                 except OSError as exc:
                     on_error(entry.path, f"cannot stat: {exc.strerror or exc}")
             stack.extend(sorted(subdirs, reverse=True))
+
+
+def sidecars_among(folder: str, names: list[str]) -> dict[str, list[str]]:
+    """Media path -> the paths of its sidecars (XMP, Google Takeout JSON), among `names` of one
+    folder (see cluster.companions)."""
+    if not any(n.lower().endswith((".xmp", ".json")) for n in names):
+        return {}
+    return {os.path.join(folder, media): [os.path.join(folder, s) for s in found]
+            for media, found in companions.sidecars(names).items()}
 
 
 def compare(row: KnownFile, entry: Entry, version: int, retry_errors: bool = False) -> str:

@@ -18,19 +18,19 @@ import signal
 import threading
 import time
 import warnings
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from PIL import UnidentifiedImageError
-
-from pathlib import Path
 
 from organizer import extract
 from organizer.catalog.database import connect
 from organizer.catalog.photos import PhotoStore
 from organizer.errors import OrganizerError
-from organizer.extract import decode, vectors
+from organizer.extract import decode, features, source, vectors
 
 THUMB_SIZE = 320
 PARENT_CHECK_S = 1.0
@@ -40,15 +40,18 @@ PARENT_CHECK_S = 1.0
 class Task:
     path: str
     mtime: float
-    size: int | None  # as the walk saw it (not stat-ed again); None for a vector-only task
-    photo_id: int | None = None  # set for a vector-only task (a photo catalogued without one)
+    size: int | None = None  # as the walk saw it (not stat-ed again); None: not known
+    photo_id: int | None = None  # set for a refresh task: a catalogued photo lacking some features
+    refresh: tuple[str, ...] = ()  # what it lacks: "cnn" (its vector) and registered feature names;
+    # or ("metadata",) to read its metadata again, ("all",) to extract it again (newer readers)
+    sidecars: tuple[str, ...] = ()  # XMP / Takeout JSON sidecars of this file (cluster.companions)
 
 
 @dataclass(frozen=True)
 class Outcome:
     """What a worker made of one file. kind: photo | known | error | unsupported (a real file of
     a format organizer does not read) | ignored (not a photo) | vanished (gone before it was
-    read) | vector."""
+    read) | refresh (the vector and features a refresh task asked for)."""
 
     path: str
     kind: str
@@ -59,6 +62,7 @@ class Outcome:
     vector: bytes | None = None
     photo_id: int | None = None
     format: str | None = None  # what the content is, as sniffed
+    features: dict[str, tuple[str, bytes]] | None = None  # a refresh's: name -> (version, value)
 
 
 @dataclass(frozen=True)
@@ -68,6 +72,8 @@ class WorkerSettings:
     max_bytes: int
     cache_dir: str
     vectors: vectors.ModelSpec | None = None
+    max_megapixels: float = 250.0  # scan.max_megapixels
+    features: Mapping[str, features.Params] = field(default_factory=dict)  # registered features wanted
 
 
 def thumb_path(thumbs_dir: str, digest: str) -> str:
@@ -112,55 +118,76 @@ def _worker_main(conn: multiprocessing.connection.Connection, settings: WorkerSe
 
 
 def process_file(task: Task, settings: WorkerSettings, lookup: PhotoStore, model: vectors.Model | None) -> Outcome:
-    """Read one file and extract it, unless its content is already catalogued."""
+    """Sniff one file, look its digest up, and extract it unless its content is already
+    catalogued. Images are read once, whole, under `max_bytes`; videos and RAW files are streamed."""
     name = os.path.basename(task.path)
-    if task.size is not None and task.size > settings.max_bytes:
-        return Outcome(task.path, "error", message=f"file too large ({task.size} bytes), not read")
+    options = extract.Options(THUMB_SIZE, settings.max_bytes, settings.max_megapixels, features=settings.features)
     try:
-        with open(task.path, "rb") as fh:
-            data = fh.read(settings.max_bytes + 1)
+        size = task.size if task.size is not None else os.path.getsize(task.path)
+        if size == 0:
+            if source.expected_kind(name):
+                return Outcome(task.path, "error", message="empty file")
+            return Outcome(task.path, "ignored", format="empty")
+        src = extract.open_file(task.path, settings.max_bytes)
     except FileNotFoundError:
         return Outcome(task.path, "vanished")
-    except OSError as exc:
-        return Outcome(task.path, "error", message=f"cannot read: {exc.strerror or exc}")
-    if len(data) > settings.max_bytes:
-        return Outcome(task.path, "error", message=f"file too large (over {settings.max_bytes} bytes), not read")
-    if not data:
-        if decode.looks_like_image(name):
-            return Outcome(task.path, "error", message="empty file")
-        return Outcome(task.path, "ignored", format="empty")
-    if task.photo_id is not None and model is not None:
-        try:
-            vector = extract.embed_only(data, THUMB_SIZE, model)
-        except Exception as exc:  # this photo's vector fails, nothing else
-            return Outcome(task.path, "error", message=_describe(exc), photo_id=task.photo_id)
-        return Outcome(task.path, "vector", vector=vector, photo_id=task.photo_id)
-    fmt = decode.sniff(data[:64])
-    if fmt is None:
-        kind = decode.unsupported(data[:256])
+    except extract.TooLarge as exc:
+        return Outcome(task.path, "error", message=str(exc))
+    except extract.NotMedia as exc:
+        kind = decode.unsupported(exc.head)
         if kind is not None:
             return Outcome(task.path, "unsupported", format=kind)
-        if decode.looks_like_image(name):
-            return Outcome(task.path, "error", message=f"not a supported image ({decode.describe(data[:64])})")
+        if source.expected_kind(name):
+            return Outcome(task.path, "error", message=str(exc))
         return Outcome(task.path, "ignored")
-    digest = extract.hashes.digest(data)
-    if lookup.id_of(digest, extract.EXTRACTOR_VERSION) is not None:
-        return Outcome(task.path, "known", digest=digest, format=fmt)
+    except OSError as exc:
+        return Outcome(task.path, "error", message=f"cannot read: {exc.strerror or exc}")
+    if task.photo_id is not None and task.refresh in (("metadata",), ("all",)):  # newer readers, or a sidecar
+        try:
+            facts = extract.extract_source(src, task.mtime, datetime.now(),
+                                           replace(options, pixels=task.refresh == ("all",)), task.sidecars, model)
+        except Exception as exc:
+            return Outcome(task.path, "error", message=_describe(exc), photo_id=task.photo_id)
+        thumb = _write_thumb(settings, facts) if facts.thumbnail is not None else None
+        return Outcome(task.path, "refresh", facts=facts, thumb=thumb, photo_id=task.photo_id)
+    if task.photo_id is not None:
+        wanted = {name: settings.features[name] for name in task.refresh if name in settings.features}
+        try:
+            vector, computed = extract.refresh(src, replace(options, features=wanted),
+                                               model if "cnn" in task.refresh else None)
+        except Exception as exc:  # this photo's refresh fails, nothing else
+            return Outcome(task.path, "error", message=_describe(exc), photo_id=task.photo_id)
+        return Outcome(task.path, "refresh", vector=vector, photo_id=task.photo_id, features=computed)
     try:
-        facts = extract.extract(data, name, task.mtime, datetime.now(), THUMB_SIZE, digest=digest, model=model)
-    except Exception as exc:  # any decoder failure is this file's error, never the run's
-        return Outcome(task.path, "error", message=_describe(exc), format=fmt)
-    thumb = thumb_path(settings.thumbs_dir, digest)
+        digest = src.digest()
+    except OSError as exc:
+        return Outcome(task.path, "error", message=f"cannot read: {exc.strerror or exc}")
+    if lookup.id_of(digest, extract.EXTRACTOR_VERSION) is not None:
+        return Outcome(task.path, "known", digest=digest, format=src.format)
+    try:
+        facts = extract.extract_source(src, task.mtime, datetime.now(), options, task.sidecars, model)
+    except Exception as exc:  # any failure is this file's error, never the run's
+        return Outcome(task.path, "error", message=_describe(exc), format=src.format)
+    if facts.decode_error:  # the error row; with metadata worth it, the facts too (for the timeline)
+        kept = facts if facts.taken.source != "mtime" or facts.make or facts.lat is not None else None
+        return Outcome(task.path, "error", digest=digest, facts=kept, message=facts.decode_error,
+                       format=src.format)
+    return Outcome(task.path, "photo", digest=digest, facts=facts, thumb=_write_thumb(settings, facts),
+                   format=src.format)
+
+
+def _write_thumb(settings: WorkerSettings, facts: extract.Facts) -> str | None:
+    thumb = thumb_path(settings.thumbs_dir, facts.digest)
     try:
         os.makedirs(os.path.dirname(thumb), exist_ok=True)
         tmp = f"{thumb}.{os.getpid()}.tmp"
         with open(tmp, "wb") as fh:
-            fh.write(facts.thumbnail)
+            fh.write(facts.thumbnail or b"")
         os.replace(tmp, thumb)
     except OSError as exc:
         facts.warnings.append(f"cannot write thumbnail: {exc.strerror or exc}")
-        thumb = None
-    return Outcome(task.path, "photo", digest=digest, facts=facts, thumb=thumb)
+        return None
+    return thumb
 
 
 def _describe(exc: Exception) -> str:

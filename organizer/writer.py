@@ -7,6 +7,7 @@ dated by mtime the oldest mtime wins (see `better_date`).
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import time
@@ -54,6 +55,8 @@ class Report:
     kept: int = 0  # look gone, but their folder or disk was not seen: not marked missing
     still_failing: int = 0  # files that failed before and are unchanged
     vectors: int = 0  # computed for photos catalogued before (a new model, or vectors turned on)
+    features: int = 0  # likewise, registered features (new ones, or new versions)
+    refreshed: int = 0  # photos whose metadata was read again (a sidecar changed, or newer readers)
     interrupted: bool = False
     seconds: float = 0.0
     touched: list[int] = field(default_factory=list)  # photos given a new or changed file
@@ -84,7 +87,20 @@ def record_of(outcome: Outcome, indexed_at: str) -> PhotoRecord:
         taken_local=taken.local.isoformat(), taken_utc=taken.utc.isoformat() if taken.utc else None,
         utc_offset=taken.offset_minutes, taken_source=taken.source, offset_source=taken.offset_source,
         lat=facts.lat, lon=facts.lon, alt=facts.alt, phash=facts.phash, dhash=facts.dhash, thumb=outcome.thumb,
+        kind=facts.kind, duration=facts.duration, rating=facts.rating, title=facts.title,
+        description=facts.description, content_id=facts.content_id, motion_video=facts.motion_video,
+        sources=json.dumps(facts.sources, sort_keys=True), versions=json.dumps(facts.versions, sort_keys=True),
     )
+
+
+def store_details(catalog: Catalog, photo_id: int, facts: extract.Facts) -> None:
+    """What a photo carries beyond its row: keywords (with their hierarchical paths) and named
+    face regions."""
+    paths = {p.rsplit("/", 1)[-1]: p for p in facts.keyword_paths}
+    keywords = {k: paths.get(k) for k in facts.keywords}
+    keywords.update({leaf: path for leaf, path in paths.items() if leaf not in keywords})
+    catalog.photos.set_keywords(photo_id, sorted(keywords.items()))
+    catalog.photos.set_regions(photo_id, [(f.name or "", f.x, f.y, f.w, f.h) for f in facts.faces])
 
 
 def path_date(path: str, mtime_ns: int, now: datetime) -> dates.Taken:
@@ -117,6 +133,7 @@ class Writer:
         self.model_id = model_id
         self.pending: list[tuple[Outcome, str | None, Entry | None]] = []
         self.last_commit = time.monotonic()
+        self.written: set[str] = set()  # digests extracted in this run (two copies read at once)
 
     def add(self, outcome: Outcome, root: str | None, entry: Entry | None) -> None:
         self.pending.append((outcome, root, entry))
@@ -135,13 +152,21 @@ class Writer:
 
     def _write(self, outcome: Outcome, root: str | None, entry: Entry | None, seen: str) -> None:
         cat, report, path = self.catalog, self.report, outcome.path
-        if outcome.photo_id is not None:  # a vector-only task
-            if outcome.kind == "vector" and outcome.vector and self.model_id:
-                cat.photos.put_vector(outcome.photo_id, self.model_id, outcome.vector)
-                report.vectors += 1
+        if outcome.photo_id is not None:  # a refresh task: features of a catalogued photo
+            if outcome.kind == "refresh":
+                if outcome.facts is not None and outcome.facts.thumbnail is not None:  # newer decoders
+                    self._reextracted(outcome, seen)
+                elif outcome.facts is not None:  # metadata read again (a sidecar, or newer readers)
+                    self._metadata(outcome.photo_id, outcome.facts, seen)
+                if outcome.vector and self.model_id:
+                    cat.photos.put_vector(outcome.photo_id, self.model_id, outcome.vector)
+                    report.vectors += 1
+                for name, (version, value) in (outcome.features or {}).items():
+                    cat.photos.put_feature(outcome.photo_id, name, version, value)
+                    report.features += 1
             else:
-                cat.errors.record(path, "vectors", outcome.message or "unknown error", seen)
-                report.warn(path, f"no vector: {outcome.message}")
+                cat.errors.record(path, "features", outcome.message or "unknown error", seen)
+                report.warn(path, f"no vector or features: {outcome.message}")
             return
         assert root is not None and entry is not None
         version = extract.EXTRACTOR_VERSION
@@ -162,6 +187,12 @@ class Writer:
             setattr(report, outcome.kind, getattr(report, outcome.kind) + 1)
         elif outcome.kind == "vanished":
             report.skipped += 1
+        elif outcome.facts is not None:  # pixels that fail, metadata that reads: in the timeline, with its error
+            self._photo(outcome, root, entry, seen)
+            cat.errors.record(path, "pixels", outcome.message or "unknown error", seen, version)
+            report.indexed -= 1
+            report.errors += 1
+            report.warn(path, outcome.message or "unknown error")
         else:
             cat.files.upsert(path, root, entry.stat, "error", None, seen, version, outcome.format)
             cat.errors.record(path, "extract", outcome.message or "unknown error", seen, version)
@@ -173,20 +204,56 @@ class Writer:
         assert facts is not None
         record = record_of(outcome, seen)
         existing = cat.photos.id_of(facts.digest)
-        if existing is not None:  # extracted again (a newer extractor): keep a better date found before
+        if existing is not None:  # extracted again (a newer extractor, or a twin): keep a better date of another path
             current = cat.photos.date_of(existing)
-            if date_rank(current[1]) > date_rank(record.taken_source) and date_rank(current[1]) < 10:
+            if date_rank(current[1]) < 10 and not better_date(current, facts.taken):
                 record = _redated(record, cat.photos.row(existing) or {})
         photo_id = cat.photos.upsert(record)
         cat.files.upsert(outcome.path, root, entry.stat, "ok", photo_id, seen, extract.EXTRACTOR_VERSION,
                          facts.format)
         if facts.vector is not None and facts.vector_model:
             cat.photos.put_vector(photo_id, facts.vector_model, facts.vector)
+        for name, (version, value) in facts.features.items():
+            cat.photos.put_feature(photo_id, name, version, value)
+        store_details(cat, photo_id, facts)
         cat.errors.clear([outcome.path])
-        self.report.indexed += 1
+        if facts.digest in self.written:  # a copy decoded beside its twin: a copy of a known photo
+            self.report.known += 1
+            self._improve_date(photo_id, entry)
+        else:
+            self.report.indexed += 1
+        self.written.add(facts.digest)
         self.report.touched.append(photo_id)
         for note in facts.warnings:
             log.info("%s: %s", outcome.path, note)
+
+    def _reextracted(self, outcome: Outcome, seen: str) -> None:
+        """A catalogued photo extracted again by newer decoders: every fact, its better date kept."""
+        cat, facts = self.catalog, outcome.facts
+        assert facts is not None and outcome.photo_id is not None
+        record = record_of(outcome, seen)
+        current = cat.photos.date_of(outcome.photo_id)
+        if date_rank(current[1]) < 10 and not better_date(current, facts.taken):
+            record = _redated(record, cat.photos.row(outcome.photo_id) or {})
+        cat.photos.upsert(record)
+        if facts.vector is not None and facts.vector_model:
+            cat.photos.put_vector(outcome.photo_id, facts.vector_model, facts.vector)
+        for name, (version, value) in facts.features.items():
+            cat.photos.put_feature(outcome.photo_id, name, version, value)
+        store_details(cat, outcome.photo_id, facts)
+        self.report.refreshed += 1
+
+    def _metadata(self, photo_id: int, facts: extract.Facts, seen: str) -> None:
+        row = self.catalog.photos.row(photo_id) or {}
+        record = record_of(Outcome("", "refresh", facts=facts), seen)
+        if date_rank(row.get("taken_source")) < 10 and not better_date((row.get("taken_local"), row.get("taken_source")),
+                                                                        facts.taken):
+            record = _redated(record, row)  # a better date from another path stays
+        made = json.loads(row.get("versions") or "{}")
+        record = replace(record, versions=json.dumps({**made, "metadata": facts.versions["metadata"]}, sort_keys=True))
+        self.catalog.photos.refresh_metadata(photo_id, record)
+        store_details(self.catalog, photo_id, facts)
+        self.report.refreshed += 1
 
     def _improve_date(self, photo_id: int, entry: Entry) -> None:
         candidate = path_date(entry.path, entry.mtime_ns, datetime.now())

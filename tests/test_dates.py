@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from organizer.extract.dates import from_filename, parse_exif_datetime, parse_offset, resolve
+from organizer.extract.evidence import Evidence
 from organizer.extract.metadata import Meta
 
 NOW = datetime(2026, 11, 22, 12, 0, 0)
@@ -15,7 +16,7 @@ MTIME = datetime(2021, 6, 1, 10, 0, tzinfo=UTC).timestamp()
 
 
 def taken(meta: Meta, name: str = "x.jpg", position=None, zone=UTC):
-    return resolve(meta, position, name, MTIME, NOW, zone)
+    return resolve(Evidence(exif=meta), position, name, MTIME, NOW, zone)
 
 
 def test_original_before_digitized_before_datetime() -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import queue
 import socket
 import time
 from pathlib import Path
@@ -11,7 +13,7 @@ import pytest
 
 from organizer.config import trigger
 from organizer.daemon.systemd import Notifier
-from organizer.daemon.watch import Settler, mount_type, needs_polling
+from organizer.daemon.watch import Change, OverflowAlarm, Settler, Watchers, mount_type, needs_polling
 
 MOUNTS = """\
 /dev/sda1 / ext4 rw,relatime 0 0
@@ -78,3 +80,69 @@ def test_notifier_speaks_the_sd_notify_protocol(tmp_path: Path) -> None:
         assert sock.recv(1024).decode().startswith("STOPPING=1")
     assert Notifier({}).watchdog_interval is None
     Notifier({}).ready("nobody listens")  # no socket: silently nothing
+
+
+def _changes(q: "queue.Queue", want: int, timeout: float = 10.0) -> list:
+    got = []
+    deadline = time.monotonic() + timeout
+    while len(got) < want and time.monotonic() < deadline:
+        try:
+            got.append(q.get(timeout=max(0.01, deadline - time.monotonic())))
+        except queue.Empty:
+            break
+    return got
+
+
+@pytest.mark.parametrize("polling", [False, True], ids=["inotify", "polling"])
+def test_a_real_observer_on_a_folder_enqueues_small_changes(tmp_path: Path, polling: bool) -> None:
+    root = tmp_path / "Pictures"
+    root.mkdir()
+    q: queue.Queue[Change] = queue.Queue()
+    watchers = Watchers.start([str(root)], q, polling, 0.2)
+    try:
+        (root / "a.jpg").write_bytes(b"x")
+        assert any(c.kind == "changed" and c.path == str(root / "a.jpg") for c in _changes(q, 1))
+        while not q.empty():
+            q.get_nowait()
+        (root / "a.jpg").rename(root / "b.jpg")
+        moved = [c for c in _changes(q, 3, 5) if c.kind == "moved"]
+        assert moved and (moved[0].path, moved[0].dest) == (str(root / "a.jpg"), str(root / "b.jpg"))
+        (root / "b.jpg").unlink()
+        assert any(c.kind == "gone" and c.path == str(root / "b.jpg") for c in _changes(q, 3, 5))
+        assert watchers.dead() == []
+    finally:
+        watchers.stop()
+
+
+def test_a_watcher_whose_reader_died_or_whose_root_was_replaced_is_reported(tmp_path: Path) -> None:
+    root = tmp_path / "Pictures"
+    root.mkdir()
+    q: queue.Queue[Change] = queue.Queue()
+    watchers = Watchers.start([str(root)], q, False, 1.0)
+    try:
+        assert watchers.dead() == []
+        for emitter in list(watchers.observers[str(root)].emitters):  # as watchdog's reader dies on KeyError
+            emitter.stop()
+            emitter.join(5)
+        assert watchers.dead() == [str(root)] and "reader thread ended" in watchers.why(str(root))
+        watchers.restart(str(root), q, False, 1.0)
+        assert watchers.dead() == []
+        root.rename(tmp_path / "old")
+        root.mkdir()
+        assert "replaced" in watchers.why(str(root))
+    finally:
+        watchers.stop()
+
+
+def test_the_overflow_alarm_catches_watchdogs_log_line() -> None:
+    alarm = OverflowAlarm()
+    logger = logging.getLogger("watchdog.observers.inotify_c")  # where watchdog 7 says it
+    logger.addHandler(alarm)
+    try:
+        logger.warning("Inotify queue overflowed; filesystem events were lost")  # watchdog 7, word for word
+        assert alarm.raised
+        alarm.raised = False
+        logger.warning("something else")
+        assert not alarm.raised
+    finally:
+        logger.removeHandler(alarm)

@@ -4,6 +4,7 @@ as messages a user can act on."""
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,6 +17,7 @@ from organizer.errors import CatalogError
 log = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_S = 30.0
+FULL_BELOW = 1 << 20  # bytes free under which an I/O error is a full disk
 
 
 class CatalogFullError(CatalogError):
@@ -36,11 +38,22 @@ def recovery_advice(path: Path) -> str:
             f"the recovered file (reading commands still work on this one where they can)")
 
 
+def _disk_full(path: Path) -> bool:
+    """Whether the file system holding `path` has (next to) no room left: SQLite reports a full
+    disk as an I/O error when the write that failed was its WAL index's."""
+    try:
+        st = os.statvfs(path.parent)
+    except OSError:
+        return False
+    return st.f_bavail * st.f_frsize < FULL_BELOW
+
+
 def translate(exc: sqlite3.Error, path: Path) -> CatalogError:
     """The user-facing error for a failure of SQLite on the catalog at `path`."""
     code = getattr(exc, "sqlite_errorcode", None)
     text = str(exc)
-    if code == sqlite3.SQLITE_FULL or "disk is full" in text:
+    io_error = code is not None and code & 0xFF == sqlite3.SQLITE_IOERR
+    if code == sqlite3.SQLITE_FULL or "disk is full" in text or io_error and _disk_full(path):
         return CatalogFullError(f"{path}: the disk holding the catalog is full; nothing of the last change "
                                 f"was written (free some space and run the command again)")
     if code in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB) or "malformed" in text:
@@ -48,6 +61,8 @@ def translate(exc: sqlite3.Error, path: Path) -> CatalogError:
     if code == sqlite3.SQLITE_READONLY or "readonly" in text:
         return CatalogError(f"{path}: the catalog is read-only here (file mode, mount or snapshot); "
                             f"only reading commands work on it")
+    if io_error:
+        return CatalogError(f"{path}: {text} (is the disk failing, full or disconnected?)")
     return CatalogError(f"{path}: {text}")
 
 

@@ -10,8 +10,9 @@ from organizer.catalog.paths import from_db, prefix_of, to_db
 
 # ok: a catalogued photo; missing: gone from disk (kept, with its photo, until it comes back or
 # its photo is dropped); error: could not be read; unsupported: a real file of a format organizer
-# does not read (yet); ignored: not a photo at all.
-STATES = ("ok", "missing", "error", "unsupported", "ignored")
+# does not read (yet); ignored: not a photo at all; sidecar: an XMP or Takeout JSON file whose
+# metadata belongs to a photo (photo_id), never an item of its own.
+STATES = ("ok", "missing", "error", "unsupported", "ignored", "sidecar")
 
 
 @dataclass(frozen=True)
@@ -147,6 +148,17 @@ class FileStore:
         """Files in `state` per sniffed format (what `status` shows of unsupported files)."""
         return {fmt or "unknown": int(n) for fmt, n in self.conn.execute(
             "SELECT format, count(*) FROM files WHERE state = ? GROUP BY format ORDER BY count(*) DESC", (state,))}
+
+    def in_folder(self, folder: str) -> list[tuple[str, int]]:
+        """(path, photo id) of the present photo files directly in `folder` (not in subfolders)."""
+        prefix = prefix_of(folder)
+        return [(from_db(p), pid) for p, pid in self.conn.execute(
+            "SELECT path, photo_id FROM files WHERE substr(path, 1, ?) = ? AND instr(substr(path, ?), ?) = 0 "
+            "AND state = 'ok' AND photo_id IS NOT NULL", (len(prefix), prefix, len(prefix) + 1, b"/"))]
+
+    def sidecars_of(self, photo_id: int) -> list[str]:
+        return [from_db(r[0]) for r in self.conn.execute(
+            "SELECT path FROM files WHERE photo_id = ? AND state = 'sidecar' ORDER BY path", (photo_id,))]
 
     def roots(self) -> list[str]:
         """Every root that files were ever catalogued under."""

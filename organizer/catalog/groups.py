@@ -113,6 +113,9 @@ class GroupStore:
         found = dict(self.conn.execute("SELECT kind, count(*) FROM groups GROUP BY kind").fetchall())
         return {kind: int(found.get(kind, 0)) for kind in kinds}
 
+    def kinds(self) -> list[str]:
+        return [r[0] for r in self.conn.execute("SELECT DISTINCT kind FROM groups ORDER BY kind")]
+
     def of_photo(self, photo_id: int) -> list[Membership]:
         return [Membership(*r) for r in self.conn.execute(
             "SELECT g.kind, g.key, g.size, g.start, g.end FROM groups g "

@@ -228,6 +228,63 @@ def m009_outputs(db: sqlite_utils.Database) -> None:
     )
 
 
+@MIGRATIONS()
+def m010_features(db: sqlite_utils.Database) -> None:
+    """Registered features (see extract.features), each with the version that made it."""
+    db.executescript(
+        """
+        CREATE TABLE features (
+            photo_id INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+            name TEXT NOT NULL,
+            version TEXT NOT NULL,
+            value BLOB NOT NULL,
+            PRIMARY KEY (photo_id, name)
+        ) WITHOUT ROWID;
+        CREATE INDEX features_name ON features(name, version);
+        """
+    )
+
+
+@MIGRATIONS()
+def m011_items(db: sqlite_utils.Database) -> None:
+    """Photos, videos and RAW files as items: what kind, how long, what the user said of them
+    (rating, title, keywords, named face regions), Apple's Live Photo key, the sources of each
+    fact, and the versions of the readers that made them; companions (RAW+JPEG, Live Photo MOVs,
+    .thm files) point to their primary."""
+    db.executescript(
+        """
+        ALTER TABLE photos ADD COLUMN kind TEXT NOT NULL DEFAULT 'photo';
+        ALTER TABLE photos ADD COLUMN duration REAL;
+        ALTER TABLE photos ADD COLUMN rating INTEGER;
+        ALTER TABLE photos ADD COLUMN title TEXT;
+        ALTER TABLE photos ADD COLUMN description TEXT;
+        ALTER TABLE photos ADD COLUMN content_id TEXT;
+        ALTER TABLE photos ADD COLUMN motion_video INTEGER;
+        ALTER TABLE photos ADD COLUMN sources TEXT;
+        ALTER TABLE photos ADD COLUMN versions TEXT;
+        CREATE TABLE keywords (
+            photo_id INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+            keyword TEXT NOT NULL,
+            path TEXT,
+            PRIMARY KEY (photo_id, keyword)
+        ) WITHOUT ROWID;
+        CREATE INDEX keywords_keyword ON keywords(keyword);
+        CREATE TABLE regions (
+            photo_id INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+            name TEXT NOT NULL,
+            x REAL NOT NULL, y REAL NOT NULL, w REAL NOT NULL, h REAL NOT NULL
+        );
+        CREATE INDEX regions_photo ON regions(photo_id);
+        CREATE TABLE companions (
+            photo_id INTEGER PRIMARY KEY REFERENCES photos(id) ON DELETE CASCADE,
+            primary_id INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+            relation TEXT NOT NULL
+        );
+        CREATE INDEX companions_primary ON companions(primary_id);
+        """
+    )
+
+
 # Before migrations had names, `PRAGMA user_version` counted the applied ones.
 LEGACY = ("m001_initial", "m002_groups", "m003_publishing", "m004_vectors", "m005_album_digests")
 
@@ -262,6 +319,10 @@ def check_readable(conn: sqlite3.Connection, path: Path) -> None:
         raise CatalogError(f"{path}: the catalog needs an upgrade; run any writing command")
 
 
+class _Failed(Exception):
+    pass
+
+
 def upgrade(conn: sqlite3.Connection, path: Path, migrations: sqlite_utils.Migrations = MIGRATIONS) -> list[str]:
     """Apply the pending migrations, all in one transaction; returns their names. Foreign keys
     are off meanwhile (a table rebuild would cascade), and checked before the commit."""
@@ -282,16 +343,17 @@ def upgrade(conn: sqlite3.Connection, path: Path, migrations: sqlite_utils.Migra
                 if name not in recorded:
                     db[migrations.migrations_table].insert(
                         {"migration_set": migrations.name, "name": name, "applied_at": now_iso()})
-            migrations.apply(db)
+            try:
+                migrations.apply(db)
+            except Exception as exc:  # undone with the transaction; said as the upgrade's failure
+                raise _Failed(f"{type(exc).__name__}: {exc}") from None
             broken = conn.execute("PRAGMA foreign_key_check").fetchall()
             if broken:
                 raise CatalogError(f"{path}: the upgrade would break {len(broken)} references; nothing was changed")
             conn.execute(f"PRAGMA user_version = {len(_applied(conn, migrations))}")
-    except CatalogError:
-        raise
-    except Exception as exc:
-        raise CatalogError(f"{path}: the catalog upgrade failed and was undone ({type(exc).__name__}: {exc}); "
-                           f"the catalog is as it was") from None
+    except _Failed as exc:
+        raise CatalogError(f"{path}: the catalog upgrade failed and was undone ({exc}); the catalog is as it "
+                           f"was") from None
     finally:
         conn.execute("PRAGMA foreign_keys = ON")
     return pending

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -34,9 +35,22 @@ class PhotoRecord:
     phash: str | None = None
     dhash: str | None = None
     thumb: str | None = None
+    kind: str = "photo"  # photo | video | raw
+    duration: float | None = None  # seconds (videos)
+    rating: int | None = None  # -1 (rejected) .. 5
+    title: str | None = None
+    description: str | None = None
+    content_id: str | None = None  # Apple's Live Photo key
+    motion_video: int | None = None  # bytes of a Motion Photo's embedded MP4
+    sources: str | None = None  # JSON: fact -> where it came from
+    versions: str | None = None  # JSON: reader -> the version that made these facts
 
 
 COLUMNS = tuple(f.name for f in dataclasses.fields(PhotoRecord))
+# What a metadata-only refresh rewrites (a sidecar changed, or the metadata readers did).
+METADATA_COLUMNS = ("make", "model", "taken_local", "taken_utc", "utc_offset", "taken_source", "offset_source",
+                    "lat", "lon", "alt", "rating", "title", "description", "content_id", "motion_video", "sources",
+                    "versions")
 
 
 @dataclass(frozen=True)
@@ -55,10 +69,16 @@ class PhotoFacts:
     width: int | None
     height: int | None
     format: str | None
+    kind: str
+    rating: int | None
+    duration: float | None
+    primary_id: int | None  # set for a companion (a RAW's JPEG, a Live Photo's MOV)
     files: int  # present files
 
 
-_FACTS = "p.id, p.digest, p.taken_local, p.taken_source, p.lat, p.lon, p.phash, p.dhash, p.thumb, p.width, p.height, p.format"
+_FACTS = ("p.id, p.digest, p.taken_local, p.taken_source, p.lat, p.lon, p.phash, p.dhash, p.thumb, p.width, "
+          "p.height, p.format, p.kind, p.rating, p.duration, (SELECT c.primary_id FROM companions c "
+          "WHERE c.photo_id = p.id)")
 
 
 def _facts(row: tuple) -> PhotoFacts:
@@ -83,6 +103,79 @@ class PhotoStore:
             f"INSERT INTO photos ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))}) "
             f"ON CONFLICT(digest) DO UPDATE SET {updates} RETURNING id", values).fetchone()
         return int(row[0])
+
+    def refresh_metadata(self, photo_id: int, record: PhotoRecord) -> None:
+        """Rewrite a photo's metadata columns only (its pixels' facts stay)."""
+        values = [getattr(record, c) for c in METADATA_COLUMNS]
+        self.conn.execute(f"UPDATE photos SET {', '.join(f'{c} = ?' for c in METADATA_COLUMNS)} WHERE id = ?",
+                          (*values, photo_id))
+
+    def set_keywords(self, photo_id: int, keywords: Iterable[tuple[str, str | None]]) -> None:
+        """A photo's keywords, each with its hierarchical path ('Places/Italy/Arezzo') or None."""
+        self.conn.execute("DELETE FROM keywords WHERE photo_id = ?", (photo_id,))
+        self.conn.executemany("INSERT OR IGNORE INTO keywords (photo_id, keyword, path) VALUES (?, ?, ?)",
+                              [(photo_id, k, p) for k, p in keywords])
+
+    def keywords(self, photo_id: int | None = None) -> dict[int, list[str]]:
+        """Photo id -> its keywords (of one photo, or of all)."""
+        sql = "SELECT photo_id, keyword FROM keywords" + (" WHERE photo_id = ?" if photo_id is not None else "")
+        out: dict[int, list[str]] = {}
+        for pid, keyword in self.conn.execute(sql + " ORDER BY photo_id, keyword",
+                                              () if photo_id is None else (photo_id,)):
+            out.setdefault(pid, []).append(keyword)
+        return out
+
+    def set_regions(self, photo_id: int, regions: Iterable[tuple[str, float, float, float, float]]) -> None:
+        """Named face regions a photo carries (XMP MWG: name, centre x, y, width, height as fractions)."""
+        self.conn.execute("DELETE FROM regions WHERE photo_id = ?", (photo_id,))
+        self.conn.executemany("INSERT INTO regions (photo_id, name, x, y, w, h) VALUES (?, ?, ?, ?, ?, ?)",
+                              [(photo_id, *r) for r in regions])
+
+    def set_companions(self, primary: int, companions: Iterable[int], relation: str) -> None:
+        """Make `companions` the companions of `primary` (each companion has one primary)."""
+        self.conn.execute("DELETE FROM companions WHERE primary_id = ?", (primary,))
+        self.conn.executemany("INSERT OR REPLACE INTO companions (photo_id, primary_id, relation) VALUES (?, ?, ?)",
+                              [(c, primary, relation) for c in companions if c != primary])
+
+    def companions(self) -> dict[int, list[tuple[int, str]]]:
+        """Primary photo id -> its companions (photo id, relation)."""
+        out: dict[int, list[tuple[int, str]]] = {}
+        for pid, primary, relation in self.conn.execute(
+                "SELECT photo_id, primary_id, relation FROM companions ORDER BY primary_id, photo_id"):
+            out.setdefault(primary, []).append((pid, relation))
+        return out
+
+    def pairing(self, photo_ids: list[int]) -> dict[int, tuple[str, str | None, str | None, int | None]]:
+        """Photo id -> (kind, taken_utc, content_id, motion_video): what pairing companions needs."""
+        out = {}
+        for i in range(0, len(photo_ids), 500):
+            chunk = photo_ids[i:i + 500]
+            for pid, *rest in self.conn.execute(
+                    f"SELECT id, kind, taken_utc, content_id, motion_video FROM photos WHERE id IN "
+                    f"({','.join('?' * len(chunk))})", chunk):
+                out[pid] = tuple(rest)
+        return out  # type: ignore[return-value]
+
+    def primary_of(self, photo_id: int) -> tuple[int, str] | None:
+        row = self.conn.execute("SELECT primary_id, relation FROM companions WHERE photo_id = ?",
+                                (photo_id,)).fetchone()
+        return None if row is None else (row[0], row[1])
+
+    def outdated(self, versions: dict[str, int]) -> list[tuple[int, str, str]]:
+        """(photo id, one present path, 'metadata' or 'all') of photos whose facts an older
+        reader made: 'metadata' when only the metadata readers changed, 'all' when the decoder of
+        their kind did (photo: pixels, video, raw)."""
+        out = []
+        for pid, kind, stored, path in self.conn.execute(
+                "SELECT p.id, p.kind, p.versions, min(f.path) FROM photos p JOIN files f ON f.photo_id = p.id "
+                "AND f.state = 'ok' GROUP BY p.id"):
+            made = json.loads(stored) if stored else {}
+            decoder = "pixels" if kind == "photo" else kind
+            if made.get(decoder, 1) != versions.get(decoder, 1) or made.get("pixels", 1) != versions.get("pixels", 1):
+                out.append((pid, from_db(path), "all"))
+            elif made.get("metadata", 1) != versions.get("metadata", 1):
+                out.append((pid, from_db(path), "metadata"))
+        return out
 
     def redate(self, photo_id: int, taken_local: str, source: str, utc: str | None, offset: int | None,
                offset_source: str | None) -> None:
@@ -134,12 +227,13 @@ class PhotoStore:
                           (photo_id, model, vec))
 
     def without_vector(self, model: str) -> list[tuple[int, str]]:
-        """(photo id, one present path) of photos with no vector from `model`."""
+        """(photo id, one present path) of photos with no vector from `model` (of those whose pixels
+        could be decoded)."""
         return [(pid, from_db(path)) for pid, path in self.conn.execute(
             """
             SELECT p.id, min(f.path) FROM photos p JOIN files f ON f.photo_id = p.id AND f.state = 'ok'
             LEFT JOIN vectors v ON v.photo_id = p.id AND v.model = ?
-            WHERE v.photo_id IS NULL GROUP BY p.id
+            WHERE v.photo_id IS NULL AND p.phash IS NOT NULL GROUP BY p.id
             """, (model,))]
 
     def vectors(self, model: str) -> tuple[list[int], list[bytes]]:
@@ -164,6 +258,37 @@ class PhotoStore:
         row = self.conn.execute("SELECT vec FROM vectors WHERE photo_id = ? AND model = ?",
                                 (photo_id, model)).fetchone()
         return row[0] if row else None
+
+    # --- registered features ---------------------------------------------------------------------
+
+    def put_feature(self, photo_id: int, name: str, version: str, value: bytes) -> None:
+        self.conn.execute("INSERT OR REPLACE INTO features (photo_id, name, version, value) VALUES (?, ?, ?, ?)",
+                          (photo_id, name, version, value))
+
+    def lacking(self, wanted: dict[str, str], model: str | None) -> list[tuple[int, str, tuple[str, ...]]]:
+        """(photo id, one present path, what it lacks) of photos (with decodable pixels) lacking
+        the CNN vector of `model` ("cnn") or a feature at the wanted version (name -> version)."""
+        out: dict[int, tuple[str, list[str]]] = {}
+        if model:
+            for pid, path in self.without_vector(model):
+                out.setdefault(pid, (path, []))[1].append("cnn")
+        for name, version in wanted.items():
+            for pid, path in self.conn.execute(
+                    """
+                    SELECT p.id, min(f.path) FROM photos p JOIN files f ON f.photo_id = p.id AND f.state = 'ok'
+                    LEFT JOIN features x ON x.photo_id = p.id AND x.name = ? AND x.version = ?
+                    WHERE x.photo_id IS NULL AND p.phash IS NOT NULL GROUP BY p.id
+                    """, (name, version)):
+                out.setdefault(pid, (from_db(path), []))[1].append(name)
+        return [(pid, path, tuple(names)) for pid, (path, names) in sorted(out.items())]
+
+    def features(self, name: str, version: str) -> tuple[list[int], list[bytes]]:
+        """Photo ids (with a present file) and their values of a feature at a version."""
+        rows = self.conn.execute(
+            "SELECT x.photo_id, x.value FROM features x WHERE x.name = ? AND x.version = ? AND EXISTS "
+            "(SELECT 1 FROM files f WHERE f.photo_id = x.photo_id AND f.state = 'ok') ORDER BY x.photo_id",
+            (name, version)).fetchall()
+        return [r[0] for r in rows], [r[1] for r in rows]
 
     def vector_model(self, photo_id: int) -> str | None:
         row = self.conn.execute("SELECT model FROM vectors WHERE photo_id = ?", (photo_id,)).fetchone()

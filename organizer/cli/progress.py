@@ -4,6 +4,7 @@ bar apart), a line every few seconds in a log otherwise."""
 from __future__ import annotations
 
 import logging
+import shutil
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -29,7 +30,10 @@ def progress(verbosity: int, enabled: bool = True) -> Iterator[Progress | None]:
         def show(done: int, total: int, path: str) -> None:
             nonlocal bar
             if bar is None:
-                bar = tqdm(total=total, unit="file", file=sys.stderr, dynamic_ncols=True, leave=True)
+                # a terminal that reports no size (a bare pty) gets 80x24, not a hidden bar
+                size = shutil.get_terminal_size()
+                bar = tqdm(total=total, unit="file", file=sys.stderr, ncols=size.columns, nrows=size.lines,
+                           leave=True)
             bar.total = total
             bar.update(done - bar.n)
 
@@ -44,7 +48,7 @@ def progress(verbosity: int, enabled: bool = True) -> Iterator[Progress | None]:
 
     def log_line(done: int, total: int, path: str) -> None:
         now = time.monotonic()
-        if now - last[0] < 5.0 and done != total:
+        if now - last[0] < 5.0 and done != total:  # a line every 5 s, and the last one
             return
         last[0] = now
         rate = done / max(now - started, 1e-6)

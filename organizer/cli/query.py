@@ -36,9 +36,11 @@ _LABELS = {
     "path": "path", "state": "state", "size": "size (bytes)", "format": "format", "digest": "content digest",
     "taken_at": "taken at (local time)", "taken_at_utc": "taken at (UTC)", "utc_offset": "UTC offset (minutes)",
     "taken_at_source": "date from", "utc_offset_source": "offset from", "lat": "latitude", "lon": "longitude",
-    "alt": "altitude (m)", "camera": "camera", "width": "width", "height": "height", "orientation": "orientation",
+    "alt": "altitude (m)", "camera": "camera",
+    "kind": "kind", "duration": "duration (s)", "rating": "rating", "title": "title", "description": "description",
+    "keywords": "keywords", "width": "width", "height": "height", "orientation": "orientation",
     "phash": "pHash", "dhash": "dHash", "thumbnail": "thumbnail", "vector_model": "vector model",
-    "same_content": "same content at", "errors": "errors", "groups": "groups", "albums": "albums",
+    "same_content": "same content at", "companions": "companions", "sidecars": "sidecars", "errors": "errors", "groups": "groups", "albums": "albums",
     "first_seen": "first seen", "last_seen": "last seen", "missing_since": "missing since",
 }
 

@@ -12,15 +12,14 @@ from typing import Any
 from organizer.catalog import Catalog, shown
 from organizer.cluster.originals import Copy, keeper_order
 from organizer.errors import CatalogError
-from organizer.publish.plan import KINDS
 
-# status's name for the count of each kind of group
+# status's name for the count of each kind of group (a kind not named here is counted under its own)
 COUNT_KEYS = {"event": "events", "place": "places", "duplicate": "duplicate_groups", "similar": "similar_groups"}
 
 
 def status(catalog: Catalog) -> dict[str, Any]:
     files = catalog.files.counts()
-    groups = catalog.groups.counts(k.kind for k in KINDS if k.kind != "timeline")
+    groups = catalog.groups.counts([*COUNT_KEYS, *(k for k in catalog.groups.kinds() if k not in COUNT_KEYS)])
     data: dict[str, Any] = {
         "files": files["ok"],
         "photos": catalog.files.photos_present(),
@@ -60,6 +59,12 @@ def explain(catalog: Catalog, path: str) -> dict[str, Any]:
         "lon": photo.get("lon"),
         "alt": photo.get("alt"),
         "camera": camera,
+        "kind": photo.get("kind"),
+        "duration": photo.get("duration"),
+        "rating": photo.get("rating"),
+        "title": photo.get("title"),
+        "description": photo.get("description"),
+        "keywords": catalog.photos.keywords(pid).get(pid, []) if pid is not None else [],
         "width": photo.get("width"),
         "height": photo.get("height"),
         "orientation": photo.get("orientation"),
@@ -68,6 +73,8 @@ def explain(catalog: Catalog, path: str) -> dict[str, Any]:
         "thumbnail": shown(photo["thumb"]) if photo.get("thumb") else None,
         "vector_model": catalog.photos.vector_model(pid) if pid is not None else None,
         "same_content": [shown(p) for p in catalog.files.others(pid, path)] if pid is not None else [],
+        "companions": _companions(catalog, pid) if pid is not None else [],
+        "sidecars": [shown(p) for p in catalog.files.sidecars_of(pid)] if pid is not None else [],
         "errors": [{"stage": e.stage, "message": e.message, "at": e.at} for e in catalog.errors.of(path)],
         "groups": [{"kind": g.kind, "key": g.key, "size": g.size, "start": g.start, "end": g.end}
                    for g in catalog.groups.of_photo(pid)] if pid is not None else [],
@@ -76,6 +83,18 @@ def explain(catalog: Catalog, path: str) -> dict[str, Any]:
         "last_seen": file["last_seen"],
         "missing_since": file["missing_since"],
     }
+
+
+def _companions(catalog: Catalog, photo_id: int) -> list[str]:
+    """The item a file belongs to: its companions (or, for a companion, its primary), as
+    'relation: path' lines."""
+    primary = catalog.photos.primary_of(photo_id)
+    if primary is not None:
+        files = catalog.files.present([primary[0]]).get(primary[0], [])
+        return [f"{primary[1]}: companion of {shown(files[0].path)}"] if files else []
+    pairs = catalog.photos.companions().get(photo_id, [])
+    files = catalog.files.present([c for c, _ in pairs])
+    return [f"{relation}: {shown(files[c][0].path)}" for c, relation in pairs if c in files]
 
 
 def duplicates(catalog: Catalog) -> list[dict[str, Any]]:

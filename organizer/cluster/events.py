@@ -9,8 +9,11 @@ import numpy as np
 
 EPOCH = datetime(1970, 1, 1)
 
-# Date sources that say when the photo was taken; an mtime is only when the file was copied.
-TAKEN_SOURCES = frozenset({"exif", "filename", "filename-date"})
+from organizer.extract.dates import CAPTURE_SOURCES
+
+# Date sources that say when the photo was taken; an mtime is only when the file was copied, and
+# IFD0 DateTime (exif-modified) when it was last written (an export).
+TAKEN_SOURCES = CAPTURE_SOURCES
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,8 @@ time and what happened, with no thread and no I/O (so it is tested with a fake c
     a watcher restarted               -> rescan that root
     an album update failed            -> retry it after output.retry_s
     a job failed (a full catalog disk) -> retry it after output.retry_s
+    nothing else to do                -> refresh: bring a few photos that older readers made,
+                                         or that lack a feature (faces...), up to date
 
 Quick updates coalesce while files are still arriving: at most every QUICK_EVERY_S, and for at
 most QUICK_SHARE of the time.
@@ -42,6 +44,7 @@ class Agenda:
     rescan_roots: set[str] = field(default_factory=set)  # asked for, outside the schedule
     last_quick: datetime | None = None
     quick_took: float = 0.0
+    refresh_pending: bool = True  # photos may need newer readers' facts or new features
 
     def __post_init__(self) -> None:
         self.next_recluster = self.recluster.get_next_fire_time(None, self.now)
@@ -49,7 +52,8 @@ class Agenda:
         self.next_health = self.now + timedelta(seconds=HEALTH_EVERY_S)
 
     def due(self, now: datetime, settling: bool) -> list[str]:
-        """The jobs to run now, in order: health, rescan, recluster, quick."""
+        """The jobs to run now, in order: health, rescan, recluster, quick; refresh when there is
+        nothing else."""
         jobs = []
         if self.next_health is not None and now >= self.next_health:
             jobs.append("health")
@@ -59,6 +63,8 @@ class Agenda:
             jobs.append("recluster")
         if self.albums_due and self._free("quick", now) and (not settling or self._quiet(now)):
             jobs.append("quick")
+        if not jobs and not settling and not self.albums_due and self.refresh_pending and self._free("refresh", now):
+            jobs.append("refresh")
         return jobs
 
     def rescan_scope(self, now: datetime, roots: list[str]) -> list[str]:

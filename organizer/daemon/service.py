@@ -14,6 +14,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 from organizer import publish as publisher
@@ -25,12 +26,13 @@ from organizer.daemon.systemd import Notifier
 from organizer.daemon.watch import Change, OverflowAlarm, Settler, Watchers
 from organizer.errors import CatalogError, OrganizerError, OutputError
 from organizer.index import Indexer, Report
+from organizer.publish.albums import DAEMON_LOCK
 from organizer.scan import root_offline
 
 log = logging.getLogger(__name__)
 
 TICK_S = 0.2
-DAEMON_LOCK = ".organizer-daemon.lock"
+REFRESH_CHUNK = 20  # photos refreshed between two looks at the watchers' queue
 DEAF_AFTER = 3  # watcher restarts in a row that fail before systemd's watchdog is left to act
 
 
@@ -104,29 +106,38 @@ class Service:
         config = self.config
         workflow.preflight(config, output=True)
         os.makedirs(os.path.dirname(config.catalog.path), exist_ok=True)
-        locks = [_hold(f"{config.catalog.path}.daemon.lock", "catalog")]
-        if os.path.isdir(config.output.path):  # an offline output is waited for, unheld
-            try:
-                locks.append(_hold(os.path.join(config.output.path, DAEMON_LOCK), "album folder"))
-            except AlreadyRunning:
-                os.close(locks.pop())
-                raise
-            except OSError as exc:
-                log.warning("%s: cannot hold the album folder (%s); going on", config.output.path, exc.strerror)
+        held = _hold(f"{config.catalog.path}.daemon.lock", "catalog")
+        self._output_lock: int | None = None
         try:
             with Catalog(config.catalog.path) as catalog:
+                self.catalog = catalog
+                self._hold_output()
                 self._serve(catalog)
         finally:
-            for fd in locks:
-                os.close(fd)
+            for fd in (held, self._output_lock):
+                if fd is not None:
+                    os.close(fd)
         return self.stats
+
+    def _hold_output(self) -> None:
+        """Hold the album folder for this daemon once it can be (an offline one is waited for)."""
+        if self._output_lock is not None:
+            return
+        root = Path(os.path.realpath(self.config.output.path))
+        if publisher.offline(root, self.catalog.albums.device(str(root))):
+            return
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+            self._output_lock = _hold(str(root / DAEMON_LOCK), "album folder")
+        except OSError as exc:
+            log.warning("%s: cannot hold the album folder (%s); going on", root, exc.strerror)
 
     def _serve(self, catalog: Catalog) -> None:
         config = self.config
+        assert catalog is self.catalog
         # watchdog warns at length (the whole watch table) when a folder is recreated quickly
         warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"watchdog\.")
-        self.catalog = catalog
-        self.indexer = Indexer(catalog, config, keep_pool=True)
+        self.indexer = Indexer(catalog, config, keep_pool=True, background=True)
         alarm = OverflowAlarm()
         logging.getLogger("watchdog").addHandler(alarm)
         self.watchers: Watchers | None = None
@@ -210,7 +221,7 @@ class Service:
             if ok and self.stats.catalog_error is not None and job != "health":
                 log.warning("the catalog can be written again")
                 self.stats.catalog_error = None
-        if job in ("rescan", "recluster", "quick", "health"):
+        if job in ("rescan", "recluster", "quick", "health", "refresh"):
             self.agenda.ran(job, self.clock(), ok, time.monotonic() - started)
         return ok
 
@@ -250,6 +261,17 @@ class Service:
                  ", ".join(f"{n} {kind}" for kind, n in sorted(result.groups.items())))
         if not self._publish():
             self.agenda.published_failed(self.clock())
+        return True
+
+    def _refresh(self) -> bool:
+        """Idle work, a few photos at a time so that new files never wait long: what older
+        readers made, or what lacks a feature, brought up to date."""
+        roots = [r for r in self.roots if r not in self.stats.offline]
+        report = self.indexer.refresh(roots, REFRESH_CHUNK, should_stop=self.stopping)
+        done = report.refreshed + report.vectors + report.features
+        self.agenda.refresh_pending = report.seen >= REFRESH_CHUNK or report.interrupted
+        if done:
+            log.info("brought %d photos up to date (newer readers, vectors, features)", done)
         return True
 
     def _quick(self) -> bool:
@@ -311,6 +333,7 @@ class Service:
             self._albums_failed(exc)
             return False
         self._albums_ok()
+        self._hold_output()
         if report.written or report.removed or report.renamed:
             log.info("albums: %d written, %d removed, %d renamed", report.written, report.removed, report.renamed)
         return True

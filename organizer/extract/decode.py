@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import BinaryIO
 
 from PIL import Image
+
+from organizer.extract import bands
 
 _HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"hevm", b"hevs", b"mif1", b"msf1"}
 _AVIF_BRANDS = {b"avif", b"avis"}
@@ -71,32 +76,20 @@ def sniff(head: bytes) -> str | None:
     return None
 
 
-# Media organizer recognises but does not decode (yet): first bytes -> what they are.
+# Images organizer recognises but does not decode (videos and RAW are read: see `source`).
 _UNSUPPORTED = (
     (b"\x00\x00\x00\x0cjP  \r\n\x87\n", "JPEG 2000"), (b"\xffO\xffQ", "JPEG 2000"), (b"8BPS", "Photoshop"),
-    (b"\x1aE\xdf\xa3", "Matroska/WebM video"), (b"0&\xb2u\x8ef\xcf\x11", "Windows Media video"),
-    (b"FUJIFILMCCD-RAW", "Fujifilm RAF"), (b"IIRO", "Olympus ORF"), (b"IIU\x00", "Panasonic RW2"),
-    (b"\x00MRM", "Minolta MRW"), (b"FOVb", "Sigma X3F"),
+    (b"%!PS-Adobe", "PostScript"), (b"\xc5\xd0\xd3\xc6", "EPS"), (b"II\xbc", "JPEG XR"),
 )
 
 
 def unsupported(head: bytes) -> str | None:
-    """What a file is when it is media organizer recognises but does not read, else None (`head`:
-    the first 256 bytes)."""
+    """What a file is when it is an image organizer recognises but does not read, else None."""
     for magic, name in _UNSUPPORTED:
         if head.startswith(magic):
             return name
-    if head[4:8] == b"ftyp":
-        brand = head[8:12].decode("ascii", "replace").strip()
-        return "Canon CR3" if brand == "crx" else f"video ({brand})"
-    if head[:4] == b"RIFF" and head[8:12] == b"AVI ":
-        return "AVI video"
-    if head[4:8] in (b"moov", b"mdat", b"wide", b"free", b"skip"):
-        return "QuickTime video"
-    if len(head) >= 189 and head[0] == 0x47 and head[188] == 0x47:
-        return "MPEG transport stream"
-    if len(head) >= 197 and head[4] == 0x47 and head[196] == 0x47:
-        return "MPEG transport stream (M2TS)"
+    if head[4:8] == b"ftyp":  # ISO media that is neither HEIF/AVIF nor a video we read
+        return "ISO media (" + head[8:12].decode("ascii", "replace").strip() + ")"
     return None
 
 
@@ -115,6 +108,15 @@ def looks_like_image(name: str) -> bool:
     return os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
 
 
+class TooManyPixels(ValueError):
+    """An image over the configured pixel limit (scan.max_megapixels)."""
+
+
+# Above this many pixels, formats that can decode reduced do (a HEIF's embedded thumbnail, PNG
+# bands); below it every format decodes as it always has.
+LARGE_PIXELS = 40_000_000
+
+
 @dataclass(frozen=True)
 class Decoded:
     """One decode of a photo: the oriented, reduced RGB image and the original's facts."""
@@ -124,42 +126,56 @@ class Decoded:
     width: int  # full size, after orientation
     height: int
     orientation: int
-    exif: Image.Exif
 
 
-def decode(data: bytes, fmt: str, min_side: int) -> Decoded:
-    """Decode `data` once, reduced (JPEG DCT scaling, else a box reduction) to the smallest size
-    whose sides both stay >= `min_side` (or the original size when smaller).
+@contextlib.contextmanager
+def _no_bomb_guard() -> Iterator[None]:
+    """Pillow's global guard off while we open: the caller's own limit applies instead."""
+    saved = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = None
+    try:
+        yield
+    finally:
+        Image.MAX_IMAGE_PIXELS = saved
 
-    Pillow's decompression-bomb guard stays on: an oversized image raises.
-    """
+
+def decode(data: bytes | BinaryIO, fmt: str, min_side: int, max_megapixels: float | None = None) -> Decoded:
+    """Decode once, reduced to the smallest size whose sides both stay >= `min_side` (or the
+    original size when smaller): JPEG DCT scaling, a large HEIF's embedded thumbnail, a large PNG
+    in bands, else a box reduction right after decoding. `data` is the file's bytes or a seekable
+    file. Raises TooManyPixels over `max_megapixels`, and the decoders' errors on broken files."""
     _register_plugins()
-    img = Image.open(io.BytesIO(data))
+    fh = io.BytesIO(data) if isinstance(data, (bytes, bytearray)) else data
+    with _no_bomb_guard():
+        img = Image.open(fh)
     width, height = img.size
-    if img.format in ("JPEG", "MPO"):
+    if max_megapixels is not None and width * height > max_megapixels * 1_000_000:
+        raise TooManyPixels(f"{width}x{height} pixels, over the limit of {max_megapixels:g} megapixels "
+                            "(scan.max_megapixels)")
+    # before load, as TIFF's load drops it; a PNG's eXIf may follow its pixels: read after load
+    late_exif = img.format == "PNG" and "exif" not in img.info  # Pillow's getexif would decode it all
+    orientation = 1 if late_exif else _orientation(img.getexif().get(0x0112))
+    banded = None
+    if img.format in ("JPEG", "MPO") or (fmt in ("heif", "avif") and width * height > LARGE_PIXELS):
         img.draft("RGB", (min_side, min_side))
-    img.load()
-    exif = img.getexif()
-    orientation = _orientation(exif.get(0x0112))
+    elif width * height > LARGE_PIXELS and bands.eligible(img) and min(width, height) // min_side >= 2:
+        banded = bands.decode(img, fh, min(width, height) // min_side)
+    if banded is None:
+        img.load()
+        if late_exif:
+            orientation = _orientation(img.getexif().get(0x0112))
     applied = img.info.get("original_orientation")  # pillow-heif has already turned the pixels
     if applied is not None:
         orientation, turn = _orientation(applied), 1
+    elif img.format == "TIFF":  # Pillow's TIFF load turned the pixels and its size already
+        turn = 1
     else:
         turn = orientation
-    if getattr(img, "n_frames", 1) > 1:
+    if banded is not None:
+        img = banded
+    elif getattr(img, "n_frames", 1) > 1:
         img.seek(0)
-    if img.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N"):  # 16-bit grey: keep the top 8 bits
-        img = img.point(lambda v: v / 256).convert("L")
-    if img.mode not in ("RGB", "L"):
-        if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
-            rgba = img.convert("RGBA")
-            background = Image.new("RGB", rgba.size, (255, 255, 255))
-            background.paste(rgba, mask=rgba.getchannel("A"))
-            img = background
-        else:
-            img = img.convert("RGB")
-    elif img.mode == "L":
-        img = img.convert("RGB")
+    img = _rgb(img)
     factor = min(img.size) // min_side
     if factor >= 2:  # formats without DCT scaling: a fast box reduction before any other work
         img = img.reduce(factor)
@@ -167,7 +183,20 @@ def decode(data: bytes, fmt: str, min_side: int) -> Decoded:
         img = img.transpose(_TRANSPOSE[turn])
     if turn in (5, 6, 7, 8):
         width, height = height, width
-    return Decoded(img, fmt, width, height, orientation, exif)
+    return Decoded(img, fmt, width, height, orientation)
+
+
+def _rgb(img: Image.Image) -> Image.Image:
+    if img.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N"):  # 16-bit grey: keep the top 8 bits
+        img = img.point(lambda v: v / 256).convert("L")
+    if img.mode not in ("RGB", "L"):
+        if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+            rgba = img.convert("RGBA")
+            background = Image.new("RGB", rgba.size, (255, 255, 255))
+            background.paste(rgba, mask=rgba.getchannel("A"))
+            return background
+        return img.convert("RGB")
+    return img.convert("RGB") if img.mode == "L" else img
 
 
 def _orientation(value: object) -> int:

@@ -1,15 +1,20 @@
-"""EXIF facts: exifread first, Pillow's reader for whatever exifread did not find."""
+"""EXIF facts: exifread first, Pillow's reader for whatever exifread did not find; Canon CR3's
+EXIF from its CMT boxes."""
 
 from __future__ import annotations
 
 import io
 import logging
 import math
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields, replace
+from typing import BinaryIO
 
 import exifread
 from PIL import Image
+
+from organizer.extract.tiff import Buffer
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +33,12 @@ class Meta:
     datetime: str | None = None
     subsec_original: str | None = None
     offset_original: str | None = None
+    subsec_digitized: str | None = None
+    offset_digitized: str | None = None
+    subsec: str | None = None  # of DateTime
+    offset: str | None = None  # OffsetTime: the offset of DateTime (when the file was last written)
+    description: str | None = None
+    rating: int | None = None
     gps_lat: tuple[float, ...] | None = None
     gps_lat_ref: str | None = None
     gps_lon: tuple[float, ...] | None = None
@@ -45,6 +56,12 @@ _EXIFREAD_TAGS = {
     "datetime": "Image DateTime",
     "subsec_original": "EXIF SubSecTimeOriginal",
     "offset_original": "EXIF OffsetTimeOriginal",
+    "subsec_digitized": "EXIF SubSecTimeDigitized",
+    "offset_digitized": "EXIF OffsetTimeDigitized",
+    "subsec": "EXIF SubSecTime",
+    "offset": "EXIF OffsetTime",
+    "description": "Image ImageDescription",
+    "rating": "Image Rating",
     "gps_lat": "GPS GPSLatitude",
     "gps_lat_ref": "GPS GPSLatitudeRef",
     "gps_lon": "GPS GPSLongitude",
@@ -63,6 +80,12 @@ _PILLOW_TAGS = {
     "datetime_digitized": (_EXIF_IFD, 0x9004),
     "subsec_original": (_EXIF_IFD, 0x9291),
     "offset_original": (_EXIF_IFD, 0x9011),
+    "subsec_digitized": (_EXIF_IFD, 0x9292),
+    "offset_digitized": (_EXIF_IFD, 0x9012),
+    "subsec": (_EXIF_IFD, 0x9290),
+    "offset": (_EXIF_IFD, 0x9010),
+    "description": (None, 0x010E),
+    "rating": (None, 0x4746),
     "gps_lat_ref": (_GPS_IFD, 1),
     "gps_lat": (_GPS_IFD, 2),
     "gps_lon_ref": (_GPS_IFD, 3),
@@ -127,6 +150,7 @@ _CONVERT: dict[str, Callable[[object], object]] = {
     "gps_time": _numbers,
     "gps_alt": _first_number,
     "gps_alt_ref": _first_int,
+    "rating": _first_int,
 }
 
 
@@ -134,9 +158,11 @@ def _convert(name: str, raw: object) -> object:
     return _CONVERT.get(name, _text)(raw)
 
 
-def from_exifread(data: bytes) -> Meta:
-    """Raises whatever exifread raises on a broken file; the caller falls back to Pillow."""
-    tags = exifread.process_file(io.BytesIO(data), details=False, extract_thumbnail=False)
+def from_exifread(data: Buffer | BinaryIO) -> Meta:
+    """From a file's bytes, a bare TIFF structure, or a seekable binary file. Raises whatever
+    exifread raises on a broken file; the caller falls back to Pillow."""
+    fh = io.BytesIO(data) if isinstance(data, (bytes, bytearray, memoryview)) else data
+    tags = exifread.process_file(fh, details=False, extract_thumbnail=False)
     found = {}
     for name, tag_name in _EXIFREAD_TAGS.items():
         tag = tags.get(tag_name)
@@ -160,7 +186,30 @@ def from_pillow(exif: Image.Exif) -> Meta:
     return Meta(**found)
 
 
-def read(data: bytes, pil_exif: Image.Exif, warnings: list[str]) -> Meta:
+def pillow_exif(tiff: Buffer | None) -> Image.Exif:
+    """Pillow's reader over a bare TIFF structure (empty when there is none)."""
+    exif = Image.Exif()
+    if tiff:
+        with warnings.catch_warnings():  # a tag past the first megabyte is skipped, as it should be
+            warnings.simplefilter("ignore")
+            exif.load(b"Exif\x00\x00" + bytes(tiff[: 1 << 20]))
+    return exif
+
+
+def from_cr3(cmt: dict[str, bytes]) -> Meta:
+    """Canon CR3 keeps IFD0, the EXIF IFD and the GPS IFD as three TIFF structures (CMT1, CMT2,
+    CMT4), each as its own IFD0."""
+    tables: dict[int | None, Image.Exif] = {}
+    for ifd, box in ((None, "CMT1"), (_EXIF_IFD, "CMT2"), (_GPS_IFD, "CMT4")):
+        tables[ifd] = pillow_exif(cmt.get(box))
+    found = {}
+    for name, (ifd, tag) in _PILLOW_TAGS.items():
+        if tag in tables[ifd]:
+            found[name] = _convert(name, tables[ifd][tag])
+    return Meta(**found)
+
+
+def read(data: Buffer | BinaryIO, pil_exif: Image.Exif, warnings: list[str]) -> Meta:
     """EXIF from exifread, each missing value completed from Pillow's reader.
 
     Problems that do not stop indexing are appended to `warnings`.

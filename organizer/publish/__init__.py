@@ -17,7 +17,7 @@ from organizer.errors import OutputError
 from organizer.geocode import Geocoder
 from organizer.publish import mapview, thumbs
 from organizer.publish.albums import MARKER, AlbumTree, Unsafe
-from organizer.publish.plan import KINDS, Album, Photo, load_photos, plan
+from organizer.publish.plan import KINDS, Album, Context, Photo, load_photos, plan
 
 __all__ = ["AlbumTree", "OutputOffline", "PublishReport", "publish"]
 
@@ -38,6 +38,7 @@ class PublishReport:
     renamed: int = 0
     kept_foreign: list[str] = field(default_factory=list)
     unsafe: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
     map: str | None = None
     map_photos: int = 0
     seconds: float = 0.0
@@ -85,7 +86,8 @@ def publish(catalog: Catalog, config: Config, output: str | None = None, with_ma
     with AlbumTree(root) as tree:
         report = PublishReport(output=out)
         photos = load_photos(catalog)
-        albums = plan(catalog, photos, Geocoder(config.geocode, catalog))
+        albums = plan(catalog, photos, Context(Geocoder(config.geocode, catalog), config.publish.companions,
+                                               config.publish.favorites_rating))
         for album in albums.values():
             report.albums[album.kind] = report.albums.get(album.kind, 0) + 1
         digests = {path: a.digest() for path, a in albums.items()}
@@ -102,15 +104,21 @@ def publish(catalog: Catalog, config: Config, output: str | None = None, with_ma
                             fallback=lambda rel, name, text: inside(str(root / rel), text), renames=renames)
         report.written, report.unchanged, report.removed = result.written, result.unchanged, result.removed
         report.renamed, report.kept_foreign, report.unsafe = result.renamed, result.kept_foreign, result.unsafe
-        stale = {p for p in albums if recorded.get(p) != digests[p] or p not in ours} | result.changed
+        stale = ({p for p in albums if recorded.get(p) != digests[p] or p not in ours} | result.changed) - set(
+            result.failed) - set(result.unsafe)  # those keep their old record, so they are tried again
         _record(catalog, out, albums, digests, result.links, ours, stale, gone)
         if with_map:
             report.map, report.map_photos = _write_map(tree, albums, photos, report)
         with catalog.transaction():
             catalog.albums.set_device(out, os.stat(root).st_dev)
     report.seconds = round(time.monotonic() - started, 3)
+    report.failed = result.failed
     run_id = catalog.start_run("publish")
     catalog.finish_run(run_id, report.as_dict())
+    if result.failed:  # every other album is written; these are tried again next time
+        first, why = next(iter(sorted(result.failed.items())))
+        raise OutputError(f"{root}: {len(result.failed)} albums could not be written ({first}: {why}); the others "
+                          f"are up to date")
     return report
 
 
@@ -158,7 +166,7 @@ def _map_items(albums: dict[str, Album], photos: dict[int, Photo]) -> tuple[
                 in_albums.setdefault(pid, []).append(path)
     points, thumb_files = [], {}
     for pid, p in photos.items():
-        if p.lat is None or p.lon is None:
+        if p.lat is None or p.lon is None or p.thumb is None:  # no pixels (they failed to decode): not on the map
             continue
         thumb = None
         if p.thumb and os.path.exists(p.thumb):

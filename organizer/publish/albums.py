@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 
 MARKER = OUTPUT_MARKER
 LOCK = ".organizer-albums.lock"
+DAEMON_LOCK = ".organizer-daemon.lock"  # held by `organizer run` for its life
 TMP_PREFIX = ".organizer-new-"
 OLD_PREFIX = ".organizer-old-"
 IN_PLACE_SHARE = 0.1  # links changed, as a share of the album's links, up to which it is updated in place
@@ -72,6 +73,7 @@ class TreeReport:
     unsafe: list[str] = field(default_factory=list)  # album paths not written: a symlink on the way
     links: dict[str, dict[str, str]] = field(default_factory=dict)  # album looked at -> organizer's links in it
     changed: set[str] = field(default_factory=set)  # albums whose folder was written
+    failed: dict[str, str] = field(default_factory=dict)  # album -> why it could not be written (a full disk...)
 
 
 def _relative(links: Mapping[str, str], folder: str) -> dict[str, str]:
@@ -110,7 +112,7 @@ def usable(root: Path) -> None:
             names = os.listdir(root)
         except OSError as exc:
             raise OutputError(f"{root}: cannot read the output folder: {exc.strerror}") from None
-        if any(not is_litter(n) and n != LOCK for n in names):
+        if any(not is_litter(n) and n not in (LOCK, DAEMON_LOCK) for n in names):
             raise OutputError(f"{root}: refusing to write into a non-empty folder that organizer does not manage "
                               f"(no {MARKER}); choose an empty or new folder")
 
@@ -280,6 +282,9 @@ class AlbumTree:
             except Unsafe as exc:
                 self._warn_unsafe(rel, str(exc), report)
                 continue
+            except OSError as exc:  # this album, not the others (a full or read-only disk says so for all)
+                report.failed[rel] = f"{exc.strerror or exc}"
+                continue
             report.written += changed
             report.unchanged += not changed
             if changed:
@@ -291,6 +296,9 @@ class AlbumTree:
                     report.kept_foreign.append(rel)
             except Unsafe as exc:
                 self._warn_unsafe(rel, str(exc), report)
+            except OSError as exc:
+                report.failed[rel] = f"{exc.strerror or exc}"
+                continue
             self.managed.discard(rel)
             self.made.pop(rel, None)
             report.removed += 1

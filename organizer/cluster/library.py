@@ -1,0 +1,41 @@
+"""The library as arrays, as every clusterer reads it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from organizer.cluster import duplicates
+
+MIN_SIDE = 64  # photos smaller than this (icons, spacer GIFs) are in no visual group
+
+
+@dataclass(frozen=True)
+class Library:
+    """The catalog's photos with a present file, one row each."""
+
+    ids: np.ndarray
+    digests: list[str]
+    seconds: np.ndarray  # local time, seconds since 1970 (0 where undated)
+    dated: np.ndarray  # bool: has a date fit for events
+    lat: np.ndarray  # NaN where unknown
+    lon: np.ndarray
+    phash: np.ndarray  # uint64
+    dhash: np.ndarray
+    files: np.ndarray  # present files per photo
+    small: np.ndarray  # bool: too small (under MIN_SIDE px) to say what it looks like
+    # what the clusterers asked for: feature name -> (photo ids, one row per id); "cnn": the vectors
+    features: Mapping[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+
+    def featureless(self) -> np.ndarray:
+        """Photos that carry no visual evidence: tiny, blank or near-uniform (see duplicates)."""
+        return self.small | ~duplicates.informative(self.dhash)
+
+    def visual(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """A feature's rows for the photos that show something (not featureless)."""
+        ids, rows = self.features.get(name, (np.empty(0, dtype=np.int64), np.empty((0, 0))))
+        blank = self.ids[self.featureless()]
+        keep = ~np.isin(ids, blank)
+        return ids[keep], rows[keep]

@@ -1,0 +1,74 @@
+"""The clusterers, one entry each: the kind of group it finds, its config section, the features
+it needs from the catalog ("cnn": the CNN vectors), and `find(library, section) -> groups`.
+
+Adding a clusterer (ORB + k-means, HOG, faces) is one module with its `find` and one line in
+`CLUSTERERS`; `regroup` loads what it needs, runs it, keeps the groups' identities and stores them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from organizer.cluster import duplicates, events, places, similar
+from organizer.cluster.library import Library
+from organizer.config import cores
+
+
+@dataclass(frozen=True)
+class Found:
+    """One group a clusterer found: its members and what describes it (start, end, lat, lon,
+    radius_m: as the kind has them)."""
+
+    members: frozenset[int]
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Clusterer:
+    kind: str
+    section: str  # the config section of its settings
+    find: Callable[[Library, Any], list[Found]]
+    needs: tuple[str, ...] = ()
+    enabled: Callable[[Any], bool] = lambda config: True  # from the whole config
+
+
+def find_events(lib: Library, cfg: Any) -> list[Found]:
+    d = lib.dated
+    return [Found(frozenset(e.members), {"start": e.start.isoformat(), "end": e.end.isoformat(),
+                                         "lat": e.lat, "lon": e.lon})
+            for e in events.find_events(lib.ids[d], lib.seconds[d], lib.lat[d], lib.lon[d], cfg.gap_hours * 3600,
+                                        cfg.min_photos)]
+
+
+def find_places(lib: Library, cfg: Any) -> list[Found]:
+    g = ~np.isnan(lib.lat)
+    return [Found(frozenset(p.members), {"lat": p.lat, "lon": p.lon, "radius_m": p.radius_m})
+            for p in places.find_places(lib.ids[g], lib.lat[g], lib.lon[g], cfg.radius_m, cfg.min_photos)]
+
+
+def find_duplicates(lib: Library, cfg: Any) -> list[Found]:
+    near = duplicates.find_duplicates(lib.ids, lib.phash, lib.dhash, cfg.phash_distance, cfg.dhash_distance)
+    grouped = {m for group in near for m in group}
+    # one content at several paths is a duplicate group too
+    copies = [(int(i),) for i, n in zip(lib.ids, lib.files) if n > 1 and int(i) not in grouped]
+    return [Found(frozenset(group)) for group in near + copies]
+
+
+def find_similar(lib: Library, cfg: Any) -> list[Found]:
+    ids, matrix = lib.visual("cnn")
+    if len(ids) == 0:
+        return []
+    return [Found(frozenset(group)) for group in similar.find_similar(ids, matrix, cfg.sim, cfg.neighbours,
+                                                                      cfg.min_photos, threads=cores())]
+
+
+CLUSTERERS: tuple[Clusterer, ...] = (
+    Clusterer("event", "events", find_events),
+    Clusterer("place", "places", find_places),
+    Clusterer("duplicate", "duplicates", find_duplicates),
+    Clusterer("similar", "similar", find_similar, needs=("cnn",), enabled=lambda config: config.vectors.enabled),
+)

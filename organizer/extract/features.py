@@ -1,0 +1,77 @@
+"""Registered per-photo features: computed from the photo's one decode, stored with the version
+(and parameters) that made them, so that a new feature, or a new version of one, reaches an
+existing library by one scan, recomputing exactly that feature.
+
+A feature is one module with a `FEATURE = Feature(...)` and one line in `MODULES`. Modules load
+only when their feature is asked for, so a feature whose packages are an optional extra
+(`organizer[explore]`, `organizer[faces]`) costs nothing to those who do not use it, and asking
+for it without the extra is one clear error naming it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from PIL import Image
+
+from organizer.errors import ConfigError
+
+Params = Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Feature:
+    name: str
+    version: int  # bump when `compute` changes what it makes
+    compute: Callable[[Image.Image, Params], bytes]  # the oriented, reduced RGB image -> stored bytes
+
+
+# feature name -> (the module that defines it, imported on first use; the extra it needs, if any)
+MODULES: dict[str, tuple[str, str | None]] = {}
+
+
+class MissingExtra(ConfigError):
+    """A feature whose packages are not installed."""
+
+
+def get(name: str) -> Feature:
+    if name not in MODULES:
+        raise ConfigError(f"unknown feature {name!r} (known: {', '.join(sorted(MODULES)) or 'none'})")
+    module, extra = MODULES[name]
+    try:
+        return importlib.import_module(module).FEATURE
+    except ImportError as exc:
+        if extra is None:
+            raise
+        raise MissingExtra(f"the {name!r} feature needs packages that are not installed ({exc.name or exc}): "
+                           f"pip install 'organizer[{extra}]'") from None
+
+
+def version(name: str, params: Params) -> str:
+    """The stored version of a feature made with `params`: other params are another version."""
+    feature = get(name)
+    tag = hashlib.blake2b(json.dumps(dict(params), sort_keys=True, default=str).encode(), digest_size=6).hexdigest()
+    return f"{feature.version}:{tag}"
+
+
+def compute(image: Image.Image, wanted: Mapping[str, Params]) -> dict[str, tuple[str, bytes]]:
+    """Every wanted feature of one image: name -> (version, value)."""
+    return {name: (version(name, params), get(name).compute(image, params)) for name, params in wanted.items()}
+
+
+def wanted(config: Any) -> dict[str, Params]:
+    """The registered features a configuration (a `config.Config`) uses, with their parameters:
+    each consumer (similar groups, duplicates, faces) names what it needs in its own section."""
+    out: dict[str, Params] = {}
+    for consumer in CONSUMERS:
+        out.update(consumer(config))
+    return out
+
+
+# functions Config -> {feature name: params}; a consumer of features adds itself here
+CONSUMERS: list[Callable[[Any], dict[str, Params]]] = []
