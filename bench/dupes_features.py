@@ -5,6 +5,7 @@ Cached beside the library (features.pkl), remade when the library or the feature
 from __future__ import annotations
 
 import csv
+import io
 import pickle
 import sys
 import tempfile
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -67,7 +69,8 @@ def _extract(library: Path, t: dict[str, str], model: vectors.Model) -> Row:
     if fmt is None:
         raise ValueError(f"{t['file']}: not an image organizer reads")
     decoded = decode.decode(data, fmt, min_side=320)
-    meta = metadata.read(data, decoded.exif, [])
+    with Image.open(io.BytesIO(data)) as im:
+        meta = metadata.read(data, im.getexif(), [])
     thumb = hashes.thumbnail(decoded.image, 320)
     phash, dhash = hashes.perceptual(thumb)
     return Row(

@@ -71,14 +71,16 @@ class Library:
         fmt = decode.sniff(data[:64])
         assert fmt is not None
         d = decode.decode(data, fmt, min_side=320)
-        exif_ifd = d.exif.get_ifd(0x8769)
+        with Image.open(io.BytesIO(data)) as im:
+            exif = im.getexif()
+        exif_ifd = exif.get_ifd(0x8769)
         thumb = hashes.thumbnail(d.image, 320)
         phash, dhash = hashes.perceptual(thumb)
         self.rows.append({
             "name": name, "format": fmt, "width": d.width, "height": d.height, "size": len(data),
             "orientation": d.orientation, "phash": int(phash, 16), "dhash": int(dhash, 16),
             "thumb": hashes.encode_jpeg(thumb), "dupe": dupefeatures.features(d.image), "mtime": mtime,
-            "capture": verify.Capture.of(d.exif.get(0x010F), d.exif.get(0x0110), exif_ifd.get(0x9003),
+            "capture": verify.Capture.of(exif.get(0x010F), exif.get(0x0110), exif_ifd.get(0x9003),
                                          exif_ifd.get(0x9291)),
         })
         return len(self.rows) - 1
@@ -285,3 +287,10 @@ def test_measurements_of_earlier_runs_are_reused_and_new_ones_kept() -> None:
     flipped = {(b, a): m.flipped() for (a, b), m in known.items()}
     again = copies.find_copies(photos, no_pixels, known=flipped)
     assert [g.members for g in again] == [(100, 101)] and again[0].copies == first[0].copies
+
+
+def test_the_registered_feature_is_the_packed_features() -> None:
+    shot = screenshot(scene(12))
+    stored = dupefeatures.FEATURE.compute(shot, {})
+    assert dupefeatures.FEATURE.name == "duplicates"
+    assert dupefeatures.DupeFeatures.unpack(stored).phash == dupefeatures.features(shot).phash

@@ -13,12 +13,15 @@ All pure: a PIL image in, plain values out.
 from __future__ import annotations
 
 import struct
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from PIL import Image
 
 from organizer.extract import hashes
+from organizer.extract.features import Feature
 
 FEATURES_VERSION = 1
 ANALYSIS_SIDE = 256  # the region is searched on the image reduced to this longest side
@@ -149,3 +152,11 @@ def features(image: Image.Image) -> DupeFeatures:
     # in the index's thumbnail of the whole image, the region would be this many pixels long
     shown = INNER_THUMB * max(inner.size) / max(w, h)
     return DupeFeatures(box, phash, dhash, hashes.encode_jpeg(thumb) if shown < OWN_THUMB_BELOW else None, colour)
+
+
+def _compute(image: Image.Image, params: Mapping[str, Any]) -> bytes:
+    return features(image).pack()
+
+
+# registered as "duplicates" in extract/features.MODULES: ("organizer.extract.dupefeatures", None)
+FEATURE = Feature("duplicates", FEATURES_VERSION, _compute)
