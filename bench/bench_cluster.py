@@ -5,7 +5,8 @@
 
 A library: ten years of days with bursts of photos (events), 30 % of GPS positions at one home spot,
 trips around the world, 20 % without GPS; 2 % of photos have 1-3 planted near copies (pHash and
-dHash a few bits away). Each kind runs in its own process so its peak memory (max RSS) is its own.
+dHash a few bits away). `copies` is the duplicates finder that verifies candidates by EXIF and
+pixels (bench/dupes_scale.py gives each photo EXIF and a thumbnail). Each kind runs in its own process so its peak memory (max RSS) is its own.
 Then, side by side at a size the plain way can finish: DBSCAN on raw coordinates and an all-pairs
 Hamming comparison, against ours, as time ratios. Precision and recall are pair-level against the
 planted truth.
@@ -31,7 +32,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from organizer.cluster import duplicates, events, places, similar  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from organizer.cluster import copies, duplicates, events, places, similar  # noqa: E402
 
 GAP_S = 4 * 3600
 
@@ -138,8 +141,23 @@ def pair_scores(groups: list[tuple[int, ...]], labels: np.ndarray) -> tuple[floa
 
 
 def run_kind(kind: str, lib: dict[str, np.ndarray], queue: multiprocessing.Queue) -> None:
+    if kind == "copies":  # its inputs (EXIF, thumbnails) are made before the clock starts
+        import dupes_scale
+
+        photos, pixels = dupes_scale.photos(lib)
+        settings = copies.Settings(threads=multiprocessing.cpu_count())
+        # the CNN neighbours are the similar groups' (the regroup computes them once for both)
+        near = similar.neighbours(lib["vectors"], settings.neighbours, settings.threads)
+        known: dict = {}
     t = time.perf_counter()
-    if kind == "events":
+    if kind == "copies":
+        found = [g.members for g in copies.find_copies(photos, pixels, settings, near=near, known=known)]
+        truth = lib["dup_of"]
+        again = time.perf_counter()
+        copies.find_copies(photos, pixels, settings, near=near, known=known)
+        print(f"  (copies again, every pair measured before: {time.perf_counter() - again:.1f} s; "
+              f"{len(known):,} pairs measured)", flush=True)
+    elif kind == "events":
         found = [e.members for e in events.find_events(lib["ids"], lib["seconds"], lib["lat"], lib["lon"], GAP_S, 3)]
         truth = lib["session"]
     elif kind == "places":
@@ -365,6 +383,9 @@ def main() -> None:
     parser.add_argument("--ann", action="store_true", help="compare nearest-neighbour libraries instead")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--libraries", nargs="+", choices=list(ANN), default=list(ANN))
+    parser.add_argument("--kinds", nargs="+", default=["events", "places", "duplicates", "copies", "similar"],
+                        help="copies: the duplicates finder with verification (cluster/copies.py); duplicates: "
+                             "the hashes alone")
     args = parser.parse_args()
     if args.ann:
         compare_ann(args.sizes, args.rounds, args.libraries)
@@ -376,12 +397,15 @@ def main() -> None:
         lib = library(n)
         print(f"\n{n:,} photos (made in {time.perf_counter() - t:.0f} s)")
         total = 0.0
-        for kind in ("events", "places", "duplicates", "similar"):
+        times: dict[str, float] = {}
+        for kind in args.kinds:
             elapsed, rss, groups, precision, recall = in_child(run_kind, kind, lib)
             total += elapsed
+            times[kind] = elapsed
             quality = "" if np.isnan(precision) else f"  precision {precision:.3f} recall {recall:.3f}"
             print(f"  {kind:10s} {elapsed:7.1f} s  peak {rss:7.0f} MB  {groups:7,} groups{quality}")
-        print(f"  all kinds  {total:7.1f} s")
+        print(f"  all kinds  {total:7.1f} s (with copies instead of duplicates: "
+              f"{total - times.get('duplicates', 0.0):.1f} s)")
 
     n = args.plain_size
     lib = library(n, seed=1)
