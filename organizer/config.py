@@ -85,8 +85,16 @@ class PlacesConfig:
 
 @dataclass(frozen=True)
 class DuplicatesConfig:
-    phash_distance: int = _opt(8, "Largest pHash Hamming distance between duplicates (0-16).", minimum=0)
-    dhash_distance: int = _opt(8, "Largest dHash Hamming distance between duplicates (0-16).", minimum=0)
+    phash_distance: int = _opt(8, "Candidates: pHash within this Hamming distance (of the whole image, or of the "
+                                  "photo found inside a frame).", minimum=0)
+    dhash_distance: int = _opt(12, "Candidates: and dHash within this (candidates are then verified by their "
+                                   "pixels and EXIF).", minimum=0)
+    cosine: float = _opt(0.75, "Candidates: CNN nearest neighbours at least this alike (0-1).", minimum=0)
+    neighbours: int = _opt(10, "Candidates: CNN nearest neighbours looked at per photo.", minimum=1)
+    agreement: float = _opt(0.88, "Verification: share of textured cells whose pixels agree after alignment for "
+                                  "two photos to be one capture (0-1).", minimum=0)
+    max_component: int = _opt(64, "Linked sets up to this many photos are verified pair by pair; larger ones only "
+                                  "along their candidate pairs.", minimum=2)
 
 
 # What similar groups can be made of and how (docs/explore.md); the registries (extract.visual,

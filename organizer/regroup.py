@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 import numpy as np
 
 from organizer import similarity
-from organizer.catalog import Catalog, GroupRow, shown
-from organizer.cluster import duplicates, events, identity, places, similar
+from organizer.catalog import Catalog, GroupRow, PhotoFacts, shown
+from organizer.cluster import copies, duplicates, events, identity, keeper, originals, places, similar, verify
 from organizer.cluster.library import MIN_SIDE, Library
 from organizer.cluster.registry import CLUSTERERS, Found
 from organizer.config import Config
 from organizer.errors import CatalogError
-from organizer.extract import vectors
+from organizer.extract import dupefeatures, features, vectors
 
 log = logging.getLogger(__name__)
 
@@ -45,11 +47,11 @@ def load(catalog: Catalog, config: Config, needs: set[str]) -> Library:
             seconds[i] = events.to_seconds(datetime.fromisoformat(row.taken_local))
             dated[i] = True
     features = similarity.features(catalog, config) if "visual" in needs else {}
-    if "cnn" in needs and (spec := vectors.spec(config.vectors)) is not None:
+    if ("cnn" in needs or "copies" in needs) and "cnn" not in features and (spec := vectors.spec(config.vectors)):
         ids, blobs = catalog.photos.vectors(vectors.model_id(spec))
         matrix = np.frombuffer(b"".join(blobs), dtype=np.float16).reshape(len(ids), -1) if ids else np.empty((0, 0))
         features["cnn"] = (np.array(ids, dtype=np.int64), matrix)
-    return Library(
+    lib = Library(
         ids=np.array([r.id for r in rows], dtype=np.int64),
         digests=[r.digest for r in rows],
         seconds=seconds,
@@ -62,6 +64,76 @@ def load(catalog: Catalog, config: Config, needs: set[str]) -> Library:
         small=np.array([min(r.width or 0, r.height or 0) < MIN_SIDE for r in rows], dtype=bool),
         features=features,
     )
+    if "copies" in needs:
+        return replace(lib, inputs={"copies": copies_input(catalog, rows, lib)})
+    return lib
+
+
+def copies_input(catalog: Catalog, rows: list[PhotoFacts], lib: Library) -> tuple[
+        copies.Photos, Callable[[Sequence[int]], list[bytes | None]], dict[tuple[int, int], verify.Match]]:
+    """What the duplicate finder reads: its columns, a way to the verification thumbnails, and
+    the pair verifications of earlier reclusters."""
+    ids, blobs = catalog.photos.features("duplicates", features.version("duplicates", {}))
+    found = {pid: dupefeatures.DupeFeatures.unpack(blob) for pid, blob in zip(ids, blobs)}
+    plain = dupefeatures.DupeFeatures(None, None, None, None, 100.0)  # not computed yet: no frame known
+    dupes = [found.get(r.id, plain) for r in rows]
+    files = catalog.files.present([r.id for r in rows])
+    original = {pid: min(rows_, key=lambda f: originals.original_key(f.path, f.mtime_ns)) for pid, rows_ in files.items()}
+    cnn_ids, cnn = lib.features.get("cnn", (np.empty(0, dtype=np.int64), np.empty((0, 0))))
+    vectors_ = None
+    if len(cnn_ids):
+        at = {int(pid): i for i, pid in enumerate(cnn_ids)}
+        vectors_ = np.zeros((len(rows), cnn.shape[1]), dtype=np.float16)
+        for i, r in enumerate(rows):
+            if r.id in at:
+                vectors_[i] = cnn[at[r.id]]
+    photos = copies.Photos(
+        ids=np.array([r.id for r in rows], dtype=np.int64),
+        phash=duplicates.hex_to_u64([r.phash or "0" for r in rows]),
+        dhash=duplicates.hex_to_u64([r.dhash or "0" for r in rows]),
+        region_phash=duplicates.hex_to_u64([d.phash or "0" for d in dupes]),
+        region_dhash=duplicates.hex_to_u64([d.dhash or "0" for d in dupes]),
+        framed=np.array([d.box is not None for d in dupes], dtype=bool),
+        width=np.array([r.width or 0 for r in rows], dtype=np.int64),
+        height=np.array([r.height or 0 for r in rows], dtype=np.int64),
+        file_size=np.array([original[r.id].size if r.id in original else 0 for r in rows], dtype=np.int64),
+        chroma=np.array([d.chroma for d in dupes], dtype=np.float64),
+        orientation=np.array([r.orientation or 1 for r in rows], dtype=np.int64),
+        formats=[r.format or "" for r in rows],
+        captures=[_capture(r) for r in rows],
+        raw=np.array([keeper.is_raw(r.format, original[r.id].path if r.id in original else None) for r in rows]),
+        paths=[(original[r.id].path, original[r.id].mtime_ns) if r.id in original else ("", 0) for r in rows],
+        vectors=vectors_,
+        region_boxes=np.array([d.box or (0.0, 0.0, 1.0, 1.0) for d in dupes], dtype=np.float64),
+        region_thumbnail=np.array([d.thumbnail is not None for d in dupes], dtype=bool),
+    )
+    thumbs = {r.id: r.thumb for r in rows}
+    own = {r.id: d.thumbnail for r, d in zip(rows, dupes) if d.thumbnail is not None}
+
+    def pixels(wanted: Sequence[int]) -> list[bytes | None]:
+        return [own.get(pid) or _read(thumbs.get(pid)) for pid in wanted]
+
+    known = {pair: verify.Match(*values) for pair, values in catalog.pairs.load(verify.VERSION).items()}
+    return photos, pixels, known
+
+
+def _read(path: str | None) -> bytes | None:
+    if not path:
+        return None
+    try:
+        with open(path, "rb") as fh:
+            return fh.read()
+    except OSError:
+        return None
+
+
+def _capture(row: PhotoFacts) -> verify.Capture:
+    """What EXIF said of the capture: only a date from EXIF is one (with its sub-seconds)."""
+    if row.taken_source != "exif" or not row.taken_local:
+        return verify.Capture.of(row.make, row.model, None, None)
+    when = datetime.fromisoformat(row.taken_local)
+    return verify.Capture.of(row.make, row.model, when.strftime("%Y:%m:%d %H:%M:%S"),
+                             f"{when.microsecond:06d}".rstrip("0") if when.microsecond else None)
 
 
 def _keyed(kind: str, groups: list[Found], previous: dict[str, frozenset[int]], digest_of: dict[int, str]) -> list[GroupRow]:
@@ -76,7 +148,7 @@ def _keyed(kind: str, groups: list[Found], previous: dict[str, frozenset[int]], 
             while key in taken:
                 key += "x"
         taken.add(key)
-        rows.append(GroupRow(key=key, members=group.members, **group.info))
+        rows.append(GroupRow(key=key, members=group.members, notes=group.notes, **group.info))
     return rows
 
 
@@ -97,6 +169,9 @@ def regroup(catalog: Catalog, config: Config) -> ClusterReport:
         rows = _keyed(clusterer.kind, found, catalog.groups.members(clusterer.kind), digest_of)
         with catalog.transaction():
             report.changes[clusterer.kind] = catalog.groups.replace(clusterer.kind, rows)
+            if "copies" in lib.inputs and clusterer.kind == "duplicate":  # each pair verified once
+                catalog.pairs.save(verify.VERSION, {pair: list(dataclasses.astuple(m))
+                                                    for pair, m in lib.inputs["copies"][2].items()})
         report.groups[clusterer.kind] = len(rows)
     catalog.finish_run(run_id, report.as_dict())
     return report

@@ -9,11 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, Cli
-from test_map import CHROMIUM, CHROMIUM_ARGS
-
-HOSTILE = "<img src=x onerror=alert(1)>.jpg"
-OUT = ROOT / "tests" / "out"
+from conftest import Cli
+from browsing import CHROMIUM, CHROMIUM_ARGS, HOSTILE, OUT
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium)")
 

@@ -15,7 +15,8 @@ import pytest
 from PIL import Image
 
 from organizer.cli.query import _LABELS
-from organizer.cluster.originals import Copy, keeper_order, original_key
+from organizer.cluster.keeper import File, order
+from organizer.cluster.originals import original_key
 
 from conftest import ROOT, Cli, gps_ifd, make_jpeg
 
@@ -198,10 +199,11 @@ def test_dupes_say_where_each_copy_lives_and_keep_a_raw_first(tmp_path: Path, ru
     text = run("dupes").stdout
     assert re.search(r"^  keep  .*Pictures 2008/DSCN0010\.jpg  640x480", text, re.M)
     names = sorted(p.name for p in next((out / "Duplicates").iterdir()).iterdir())
-    assert names == ["1 keep - DSCN0010 (Pictures 2008).jpg", "2 - DSCN0010 (Camera dump - copy).jpg"]
-    jpeg = Copy("/p/IMG_1.JPG", 1, "jpeg", 6000, 4000, 9_000_000, 1)
-    raw = Copy("/p/IMG_1.CR2", 2, "cr2", 5472, 3648, 25_000_000, 2)
-    assert keeper_order([jpeg, raw])[0] is raw  # never advise deleting a RAW for its JPEG
+    assert names == ["1 keep - DSCN0010 (Pictures 2008).jpg", "2 smaller - DSCN0010 (Camera dump - copy).jpg"]
+    assert group[1]["differs"] == "smaller"
+    jpeg = File("/p/IMG_1.JPG", 1, "jpeg", 6000, 4000, 9_000_000, 1)
+    raw = File("/p/IMG_1.CR2", 2, "cr2", 5472, 3648, 25_000_000, 2)
+    assert order([jpeg, raw])[0] is raw  # never advise deleting a RAW for its JPEG
 
 
 def test_explain_and_similar_follow_a_link_from_the_album_tree(tmp_path: Path, run: Cli) -> None:

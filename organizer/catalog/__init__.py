@@ -1,7 +1,7 @@
 """The SQLite catalog: one file, WAL, one writing process, readers on their own connections.
 
 `Catalog` opens (and upgrades) the file and holds one store per concept: `files`, `photos` (with
-their vectors), `groups`, `albums`, `errors`, `runs`, `places`. Stores return named rows; every
+their vectors), `groups`, `albums`, `errors`, `runs`, `places`, `pairs`. Stores return named rows; every
 write happens inside `Catalog.transaction()`, which turns SQLite's failures (a full disk, a
 damaged file) into CatalogError messages.
 """
@@ -21,6 +21,7 @@ from organizer.catalog.database import (CatalogDamagedError, CatalogFullError, c
 from organizer.catalog.files import STATES, FileRow, FileStore, KnownFile
 from organizer.catalog.groups import GroupRow, GroupStore, Membership
 from organizer.catalog.log import ErrorRow, ErrorStore, RunRow, RunStore
+from organizer.catalog.pairs import PairStore
 from organizer.catalog.paths import shown
 from organizer.catalog.photos import PhotoFacts, PhotoRecord, PhotoStore
 from organizer.catalog.places import CachedName, PlaceNameStore
@@ -69,6 +70,7 @@ class Catalog:
         self.errors = ErrorStore(self.conn)
         self.runs = RunStore(self.conn)
         self.places = PlaceNameStore(self.conn)
+        self.pairs = PairStore(self.conn)
 
     def close(self) -> None:
         self.conn.close()

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 
 from organizer.catalog.database import now_iso
 
@@ -20,6 +20,7 @@ class GroupRow:
     lat: float | None = None
     lon: float | None = None
     radius_m: float | None = None
+    notes: Mapping[int, str] = field(default_factory=dict)  # member -> what it is to the group ("keep", ...)
 
     def sorted_members(self) -> list[int]:
         return sorted(self.members)
@@ -79,6 +80,7 @@ class GroupStore:
         inside a transaction). Returns counts: kept (same members), changed, added, dropped."""
         stamp = now_iso()
         old = self.members(kind)
+        old_notes = self.notes(kind)
         ids = dict(self.conn.execute("SELECT key, id FROM groups WHERE kind = ?", (kind,)).fetchall())
         counts = {"kept": 0, "changed": 0, "added": 0, "dropped": 0}
         new_keys = {r.key for r in rows}
@@ -93,7 +95,7 @@ class GroupStore:
                     "updated = CASE WHEN size != ? THEN ? ELSE updated END WHERE id = ?",
                     (*values, len(r.members), stamp, ids[r.key]))
                 group_id = ids[r.key]
-                if old.get(r.key) == r.members:
+                if old.get(r.key) == r.members and old_notes.get(r.key, {}) == dict(r.notes):
                     counts["kept"] += 1
                     continue
                 self.conn.execute("DELETE FROM group_members WHERE group_id = ?", (group_id,))
@@ -104,9 +106,18 @@ class GroupStore:
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id", (kind, r.key, *values, stamp, stamp),
                 ).fetchone()[0]
                 counts["added"] += 1
-            self.conn.executemany("INSERT INTO group_members (group_id, photo_id) VALUES (?, ?)",
-                                  [(group_id, m) for m in sorted(r.members)])
+            self.conn.executemany("INSERT INTO group_members (group_id, photo_id, note) VALUES (?, ?, ?)",
+                                  [(group_id, m, r.notes.get(m)) for m in sorted(r.members)])
         return counts
+
+    def notes(self, kind: str) -> dict[str, dict[int, str]]:
+        """Group key -> member -> its note, for the groups of `kind` whose members have notes."""
+        out: dict[str, dict[int, str]] = {}
+        for key, pid, note in self.conn.execute(
+                "SELECT g.key, m.photo_id, m.note FROM groups g JOIN group_members m ON m.group_id = g.id "
+                "WHERE g.kind = ? AND m.note IS NOT NULL", (kind,)):
+            out.setdefault(key, {})[pid] = note
+        return out
 
     def contains(self, kind: str, photo_id: int) -> bool:
         return self.conn.execute(

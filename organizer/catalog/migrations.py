@@ -285,6 +285,24 @@ def m011_items(db: sqlite_utils.Database) -> None:
     )
 
 
+@MIGRATIONS()
+def m012_group_notes_and_pair_checks(db: sqlite_utils.Database) -> None:
+    """What each member of a group is to it (a duplicate's keeper, or how a copy differs from it),
+    and the pixel verifications of photo pairs, kept so that a recluster verifies only new pairs."""
+    db.executescript(
+        """
+        ALTER TABLE group_members ADD COLUMN note TEXT;
+        CREATE TABLE pair_checks (
+            a INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+            b INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+            version INTEGER NOT NULL,
+            result TEXT NOT NULL,
+            PRIMARY KEY (a, b)
+        ) WITHOUT ROWID;
+        """
+    )
+
+
 # Before migrations had names, `PRAGMA user_version` counted the applied ones.
 LEGACY = ("m001_initial", "m002_groups", "m003_publishing", "m004_vectors", "m005_album_digests")
 

@@ -72,13 +72,16 @@ class PhotoFacts:
     kind: str
     rating: int | None
     duration: float | None
+    make: str | None
+    model: str | None
+    orientation: int | None
     primary_id: int | None  # set for a companion (a RAW's JPEG, a Live Photo's MOV)
     files: int  # present files
 
 
 _FACTS = ("p.id, p.digest, p.taken_local, p.taken_source, p.lat, p.lon, p.phash, p.dhash, p.thumb, p.width, "
-          "p.height, p.format, p.kind, p.rating, p.duration, (SELECT c.primary_id FROM companions c "
-          "WHERE c.photo_id = p.id)")
+          "p.height, p.format, p.kind, p.rating, p.duration, p.make, p.model, p.orientation, "
+          "(SELECT c.primary_id FROM companions c WHERE c.photo_id = p.id)")
 
 
 def _facts(row: tuple) -> PhotoFacts:

@@ -92,7 +92,8 @@ def dupes(g: Globals, as_json: bool) -> None:
         for f in group["files"]:
             mark = "keep" if f["keep"] else "    "
             kind = " RAW" if f["raw"] else ""
-            click.echo(f"  {mark}  {f['path']}  {f['width']}x{f['height']}  {f['size']} bytes{kind}")
+            how = f"  ({f['differs']})" if f["differs"] else ""
+            click.echo(f"  {mark}  {f['path']}  {f['width']}x{f['height']}  {f['size']} bytes{kind}{how}")
     click.echo(f"{len(groups)} duplicate groups")
 
 

@@ -10,7 +10,7 @@ import os
 from typing import Any
 
 from organizer.catalog import Catalog, shown
-from organizer.cluster.originals import Copy, keeper_order
+from organizer.cluster import keeper
 from organizer.errors import CatalogError
 
 # status's name for the count of each kind of group (a kind not named here is counted under its own)
@@ -100,17 +100,22 @@ def _companions(catalog: Catalog, photo_id: int) -> list[str]:
 def duplicates(catalog: Catalog) -> list[dict[str, Any]]:
     """Every duplicate group with every copy, the one to keep first, and where each copy lives."""
     out = []
+    notes = catalog.groups.notes("duplicate")
     for group in catalog.groups.rows("duplicate"):
         files = catalog.files.present(group.members)
         facts = {p.id: p for p in catalog.photos.facts(group.members)}
-        copies = keeper_order([Copy(f.path, pid, facts[pid].format, facts[pid].width or 0, facts[pid].height or 0,
-                                    f.size, f.mtime_ns) for pid, rows in files.items() if pid in facts for f in rows])
+        mine = notes.get(group.key, {})
+        copies = keeper.order([keeper.File(f.path, pid, facts[pid].format, facts[pid].width or 0,
+                                           facts[pid].height or 0, f.size, f.mtime_ns,
+                                           bool(facts[pid].make) and facts[pid].taken_source == "exif", mine.get(pid))
+                               for pid, rows in files.items() if pid in facts for f in rows])
         if len(copies) < 2:
             continue
         out.append({"group": group.key, "files": [
             {"path": shown(c.path), "folder": shown(os.path.dirname(c.path)), "photo": c.photo,
              "keep": i == 0, "raw": c.raw, "taken_at": facts[c.photo].taken_local, "width": c.width,
-             "height": c.height, "size": c.size} for i, c in enumerate(copies)]})
+             "height": c.height, "size": c.size,
+             "differs": None if i == 0 or c.note in (None, keeper.KEEPER) else c.note} for i, c in enumerate(copies)]})
     return out
 
 

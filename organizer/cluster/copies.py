@@ -53,6 +53,8 @@ class Settings:
     min_inliers: int = 15
     min_cells: int = 30  # SAME needs at least this many textured cells to judge by
     max_component: int = 64  # linked sets up to this size are verified pair by pair
+    hash_alone: int = 8  # pixels too flat or too small to align, with pHash and dHash both this close,
+    # are one capture: what the hashes alone always said
     cache_views: int = 4096  # verification views kept in memory (about 0.1 MB each)
     threads: int = 1
 
@@ -163,6 +165,16 @@ class _Verifier:
                     self.known[int(ids[pair[0]]), int(ids[pair[1]])] = found
 
     def _one(self, pair: tuple[int, int]) -> tuple[float, verify.Match | None]:
+        outcome, found = self._verified(pair)
+        i, j = pair
+        s, p = self.settings, self.photos
+        seen = self.views.get(i) is not None and self.views.get(j) is not None  # unreadable pixels decide nothing
+        if outcome == UNSURE and seen and (duplicates.popcount(p.phash[i] ^ p.phash[j]) <= s.hash_alone
+                                  and duplicates.popcount(p.dhash[i] ^ p.dhash[j]) <= s.hash_alone):
+            return SAME, found
+        return outcome, found
+
+    def _verified(self, pair: tuple[int, int]) -> tuple[float, verify.Match | None]:
         i, j = pair
         s, p = self.settings, self.photos
         exif = verify.same_capture(p.captures[i], p.captures[j])
@@ -172,7 +184,9 @@ class _Verifier:
         found = None
         if not (p.framed[i] or p.framed[j]) and (duplicates.popcount(p.phash[i] ^ p.phash[j]) <= s.phash_distance
                                                  and duplicates.popcount(p.dhash[i] ^ p.dhash[j]) <= s.dhash_distance):
-            found = verify.match_in_place(a, b)  # hashes this close: most likely a plain re-encode
+            # hashes this close: most likely a plain re-encode (or, closer still, a stretched resize)
+            found = verify.match_in_place(a, b, stretch=max(duplicates.popcount(p.phash[i] ^ p.phash[j]),
+                                                            duplicates.popcount(p.dhash[i] ^ p.dhash[j])) <= 2)
             if found is None or found.agreement is None or found.agreement < s.agreement or found.cells < s.min_cells:
                 found = None
         if found is None:

@@ -5,7 +5,7 @@ The keeper: a RAW first (never advise deleting a RAW for its JPEG), then a copy 
 EXIF (exports and messaging apps drop it), then the original path (`originals.original_key`: not
 under a folder named like copy/backup/duplicate, then the oldest mtime, then the shortest path),
 the larger file last. A re-encode that grew the file (a PNG of a JPEG) is not preferred for its
-size, as `originals.keeper_order` (pixels, then size) would.
+size, as a rule of pixels, then size, would.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from organizer.cluster import originals
+
+KEEPER = "keep"  # the note of the member of a duplicate group to keep (its copies' say how they differ)
 
 
 def is_raw(fmt: str | None, path: str | None) -> bool:
@@ -46,3 +48,32 @@ def choose_keeper(members: Sequence[Candidate]) -> int:
     if not members:
         raise ValueError("an empty group")
     return min(range(len(members)), key=lambda i: keeper_key(members[i]))
+
+
+@dataclass(frozen=True)
+class File:
+    """One file of a duplicate group, as `dupes` and the Duplicates albums list it."""
+
+    path: str
+    photo: int
+    format: str | None
+    width: int
+    height: int
+    size: int
+    mtime_ns: int
+    has_camera: bool = False
+    note: str | None = None  # the finder's: KEEPER, or how this copy differs from the keeper
+
+    @property
+    def raw(self) -> bool:
+        return is_raw(self.format, self.path)
+
+    def candidate(self) -> Candidate:
+        return Candidate(self.raw, False, self.width * self.height, self.has_camera, self.path, self.mtime_ns,
+                         self.size)
+
+
+def order(files: Sequence[File]) -> list[File]:
+    """The files of a duplicate group, the one to keep first: the finder's keeper (its original
+    file), then the others by the keeper rule."""
+    return sorted(files, key=lambda f: (f.note != KEEPER, keeper_key(f.candidate())))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -28,6 +29,8 @@ class Library:
     small: np.ndarray  # bool: too small (under MIN_SIDE px) to say what it looks like
     # what the clusterers asked for: feature name -> (photo ids, one row per id); "cnn": the vectors
     features: Mapping[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    # inputs a clusterer needs whole, by what it asked for ("copies": the duplicate finder's)
+    inputs: Mapping[str, Any] = field(default_factory=dict)
 
     def featureless(self) -> np.ndarray:
         """Photos that carry no visual evidence: tiny, blank or near-uniform (see duplicates)."""

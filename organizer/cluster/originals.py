@@ -1,4 +1,4 @@
-"""Which of several files is the original: the path albums link, and the copy to keep.
+"""Which of several files is the original: the path albums link (and the keeper rule's last word).
 
 Pure: paths and numbers in, an order out.
 """
@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
 
 # Folder names that say "this is a copy": 'Camera dump 2008 - copy', 'Backup', 'Kopie von x',
 # 'Duplicates', 'old copies', 'x (1)'.
@@ -27,28 +25,3 @@ def original_key(path: str, mtime_ns: int) -> tuple:
     """Sort key: originals first (not under copy-like folders), then the oldest file, then the
     shortest path, then the path itself (a total, stable order)."""
     return (copy_like(path), mtime_ns, len(path), path)
-
-
-@dataclass(frozen=True)
-class Copy:
-    """One file of a duplicate group, with what the keeper rule weighs."""
-
-    path: str
-    photo: int
-    format: str | None
-    width: int
-    height: int
-    size: int
-    mtime_ns: int
-
-    @property
-    def raw(self) -> bool:
-        ext = os.path.splitext(self.path)[1].lower().lstrip(".")
-        return (self.format or "").lower() in RAW_FORMATS or ext in RAW_FORMATS
-
-
-def keeper_order(copies: Sequence[Copy]) -> list[Copy]:
-    """The copies, the one to keep first: a RAW (never advise deleting a RAW for its JPEG), then
-    the most pixels, then the larger file (less re-encoded), then the original path."""
-    return sorted(copies, key=lambda c: (not c.raw, -(c.width * c.height), -c.size,
-                                         original_key(c.path, c.mtime_ns)))

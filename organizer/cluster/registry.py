@@ -13,7 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from organizer.cluster import duplicates, events, methods, places
+from organizer.cluster import copies, events, methods, places
+from organizer.cluster.keeper import KEEPER
 from organizer.cluster.library import Library
 from organizer.config import cores
 
@@ -25,6 +26,7 @@ class Found:
 
     members: frozenset[int]
     info: dict[str, Any] = field(default_factory=dict)
+    notes: dict[int, str] = field(default_factory=dict)  # member -> what it is to the group
 
 
 @dataclass(frozen=True)
@@ -51,11 +53,20 @@ def find_places(lib: Library, cfg: Any) -> list[Found]:
 
 
 def find_duplicates(lib: Library, cfg: Any) -> list[Found]:
-    near = duplicates.find_duplicates(lib.ids, lib.phash, lib.dhash, cfg.phash_distance, cfg.dhash_distance)
-    grouped = {m for group in near for m in group}
+    """The same capture however it was copied (verified by pixels and EXIF; see cluster.copies),
+    each group with its keeper and how each copy differs from it; and every content found at
+    several paths."""
+    photos, pixels, known = lib.inputs["copies"]
+    settings = copies.Settings(phash_distance=cfg.phash_distance, dhash_distance=cfg.dhash_distance,
+                               cosine=cfg.cosine, neighbours=cfg.neighbours, agreement=cfg.agreement,
+                               max_component=cfg.max_component, threads=cores())
+    groups = copies.find_copies(photos, pixels, settings, known=known)
+    grouped = {m for g in groups for m in g.members}
+    found = [Found(frozenset(g.members), notes={g.keeper: KEEPER, **{c.id: ", ".join(c.differences) or "the same"
+                                                                      for c in g.copies}}) for g in groups]
     # one content at several paths is a duplicate group too
-    copies = [(int(i),) for i, n in zip(lib.ids, lib.files) if n > 1 and int(i) not in grouped]
-    return [Found(frozenset(group)) for group in near + copies]
+    found += [Found(frozenset({int(i)})) for i, n in zip(lib.ids, lib.files) if n > 1 and int(i) not in grouped]
+    return found
 
 
 def find_similar(lib: Library, cfg: Any) -> list[Found]:
@@ -65,7 +76,7 @@ def find_similar(lib: Library, cfg: Any) -> list[Found]:
 CLUSTERERS: tuple[Clusterer, ...] = (
     Clusterer("event", "events", find_events),
     Clusterer("place", "places", find_places),
-    Clusterer("duplicate", "duplicates", find_duplicates),
+    Clusterer("duplicate", "duplicates", find_duplicates, needs=("copies",)),
     Clusterer("similar", "similar", find_similar, needs=("visual",),  # similar.features, by similarity.features
               enabled=lambda config: "cnn" not in config.similar.features or config.vectors.enabled),
 )

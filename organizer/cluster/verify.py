@@ -152,12 +152,16 @@ def _moved(offsets: np.ndarray) -> int:
     return int(together.sum(axis=1).max())
 
 
-def match_in_place(a: View, b: View) -> Match | None:
+STRETCH = 0.25  # how much a stretched copy's aspect may differ, laid over in place
+
+
+def match_in_place(a: View, b: View, stretch: bool = False) -> Match | None:
     """b laid over a as it is (resized to a's size): for copies that were only re-encoded, resized
-    or toned. None when the two shapes differ (then only `match` can align them)."""
+    or toned (and, with `stretch`, resized to another aspect: hashes cannot tell those apart).
+    None when the two shapes differ (then only `match` can align them)."""
     ha, wa = a.grey.shape
     hb, wb = b.grey.shape
-    if abs(wa / ha - wb / hb) > 0.02 * wa / ha:
+    if abs(wa / ha - wb / hb) > (STRETCH if stretch else 0.02) * wa / ha:
         return None
     b_in_a = cv2.resize(b.grey, (wa, ha), interpolation=cv2.INTER_AREA) if (ha, wa) != (hb, wb) else b.grey
     agreement, cells = _agreement(a.grey, b_in_a, np.ones((ha, wa), dtype=bool))

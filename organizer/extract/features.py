@@ -33,6 +33,7 @@ class Feature:
 
 # feature name -> (the module that defines it, imported on first use; the extra it needs, if any)
 MODULES: dict[str, tuple[str, str | None]] = {
+    "duplicates": ("organizer.extract.dupefeatures", None),
     "hog": ("organizer.extract.hog", "explore"),
     "grey": ("organizer.extract.grey", None),
     "phash": ("organizer.extract.phash", None),
@@ -81,4 +82,8 @@ def wanted(config: Any) -> dict[str, Params]:
 from organizer.extract import visual  # noqa: E402  (a consumer; it reads this module's registry)
 
 # functions Config -> {feature name: params}; a consumer of features adds itself here
-CONSUMERS: list[Callable[[Any], dict[str, Params]]] = [visual.wanted]
+def _duplicates(config: Any) -> dict[str, Params]:
+    return {"duplicates": {}}  # the duplicate finder's framed regions and colourfulness, always
+
+
+CONSUMERS: list[Callable[[Any], dict[str, Params]]] = [_duplicates, visual.wanted]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 
 import numpy as np
@@ -10,12 +11,15 @@ from PIL import Image
 
 THUMB_QUALITY = 82
 HASH_SIZE = 8
-_PHASH_SIDE = HASH_SIZE * 4
 
-# imagehash's pHash takes scipy.fftpack.dct (type II, unnormalised) along both axes of a 32x32
-# grey image; the same transform as a matrix product gives identical hashes without importing scipy.
-_n = np.arange(_PHASH_SIDE)
-_DCT = 2.0 * np.cos(np.pi * np.outer(_n, 2 * _n + 1) / (2 * _PHASH_SIDE))
+
+@functools.lru_cache(maxsize=8)
+def _dct(side: int) -> np.ndarray:
+    """imagehash's pHash takes scipy.fftpack.dct (type II, unnormalised) along both axes of a
+    grey image 4x the hash's side; the same transform as a matrix product gives identical hashes
+    without importing scipy."""
+    n = np.arange(side)
+    return 2.0 * np.cos(np.pi * np.outer(n, 2 * n + 1) / (2 * side))
 
 
 def digest(data: bytes) -> str:
@@ -27,12 +31,19 @@ def _hex(bits: np.ndarray) -> str:
     return f"{int(''.join('1' if b else '0' for b in bits.flatten()), 2):016x}"
 
 
+def phash_bits(gray: Image.Image, size: int = HASH_SIZE) -> np.ndarray:
+    """The size x size bits of the pHash of a grey image, exactly as imagehash.phash computes them."""
+    side = size * 4
+    small = np.asarray(gray.resize((side, side), Image.Resampling.LANCZOS), dtype=np.float64)
+    dct = _dct(side)
+    low = (dct @ small @ dct.T)[:size, :size]
+    return low > np.median(low)
+
+
 def perceptual(image: Image.Image) -> tuple[str, str]:
     """64-bit pHash and dHash as 16 hex digits each, exactly as imagehash computes them."""
     gray = image.convert("L")
-    small = np.asarray(gray.resize((_PHASH_SIDE, _PHASH_SIDE), Image.Resampling.LANCZOS), dtype=np.float64)
-    low = (_DCT @ small @ _DCT.T)[:HASH_SIZE, :HASH_SIZE]
-    phash = _hex(low > np.median(low))
+    phash = _hex(phash_bits(gray))
     pixels = np.asarray(gray.resize((HASH_SIZE + 1, HASH_SIZE), Image.Resampling.LANCZOS))
     dhash = _hex(pixels[:, 1:] > pixels[:, :-1])
     return phash, dhash

@@ -1,18 +1,18 @@
-"""imgcmp's fingerprint: the pHash (imagehash) of an x*x grey image, x = `size` (8..16), so
+"""imgcmp's fingerprint: the pHash (as imagehash computes it) of an x*x grey image, x = `size` (8..16), so
 x*x bits. As vectors, each bit is +1 or -1 over sqrt(bits): the cosine of two photos is
 1 - 2 * Hamming distance / bits."""
 
 from __future__ import annotations
 
-import imagehash
 import numpy as np
 from PIL import Image
 
+from organizer.extract.hashes import phash_bits
 from organizer.extract.features import Feature, Params
 
 
 def compute(image: Image.Image, params: Params) -> bytes:
-    bits = imagehash.phash(image, hash_size=int(params["size"])).hash.ravel()
+    bits = phash_bits(image.convert("L"), int(params["size"])).ravel()
     return np.packbits(bits.astype(np.uint8)).tobytes()
 
 

@@ -15,7 +15,8 @@ from datetime import datetime
 
 from organizer.catalog import Catalog, FileRow, GroupRow
 from organizer.cluster.events import TAKEN_SOURCES
-from organizer.cluster.originals import Copy, keeper_order, original_key
+from organizer.cluster import keeper
+from organizer.cluster.originals import original_key
 from organizer.geocode import Geocoder, PlaceName
 from organizer.publish import naming
 
@@ -38,6 +39,7 @@ class Photo:
     files: list[FileRow] = field(default_factory=list)  # the original first (see `originals`)
     kind: str = "photo"  # photo | video | raw
     rating: int | None = None
+    has_camera: bool = False  # EXIF names the camera and the time of capture (the keeper rule reads it)
     companions: list[str] = field(default_factory=list)  # the originals of its companions' files
 
     @property
@@ -95,7 +97,8 @@ def load_photos(catalog: Catalog, ids: set[int] | None = None) -> dict[int, Phot
         when = (datetime.fromisoformat(row.taken_local) if row.taken_local and row.taken_source in TIMELINE_SOURCES
                 else None)
         photos[row.id] = Photo(row.digest, when, row.lat, row.lon, row.thumb, row.width or 0, row.height or 0,
-                               row.format, paths, row.kind, row.rating)
+                               row.format, paths, row.kind, row.rating,
+                               bool(row.make or row.model) and row.taken_source == "exif")
     for primary, pairs in pairs_of.items():
         if primary in photos:
             photos[primary].companions = [companion_paths[c] for c, _ in pairs if c in companion_paths]
@@ -232,19 +235,21 @@ def similar(src: Source, ctx: Context) -> dict[str, Album]:
             for key, folder in naming.numbered(titles).items()}
 
 
-def duplicate_copies(members: list[int], photos: dict[int, Photo]) -> list[Copy]:
+def duplicate_files(members: list[int], photos: dict[int, Photo], notes: dict[int, str]) -> list[keeper.File]:
     """Every file of a duplicate group, the one to keep first."""
-    return keeper_order([Copy(f.path, m, photos[m].format, photos[m].width, photos[m].height, f.size, f.mtime_ns)
+    return keeper.order([keeper.File(f.path, m, photos[m].format, photos[m].width, photos[m].height, f.size,
+                                     f.mtime_ns, photos[m].has_camera, notes.get(m))
                          for m in members if m in photos for f in photos[m].files])
 
 
 def duplicates(src: Source, ctx: Context) -> dict[str, Album]:
-    """Every copy is linked, named by its rank and the folder it lives in ('1 keep - DSCN0010
-    (Pictures 2008).jpg', '2 - DSCN0010 (Camera dump - copy).jpg'), so a user sees where each copy
-    is and which to keep without opening them."""
+    """Every copy is linked, named by its rank, how it differs from the keeper and the folder it
+    lives in ('1 keep - DSCN0010 (Pictures 2008).jpg', '2 smaller, cropped - DSCN0010 (Camera dump
+    - copy).jpg'), so a user sees which to keep and where each copy is without opening them."""
     titles, groups = [], {}
+    notes = src.catalog.groups.notes("duplicate")
     for g in src.groups("duplicate"):
-        copies = duplicate_copies(g.sorted_members(), src.photos)
+        copies = duplicate_files(g.sorted_members(), src.photos, notes.get(g.key, {}))
         if len(copies) < 2:
             continue
         titles.append((g.key, os.path.splitext(os.path.basename(copies[0].path))[0]))
@@ -253,15 +258,16 @@ def duplicates(src: Source, ctx: Context) -> dict[str, Album]:
     for key, folder in naming.numbered(titles).items():
         members, copies = groups[key]
         albums[f"Duplicates/{folder}"] = Album("duplicate", key, members, [c.path for c in copies],
-                                               {c.path: copy_title(i + 1, c.path) for i, c in enumerate(copies)})
+                                               {c.path: copy_title(i + 1, c) for i, c in enumerate(copies)})
     return albums
 
 
-def copy_title(rank: int, path: str) -> str:
-    """'1 keep - DSCN0010 (Pictures 2008).jpg', '2 - DSCN0010 (Camera dump - copy).jpg'."""
-    stem, ext = os.path.splitext(os.path.basename(path))
-    folder = os.path.basename(os.path.dirname(path)) or "/"
-    return f"{rank}{' keep' if rank == 1 else ''} - {stem} ({folder}){ext}"
+def copy_title(rank: int, copy: keeper.File) -> str:
+    """'1 keep - DSCN0010 (Pictures 2008).jpg', '2 smaller - DSCN0010 (Camera dump - copy).jpg'."""
+    stem, ext = os.path.splitext(os.path.basename(copy.path))
+    folder = os.path.basename(os.path.dirname(copy.path)) or "/"
+    how = " keep" if rank == 1 else f" {copy.note}" if copy.note and copy.note != keeper.KEEPER else ""
+    return f"{rank}{how} - {stem} ({folder}){ext}"
 
 
 def timeline(src: Source, ctx: Context) -> dict[str, Album]:
