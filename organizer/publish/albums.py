@@ -269,7 +269,7 @@ class AlbumTree:
         kept) first clears what an interrupted swap left behind."""
         report = TreeReport(unchanged=len(keep))
         ours = {**self.made, **(ours or {})}
-        if not keep:
+        if not keep and remove is None:  # a full pass; a partial update leaves the rest of the tree unread
             self.clean_leftovers()
         for new, old in (renames or {}).items():
             if new in desired and old not in desired and old in self.managed and self._rename(old, new, report):

@@ -158,7 +158,7 @@ def _load_cards(site: Path) -> dict[str, tuple[Card, int]]:
 def _save_cards(site: Path, cards: Mapping[str, tuple[Card, int]]) -> None:
     data = {"version": MANIFEST_VERSION,
             "albums": {path: {"card": card.__dict__, "pages": n} for path, (card, n) in sorted(cards.items())}}
-    web.write_if_changed(site / "pages" / "manifest.json", json.dumps(data, ensure_ascii=False, indent=0))
+    web.write_if_changed(site / "pages" / "manifest.json", json.dumps(data, ensure_ascii=False, separators=(",", ":")))
 
 
 def _remove_pages(folder: Path, names: Collection[str]) -> int:
