@@ -194,3 +194,37 @@ def test_nearest_is_by_cosine() -> None:
 
     m = _unit(np.array([[1, 0, 0], [0.9, 0.1, 0], [0, 1, 0], [0.5, 0.5, 0]], dtype=np.float32))
     assert [i for i, _ in similar.nearest(m[0], m, 2, exclude=0)] == [1, 3]
+
+
+def test_similar_groups_and_duplicates_share_one_neighbour_search() -> None:
+    """The regroup's library computes the CNN neighbours once; the similar groups found with them
+    are those found alone, and the duplicate finder gets the same neighbours as its own rows."""
+    from organizer import config as config_mod
+    from organizer.cluster import methods, registry, similar
+    from organizer.cluster.library import Library
+
+    rng = np.random.default_rng(5)
+    centres = _unit(rng.normal(size=(30, 256)))
+    x = _unit(centres[np.repeat(np.arange(30), 4)] + rng.normal(size=(120, 256)) * 0.02).astype(np.float16)
+    n = 130  # ten more photos without a vector (a video, a photo the model could not read)
+    ids = np.arange(n, dtype=np.int64) * 3 + 7
+    with_vector = np.sort(rng.choice(n, size=120, replace=False))
+    zeros = np.zeros(n, dtype=np.uint64)
+    lib = Library(ids, [str(i) for i in ids], np.zeros(n, np.int64), np.zeros(n, bool), np.full(n, np.nan),
+                  np.full(n, np.nan), zeros, rng.integers(1, 2**63, n).astype(np.uint64), np.ones(n, np.int64),
+                  np.zeros(n, bool), features={"cnn": (ids[with_vector], x)})
+    section = config_mod.load(env={}).similar
+    groups = methods.find_in(lib, section, threads=1)
+    assert list(lib.memo) == [("cnn", section.neighbours)]
+    vis_ids, near = lib.cnn_neighbours(section.neighbours, 1)
+    assert lib.cnn_neighbours(section.neighbours, 1)[1] is near  # computed once
+    alone = similar.find_similar(vis_ids, x, section.sim, section.neighbours, 2, 1)
+    assert sorted(groups) == sorted(g for g in alone if len(g) >= section.min_photos) and len(groups) == 30
+    settings = registry.copies.Settings(neighbours=section.neighbours)
+    rows = registry._near_rows(lib, settings)
+    assert rows is not None and rows.shape == (n, section.neighbours) and list(lib.memo) == [("cnn", 10)]
+    for i in range(n):
+        if i in with_vector:
+            assert set(ids[rows[i]]) == set(vis_ids[near[np.searchsorted(vis_ids, ids[i])]])
+        else:
+            assert set(rows[i]) == {i}  # none: itself, which the finder drops

@@ -67,21 +67,24 @@ class Inputs:
     params: Params
     seconds: np.ndarray | None  # local time (NaN undated), for `mix`
     pixels: rescore.Pixels | None  # grey thumbnails, for the re-scorers
+    near: np.ndarray | None = None  # each row's nearest neighbours, when already computed
 
 
 Groups = list[tuple[int, ...]]
 
 
 def find(ids: np.ndarray, features: Mapping[str, np.ndarray], params: Params, *,
-         seconds: np.ndarray | None = None, pixels: rescore.Pixels | None = None) -> Groups:
+         seconds: np.ndarray | None = None, pixels: rescore.Pixels | None = None,
+         near: np.ndarray | None = None) -> Groups:
     """Similar groups of `ids` (sorted tuples of photo ids): `features` maps each feature name to
     its rows (aligned with `ids`); `seconds` (local time, NaN undated) is what `mix` reads, and
-    `pixels(row)` (a grey image of that photo, or None) what the re-scorers read."""
+    `pixels(row)` (a grey image of that photo, or None) what the re-scorers read; `near`, each
+    row's nearest neighbours if already known (with `params.neighbours` of them)."""
     if params.method not in METHODS:
         raise ConfigError(f"unknown similar.method {params.method!r} (known: {', '.join(METHODS)})")
     if len(ids) < 2:
         return []
-    inputs = Inputs(np.asarray(ids), combine(features), params, seconds, pixels)
+    inputs = Inputs(np.asarray(ids), combine(features), params, seconds, pixels, near)
     return [g for g in METHODS[params.method](inputs) if len(g) >= params.min_photos]
 
 
@@ -104,8 +107,12 @@ def aligned(lib: Library, names: tuple[str, ...], only: np.ndarray | None = None
 def find_in(lib: Library, section: Any, threads: int = 1) -> Groups:
     """Similar groups of the library, as the `[similar]` section says."""
     ids, rows, seconds, thumbs = aligned(lib, tuple(section.features))
+    near = None
+    if tuple(section.features) == ("cnn",):  # the neighbours the duplicate finder starts from too
+        cnn_ids, cnn_near = lib.cnn_neighbours(section.neighbours, threads)
+        near = cnn_near if np.array_equal(cnn_ids, ids) else None
     return find(ids, rows, Params.of(section, threads), seconds=seconds,
-                pixels=rescore.thumbnails(thumbs) if thumbs else None)
+                pixels=rescore.thumbnails(thumbs) if thumbs else None, near=near)
 
 
 def _edges(inputs: Inputs) -> similar.Rescore | None:
@@ -131,7 +138,7 @@ def _linked(inputs: Inputs, method: str | None, scores: similar.Rescore | None =
             distances: similar.Distances | None = None) -> Groups:
     p = inputs.params
     return similar.find_similar(inputs.ids, inputs.x, p.sim, p.neighbours, 2, p.threads, method=method,
-                                rescore=scores or _edges(inputs), distances=distances)
+                                rescore=scores or _edges(inputs), distances=distances, near=inputs.near)
 
 
 def _average(inputs: Inputs) -> Groups:

@@ -60,13 +60,27 @@ def find_duplicates(lib: Library, cfg: Any) -> list[Found]:
     settings = copies.Settings(phash_distance=cfg.phash_distance, dhash_distance=cfg.dhash_distance,
                                cosine=cfg.cosine, neighbours=cfg.neighbours, agreement=cfg.agreement,
                                max_component=cfg.max_component, threads=cores())
-    groups = copies.find_copies(photos, pixels, settings, known=known)
+    groups = copies.find_copies(photos, pixels, settings, near=_near_rows(lib, settings), known=known)
     grouped = {m for g in groups for m in g.members}
     found = [Found(frozenset(g.members), notes={g.keeper: KEEPER, **{c.id: ", ".join(c.differences) or "the same"
                                                                       for c in g.copies}}) for g in groups]
     # one content at several paths is a duplicate group too
     found += [Found(frozenset({int(i)})) for i, n in zip(lib.ids, lib.files) if n > 1 and int(i) not in grouped]
     return found
+
+
+def _near_rows(lib: Library, settings: copies.Settings) -> np.ndarray | None:
+    """The shared CNN neighbours (`Library.cnn_neighbours`) as rows of the library, which is the
+    duplicate finder's row order; a photo with none (no vector, or nothing to see) points at itself,
+    which the finder drops."""
+    if "cnn" not in lib.features:
+        return None
+    ids, near = lib.cnn_neighbours(settings.neighbours, settings.threads)
+    out = np.repeat(np.arange(len(lib.ids))[:, None], max(near.shape[1], 1), axis=1)
+    if len(ids) and near.shape[1]:
+        at = np.searchsorted(lib.ids, ids)
+        out[at] = at[near]
+    return out
 
 
 def find_similar(lib: Library, cfg: Any) -> list[Found]:

@@ -123,18 +123,21 @@ def _components(x: np.ndarray, rows: np.ndarray, cols: np.ndarray, n: int) -> li
 def find_similar(
     ids: np.ndarray, vectors: np.ndarray, sim: float, k: int = 10, min_photos: int = 2, threads: int = 1,
     method: str | None = "average", rescore: Rescore | None = None, distances: Distances | None = None,
+    near: np.ndarray | None = None,
 ) -> list[tuple[int, ...]]:
     """Groups of photo ids whose vectors are similar: every group's average pairwise cosine is at
     least `sim` (0..1; higher is stricter).
 
     The other linkages (`method`; None: whole linked components, chains) and the hooks serve
     cluster.methods: `rescore(rows, cols, cosines)` gives candidate edges their scores (an edge
-    below `sim` is dropped), `distances(members)` the square matrix the split uses."""
+    below `sim` is dropped), `distances(members)` the square matrix the split uses. `near`: each
+    row's nearest neighbours already computed (as `neighbours` returns them)."""
     n = len(ids)
     if n < 2:
         return []
     x = np.ascontiguousarray(vectors, dtype=np.float16)  # stored L2-normalised; float16 halves memory
-    near = neighbours(x, k, threads)
+    if near is None:
+        near = neighbours(x, k, threads)
     rows = np.repeat(np.arange(n), near.shape[1])
     cols = near.ravel()
     scores = _cosines(x, rows, cols)  # re-scored on the full vectors
