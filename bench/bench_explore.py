@@ -168,14 +168,14 @@ def _best(ids: np.ndarray, rows: dict[str, np.ndarray], seconds: np.ndarray, lab
         tracemalloc.start()
         t = time.perf_counter()
         groups = methods.find(ids, rows, params, seconds=seconds)
-        seconds = time.perf_counter() - t
+        took = time.perf_counter() - t
         peak = tracemalloc.get_traced_memory()[1] / 2**20
         tracemalloc.stop()
         row_of = {int(i): r for r, i in enumerate(ids)}
         ari, hit, predicted, true = scores(labels, [[row_of[m] for m in g] for g in groups])
         if not best or ari > best["ari"]:
             best = {"ari": ari, "sim": sim, "hit": hit, "predicted": predicted, "true": true,
-                    "per_1000": seconds * 1000 / max(1, len(labels)), "mb": peak, "n": len(labels)}
+                    "per_1000": took * 1000 / max(1, len(labels)), "mb": peak, "n": len(labels)}
     return best
 
 

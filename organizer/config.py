@@ -121,7 +121,7 @@ class SimilarConfig:
     k_choice: str = _opt("knee", "kmeans: knee of the distortion curve, silhouette or davies-bouldin.",
                          choices=("knee", "silhouette", "davies-bouldin"))
     alpha: float = _opt(0.3, "mix: weight of the time distance against the content distance (0-1).", minimum=0)
-    mix_hours: float = _opt(24.0, "mix: photos this many hours apart are at time distance 1.", minimum=0.01)
+    mix_hours: float = _opt(24.0, "mix: photos this many hours apart are at time distance 1 (with an undated one: content alone).", minimum=0.01)
     rescore: tuple[str, ...] = _opt((), "Pixel re-scorers of candidate pairs: " + ", ".join(RESCORERS) + ".")
     rescore_min: float = _opt(0.5, "A candidate pair is kept when every re-scorer gives at least this (0-1).",
                               minimum=0)

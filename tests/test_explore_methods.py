@@ -70,6 +70,19 @@ def test_mix_keeps_apart_alike_photos_far_apart_in_time() -> None:
     assert sorted(mixed) == [tuple(ids[:3].tolist()), tuple(ids[3:].tolist())]
 
 
+def test_mix_groups_undated_photos_by_content_alone() -> None:
+    """A pair with an undated photo has no time distance: its content decides, as in agglomerative."""
+    ids, x, truth = planted(groups=3, size=4, noise=0.2)
+    undated = np.full(len(ids), np.nan)
+    mixed = methods.find(ids, {"hog": x}, methods.Params(method="mix", alpha=0.5, sim=0.7), seconds=undated)
+    alone = methods.find(ids, {"hog": x}, methods.Params(method="agglomerative", sim=0.7))
+    assert sorted(mixed) == sorted(alone) == sorted(truth)
+    half = undated.copy()
+    half[:2] = [0.0, 500 * 3600.0]  # two of one group dated far apart: time keeps those two apart only
+    split = methods.find(ids, {"hog": x}, methods.Params(method="mix", alpha=0.9, sim=0.7), seconds=half)
+    assert not any({int(ids[0]), int(ids[1])} <= set(g) for g in split)
+
+
 def test_kmeans_chooses_k_by_knee_silhouette_and_davies_bouldin() -> None:
     _, x, _ = planted(groups=5, size=8, noise=0.2)
     curve = methods.kmeans_curve(x, 12)

@@ -12,7 +12,7 @@ one line in `METHODS`.
 - `kmeans` (Image_Grouping, clustimage): k clusters, k given or chosen by the knee of the
   distortion curve (kneed), the best silhouette or the best Davies-Bouldin score.
 - `mix` (imagecluster): hierarchical clustering on (1 - alpha) x content distance + alpha x time
-  distance (hours apart over `mix_hours`, at most 1; undated photos are far from every other).
+  distance (hours apart over `mix_hours`, at most 1); a pair with an undated photo by content alone.
 """
 
 from __future__ import annotations
@@ -225,10 +225,11 @@ def _kmeans(inputs: Inputs) -> Groups:
     return _labelled(inputs.ids, labels)
 
 
-def _apart(a: np.ndarray, b: np.ndarray, hours: float) -> np.ndarray:
-    """Time distance: |a - b| / hours, at most 1; 1 where either is undated (NaN)."""
-    apart = np.abs(a - b) / (hours * 3600.0)
-    return np.where(np.isnan(apart), 1.0, np.minimum(apart, 1.0))
+def _mixed(content: np.ndarray, a: np.ndarray, b: np.ndarray, p: Params) -> np.ndarray:
+    """(1 - alpha) x content distance + alpha x time distance (|a - b| / mix_hours, at most 1);
+    where either photo is undated (NaN), time says nothing and the content distance stands alone."""
+    apart = np.minimum(np.abs(a - b) / (p.mix_hours * 3600.0), 1.0)
+    return np.where(np.isnan(apart), content, (1.0 - p.alpha) * content + p.alpha * apart)
 
 
 def _times(inputs: Inputs) -> np.ndarray:
@@ -243,10 +244,10 @@ def _mix(inputs: Inputs) -> Groups:
     def distances(members: np.ndarray) -> np.ndarray:
         sub = inputs.x[members].astype(np.float32)
         content = np.clip(1.0 - sub @ sub.T, 0.0, 2.0)
-        return (1.0 - p.alpha) * content + p.alpha * _apart(t[members][:, None], t[members][None, :], p.mix_hours)
+        return _mixed(content, t[members][:, None], t[members][None, :], p)
 
     def scores(rows: np.ndarray, cols: np.ndarray, cosines: np.ndarray) -> np.ndarray:
-        mixed = 1.0 - ((1.0 - p.alpha) * (1.0 - cosines) + p.alpha * _apart(t[rows], t[cols], p.mix_hours))
+        mixed = 1.0 - _mixed(1.0 - cosines, t[rows], t[cols], p)
         return mixed if pixels is None else pixels(rows, cols, mixed)
 
     return _linked(inputs, p.linkage, scores, distances)
