@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import random
+import re
 import shutil
 import sqlite3
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -72,6 +73,10 @@ def test_new_photos_join_their_albums_and_a_slow_copy_is_indexed_once(tmp_path: 
         assert cat.conn.execute("SELECT count(*) FROM photos").fetchone()[0] == 5  # no half-written one
     assert d.stop() < 10
     assert "STOPPING=1" in d.messages
+    # what it did, in the journal at the default level: a line per batch and per album update
+    log = (d.tmp / "daemon.log").read_text()
+    assert re.search(r"indexed 1 new, 0 copies, 0 moved, 0 gone; \d+ joined their events and places", log), log
+    assert re.search(r"albums: \d+ written, 0 removed, 0 renamed", log), log
 
 
 def test_albums_that_cannot_be_written_do_not_stop_the_daemon(tmp_path: Path, daemon) -> None:
