@@ -1,7 +1,7 @@
 """The hand-written QDQ quantizer (organizer/extract/model/onnxgraph.py) against onnxruntime's own
 `quantize_static`, side by side in one run.
 
-    python bench/bench_quantizers.py [--rounds 100] [--calibration-photos 200]
+    python bench/bench_quantizers.py [--rounds 100] [--repeats 5] [--calibration-photos 200]
 
 Both quantize the same float32 graph (batch-norm folded, uint8 RGBX input) and calibrate on the
 same photos: the ones bench_vectors.py uses (../shared/corpora outside B_skimage-data, decoded as
@@ -10,7 +10,8 @@ uint8 or int8 activations, per channel or per tensor.
 
 For each: the graph build time (calibration and quantization; then the quantization alone, from
 shipped ranges: the hand-written one's shipped JSON, quantize_static's calibration cache), the
-model's time per image on 1 and 2 threads (medians, interleaved), and the quality on the 72
+model's time per image on 1 and 2 threads (the median of the medians of `--repeats` blocks of
+`--rounds`, the models interleaved; in brackets the lowest and highest block), and the quality on the 72
 variants of B_skimage-data against the float32 model: the cosine to its float32 vector, the recall
 of each variant's 5 float32 nearest neighbours, and the quality test of tests/test_vectors.py.
 """
@@ -103,6 +104,7 @@ def recall(reference: np.ndarray, matrix: np.ndarray, k: int = 5) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=100)
+    parser.add_argument("--repeats", type=int, default=5, help="blocks of --rounds, for the spread")
     parser.add_argument("--calibration-photos", type=int, default=200)
     args = parser.parse_args()
     if not SKIMAGE.is_dir():
@@ -120,26 +122,29 @@ def main() -> None:
                 out = work / f"ort-{activations}-{int(per_channel)}.onnx"
                 builds[name] = build_ort(state, batches, out, activations, per_channel, work)
                 files[name] = out
-        report(files, builds, args.rounds, len(batches))
+        report(files, builds, args.rounds, args.repeats, len(batches))
 
 
-def report(files: dict[str, Path], builds: dict[str, tuple[float, float]], rounds: int, photos: int) -> None:
+def report(files: dict[str, Path], builds: dict[str, tuple[float, float]], rounds: int, repeats: int,
+           photos: int) -> None:
     cache_dir = next(iter(files.values())).parent
     ms = {}
     for threads in (1, 2):
         models = {n: vectors.Model(vectors.ModelSpec(model=str(p)), cache_dir, threads=threads)
                   for n, p in files.items()}
-        ms[threads] = timings(models, rounds)
+        blocks = [timings(models, rounds) for _ in range(repeats)]
+        ms[threads] = {n: f"{statistics.median(b[n] for b in blocks):.2f} ({min(b[n] for b in blocks):.2f}-"
+                          f"{max(b[n] for b in blocks):.2f})" for n in models}
     results = {n: quality(m) for n, m in models.items()}
     reference = results["float32"][0]
-    print(f"calibration: {photos} photos; times: medians of {rounds}, interleaved")
+    print(f"calibration: {photos} photos; times: median of {repeats} blocks of {rounds}, interleaved")
     print("| | build (calibrate + quantize) | build from shipped ranges | ms/image, 1 thread | ms/image, 2 threads "
           "| cosine to float32, median / min | recall@5 of float32's neighbours | nearest right | margin |")
     print("|---|---|---|---|---|---|---|---|---|")
     for n, (matrix, q) in results.items():
         cos = (matrix * reference).sum(axis=1)
         build = f"{builds[n][0]:.2f} s | {builds[n][1]:.2f} s" if n in builds else "- | -"
-        print(f"| {n} | {build} | {ms[1][n]:.2f} | {ms[2][n]:.2f} | {np.median(cos):.4f} / {cos.min():.4f} | "
+        print(f"| {n} | {build} | {ms[1][n]} | {ms[2][n]} | {np.median(cos):.4f} / {cos.min():.4f} | "
               f"{recall(reference, matrix):.3f} | {q['nn_right']}/{q['variants']} | {q['same_min'] - q['other_max']:.4f} |")
 
 
