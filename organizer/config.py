@@ -162,6 +162,18 @@ class VectorsConfig:
 
 
 @dataclass(frozen=True)
+class FacesConfig:
+    enabled: str = _opt("auto", "Find faces and make People albums: on, off, or auto (on where the faces extra "
+                        "is installed: pip install 'organizer[faces]').", choices=("auto", "on", "off"))
+    min_face_px: int = _opt(40, "Faces narrower than this many pixels (of the reduced decode) are skipped.",
+                            minimum=8)
+    min_score: float = _opt(0.0, "Faces the HOG detector scores below this are skipped.")
+    max_distance: float = _opt(0.55, "Two faces this close (Euclidean, dlib descriptors) are one person.",
+                               minimum=0.01)
+    min_faces: int = _opt(2, "Persons with fewer faces get no album.", minimum=1)
+
+
+@dataclass(frozen=True)
 class WatchConfig:
     polling: bool = _opt(False, "Poll every folder instead of inotify (remote file systems always poll).")
     poll_interval_s: float = _opt(10.0, "Seconds between two polls of a polled folder.", minimum=0.1)
@@ -185,6 +197,7 @@ SECTIONS: dict[str, type] = {
     "similar": SimilarConfig,
     "geocode": GeocodeConfig,
     "vectors": VectorsConfig,
+    "faces": FacesConfig,
     "watch": WatchConfig,
     "schedule": ScheduleConfig,
 }
@@ -202,6 +215,7 @@ class Config:
     similar: SimilarConfig = field(default_factory=SimilarConfig)
     geocode: GeocodeConfig = field(default_factory=GeocodeConfig)
     vectors: VectorsConfig = field(default_factory=VectorsConfig)
+    faces: FacesConfig = field(default_factory=FacesConfig)
     watch: WatchConfig = field(default_factory=WatchConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     file: str | None = None

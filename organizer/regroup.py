@@ -64,9 +64,25 @@ def load(catalog: Catalog, config: Config, needs: set[str]) -> Library:
         small=np.array([min(r.width or 0, r.height or 0) < MIN_SIDE for r in rows], dtype=bool),
         features=features,
     )
+    inputs: dict[str, Any] = {}
     if "copies" in needs:
-        return replace(lib, inputs={"copies": copies_input(catalog, rows, lib)})
-    return lib
+        inputs["copies"] = copies_input(catalog, rows, lib)
+    if "faces" in needs:
+        inputs["faces"] = faces_input(catalog, config, {r.id for r in rows})
+    return replace(lib, inputs=inputs) if inputs else lib
+
+
+def faces_input(catalog: Catalog, config: Config, items: set[int]) -> tuple[np.ndarray, np.ndarray]:
+    """Every stored face of the items: the photo of each (one row per face) and its descriptor."""
+    from organizer.extract.faces import RECORD  # the faces extra: only asked for when it is installed
+
+    wanted = features.wanted(config)["faces"]
+    ids, blobs = catalog.photos.features("faces", features.version("faces", wanted))
+    rows = [(pid, np.frombuffer(b, dtype=RECORD)) for pid, b in zip(ids, blobs) if pid in items]
+    photo_of = np.array([pid for pid, r in rows for _ in range(len(r))], dtype=np.int64)
+    descriptors = (np.concatenate([r["descriptor"] for _, r in rows]) if len(photo_of)
+                   else np.zeros((0, 128), dtype=np.float32))
+    return photo_of, descriptors
 
 
 def copies_input(catalog: Catalog, rows: list[PhotoFacts], lib: Library) -> tuple[

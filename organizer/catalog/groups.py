@@ -119,6 +119,15 @@ class GroupStore:
             out.setdefault(key, {})[pid] = note
         return out
 
+    def person_names(self) -> dict[str, str]:
+        """Person group key -> the name a user gave it."""
+        return dict(self.conn.execute("SELECT key, name FROM person_names").fetchall())
+
+    def name_person(self, key: str, name: str) -> None:
+        with self.conn:
+            self.conn.execute("INSERT INTO person_names (key, name) VALUES (?, ?) "
+                              "ON CONFLICT (key) DO UPDATE SET name = excluded.name", (key, name))
+
     def contains(self, kind: str, photo_id: int) -> bool:
         return self.conn.execute(
             "SELECT 1 FROM group_members m JOIN groups g ON g.id = m.group_id WHERE g.kind = ? AND m.photo_id = ?",

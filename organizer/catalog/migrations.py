@@ -303,6 +303,20 @@ def m012_group_notes_and_pair_checks(db: sqlite_utils.Database) -> None:
     )
 
 
+@MIGRATIONS()
+def m013_person_names(db: sqlite_utils.Database) -> None:
+    """The names users give persons (People albums), by the person group's stable key, so that a
+    name survives reclusters."""
+    db.executescript(
+        """
+        CREATE TABLE person_names (
+            key TEXT PRIMARY KEY,
+            name TEXT NOT NULL
+        ) WITHOUT ROWID;
+        """
+    )
+
+
 # Before migrations had names, `PRAGMA user_version` counted the applied ones.
 LEGACY = ("m001_initial", "m002_groups", "m003_publishing", "m004_vectors", "m005_album_digests")
 

@@ -152,7 +152,7 @@ def file_argument(catalog: Catalog, text: str) -> str:
     return path
 
 
-from organizer.cli import explore, library, query  # noqa: E402,F401  (registers the commands)
+from organizer.cli import explore, library, people, query  # noqa: E402,F401  (registers the commands)
 
 
 def main() -> None:

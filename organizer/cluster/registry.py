@@ -13,10 +13,11 @@ from typing import Any
 
 import numpy as np
 
-from organizer.cluster import copies, events, methods, places
+from organizer.cluster import copies, events, methods, people, places
 from organizer.cluster.keeper import KEEPER
 from organizer.cluster.library import Library
 from organizer.config import cores
+from organizer.extract import features
 
 
 @dataclass(frozen=True)
@@ -87,10 +88,17 @@ def find_similar(lib: Library, cfg: Any) -> list[Found]:
     return [Found(frozenset(group)) for group in methods.find_in(lib, cfg, threads=cores())]
 
 
+def find_people(lib: Library, cfg: Any) -> list[Found]:
+    """Persons: the photos each one's faces are in (see cluster.people)."""
+    photo_of, descriptors = lib.inputs["faces"]
+    return [Found(p) for p in people.find_people(photo_of, descriptors, cfg.max_distance, cfg.min_faces)]
+
+
 CLUSTERERS: tuple[Clusterer, ...] = (
     Clusterer("event", "events", find_events),
     Clusterer("place", "places", find_places),
     Clusterer("duplicate", "duplicates", find_duplicates, needs=("copies",)),
     Clusterer("similar", "similar", find_similar, needs=("visual",),  # similar.features, by similarity.features
               enabled=lambda config: "cnn" not in config.similar.features or config.vectors.enabled),
+    Clusterer("person", "faces", find_people, needs=("faces",), enabled=lambda config: "faces" in features.wanted(config)),
 )

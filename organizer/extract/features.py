@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import importlib.util
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -38,6 +39,7 @@ MODULES: dict[str, tuple[str, str | None]] = {
     "grey": ("organizer.extract.grey", None),
     "phash": ("organizer.extract.phash", None),
     "orb": ("organizer.extract.orb", "explore"),
+    "faces": ("organizer.extract.faces", "faces"),
 }
 
 
@@ -86,4 +88,18 @@ def _duplicates(config: Any) -> dict[str, Params]:
     return {"duplicates": {}}  # the duplicate finder's framed regions and colourfulness, always
 
 
-CONSUMERS: list[Callable[[Any], dict[str, Params]]] = [_duplicates, visual.wanted]
+def _faces_installed() -> bool:
+    """Whether the `faces` extra is installed (found, not imported: dlib's models load on first use)."""
+    return all(importlib.util.find_spec(m) is not None for m in ("dlib", "face_recognition_models"))
+
+
+def _faces(config: Any) -> dict[str, Params]:
+    """People albums: faces, when `faces.enabled` (auto: where the `faces` extra is installed)."""
+    section = config.faces
+    if section.enabled == "off" or (section.enabled == "auto" and not _faces_installed()):
+        return {}
+    get("faces")  # set true without the extra: the clear error
+    return {"faces": {"min_face_px": section.min_face_px, "min_score": section.min_score}}
+
+
+CONSUMERS: list[Callable[[Any], dict[str, Params]]] = [_duplicates, visual.wanted, _faces]

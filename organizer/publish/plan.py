@@ -235,6 +235,16 @@ def similar(src: Source, ctx: Context) -> dict[str, Album]:
             for key, folder in naming.numbered(titles).items()}
 
 
+def people(src: Source, ctx: Context) -> dict[str, Album]:
+    """People/<name>/ for a person a user named (`organizer people name`), People/Person, Person 2,
+    ... (in the order of their stable keys) for the others."""
+    names = src.catalog.groups.person_names()
+    present = {g.key: [m for m in g.sorted_members() if m in src.photos] for g in src.groups("person")}
+    titles = [(key, names.get(key, "Person")) for key, here in present.items() if here]
+    return {f"People/{folder}": Album("person", key, present[key], _linked(present[key], src.photos, ctx))
+            for key, folder in naming.numbered(titles).items()}
+
+
 def duplicate_files(members: list[int], photos: dict[int, Photo], notes: dict[int, str]) -> list[keeper.File]:
     """Every file of a duplicate group, the one to keep first."""
     return keeper.order([keeper.File(f.path, m, photos[m].format, photos[m].width, photos[m].height, f.size,
@@ -317,11 +327,12 @@ KINDS: tuple[AlbumKind, ...] = (
     AlbumKind("place", "Places", places, map_layer="area"),
     AlbumKind("duplicate", "Duplicates", duplicates),
     AlbumKind("similar", "Similar", similar),
+    AlbumKind("person", "People", people),
     AlbumKind("timeline", "Timeline", timeline),
     AlbumKind("tag", "Tags", tags),
     AlbumKind("favorite", "Favorites", favorites),
 )
-GROUP_KINDS = ("event", "place", "duplicate", "similar")  # the kinds whose albums are the clusterers' groups
+GROUP_KINDS = ("event", "place", "duplicate", "similar", "person")  # the kinds whose albums are the clusterers' groups
 
 
 def plan(src: Source, ctx: Context) -> dict[str, Album]:
