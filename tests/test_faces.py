@@ -64,6 +64,15 @@ def test_a_photo_with_no_face_has_no_faces() -> None:
     assert len(faces.unpack(b"")) == 0
 
 
+@pytest.mark.parametrize("name", ["chelsea.png", "coffee.png", "rocket.jpg", "hubble_deep_field.jpg",
+                                  "motorcycle_left.png", "brick.png"])
+def test_real_photos_without_people_give_no_faces(name: str) -> None:
+    path = CORPORA / "B_skimage-data" / name
+    if not path.is_file():
+        pytest.skip(f"../shared/corpora/B_skimage-data/{name} is not present")
+    assert faces.compute(_open(path), {"min_face_px": 40, "min_score": 0.0}) == b""
+
+
 def test_whispers_keeps_apart_what_is_far_and_joins_chains() -> None:
     rng = np.random.default_rng(0)
     a, b = rng.normal(size=128), rng.normal(size=128)
@@ -115,3 +124,30 @@ def test_people_albums_are_named_and_keep_their_name(truth: list, tmp_path: Path
     assert "obama3.jpg" in {p.name for p in barack.iterdir()}
     assert {p["name"] for p in run.json("people")} == {"Barack", None}
     run("people", "name", "nobody", "X", code=1)
+
+
+def test_a_library_scanned_without_faces_gets_them_in_the_idle_refresh(truth: list, tmp_path: Path) -> None:
+    """The daemon's idle work (`Indexer.refresh`) computes faces for photos catalogued without them."""
+    from organizer import config, index
+    from organizer.catalog import Catalog
+
+    root = tmp_path / "photos"
+    root.mkdir()
+    for f in ONE_PERSON["biden"]:
+        shutil.copy(FACES / f, root / Path(f).name)
+    base = {"catalog.path": (str(tmp_path / "catalog.db"), "test"), "scan.roots": ([str(root)], "test"),
+            "scan.inline": (True, "test")}
+    off = config.load(env={}, overrides={**base, "faces.enabled": ("off", "test")})
+    on = config.load(env={}, overrides=base)
+    with Catalog(off.catalog.path) as catalog:
+        index.index(catalog, off, [str(root)])
+        version = features.version("faces", features.wanted(on)["faces"])
+        assert catalog.photos.features("faces", version) == ([], [])
+        indexer = index.Indexer(catalog, on, background=True)
+        try:
+            assert len(indexer.stale((str(root) + "/",))) == 2
+            indexer.refresh([str(root)], 10)
+        finally:
+            indexer.close()
+        ids, blobs = catalog.photos.features("faces", version)
+    assert len(ids) == 2 and [len(faces.unpack(b)) for b in blobs] == [1, 1]
