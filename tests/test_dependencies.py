@@ -41,8 +41,11 @@ def _imports(package: Path) -> dict[str, set[str]]:
 
 def _distributions(module: str) -> set[str]:
     """The distributions that provide a top-level module; a module not installed here (tomli on a
-    newer Python) is taken to be its own distribution."""
-    provided = metadata.packages_distributions().get(module, [module])
+    newer Python) is taken to be its own distribution. A wheel whose top_level.txt leaves a
+    package out (dlib-bin names only its extension module) is found by its files."""
+    provided = metadata.packages_distributions().get(module) or [
+        d.metadata["Name"] for d in metadata.distributions()
+        if any(str(f) == f"{module}/__init__.py" for f in d.files or ())] or [module]
     return {_name(d) for d in provided}
 
 
