@@ -266,68 +266,85 @@ def _cache_dir() -> Path:
     return Path(base) / "organizer"
 
 
-def _coerce(key: str, raw: Any, typ: Any, where: str, from_text: bool) -> Any:
-    """Check and convert one value; `from_text` values come from the environment or a flag."""
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
 
-    def bad(expected: str) -> ConfigError:
-        return ConfigError(f"{where}: {key}: expected {expected}, got {raw!r}")
 
-    if typ is bool:
-        if isinstance(raw, bool):
-            return raw
-        if from_text and isinstance(raw, str):
-            low = raw.strip().lower()
-            if low in ("1", "true", "yes", "on"):
-                return True
-            if low in ("0", "false", "no", "off"):
-                return False
-        raise bad("true or false")
-    if typ is int:
-        if isinstance(raw, int) and not isinstance(raw, bool):
-            return raw
-        if from_text and isinstance(raw, str):
-            try:
-                return int(raw.strip())
-            except ValueError:
-                pass
-        raise bad("a whole number")
-    if typ is float:
-        if isinstance(raw, (int, float)) and not isinstance(raw, bool):
-            return float(raw)
-        if from_text and isinstance(raw, str):
-            try:
-                return float(raw.strip())
-            except ValueError:
-                pass
-        raise bad("a number")
-    if typ is str:
-        if isinstance(raw, str):
-            return raw
-        raise bad("a string")
-    if typ == tuple[float, ...]:
-        if from_text and isinstance(raw, str):
-            try:
-                raw = [float(part) for part in raw.strip().strip("[]").split(",") if part.strip()]
-            except ValueError:
-                raise bad("a list of numbers") from None
-        if isinstance(raw, (list, tuple)) and all(
-            isinstance(x, (int, float)) and not isinstance(x, bool) for x in raw
-        ):
-            return tuple(float(x) for x in raw)
-        raise bad("a list of numbers")
-    # tuple[str, ...]
+def _is_number(raw: Any) -> bool:
+    return isinstance(raw, (int, float)) and not isinstance(raw, bool)
+
+
+def _to_bool(raw: Any, from_text: bool) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    low = raw.strip().lower() if from_text and isinstance(raw, str) else None
+    if low in _TRUE or low in _FALSE:
+        return low in _TRUE
+    raise ValueError
+
+
+def _to_int(raw: Any, from_text: bool) -> int:
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        return raw
+    if from_text and isinstance(raw, str):
+        return int(raw.strip())
+    raise ValueError
+
+
+def _to_float(raw: Any, from_text: bool) -> float:
+    if _is_number(raw):
+        return float(raw)
+    if from_text and isinstance(raw, str):
+        return float(raw.strip())
+    raise ValueError
+
+
+def _to_str(raw: Any, from_text: bool) -> str:
+    if isinstance(raw, str):
+        return raw
+    raise ValueError
+
+
+def _to_floats(raw: Any, from_text: bool) -> tuple[float, ...]:
+    if from_text and isinstance(raw, str):
+        raw = [float(part) for part in raw.strip().strip("[]").split(",") if part.strip()]
+    if isinstance(raw, (list, tuple)) and all(_is_number(x) for x in raw):
+        return tuple(float(x) for x in raw)
+    raise ValueError
+
+
+def _to_strs(raw: Any, from_text: bool) -> tuple[str, ...]:
+    """A TOML list, or from text either a TOML list or paths joined by os.pathsep."""
     if from_text and isinstance(raw, str):
         text = raw.strip()
-        if text.startswith("["):
-            try:
-                raw = tomllib.loads(f"v = {text}")["v"]
-            except tomllib.TOMLDecodeError:
-                raise bad("a list of strings") from None
-        else:
-            raw = [part for part in text.split(os.pathsep) if part]
+        try:
+            raw = tomllib.loads(f"v = {text}")["v"] if text.startswith("[") else [
+                part for part in text.split(os.pathsep) if part]
+        except tomllib.TOMLDecodeError:
+            raise ValueError from None
     if isinstance(raw, (list, tuple)) and all(isinstance(x, str) for x in raw):
         return tuple(raw)
-    raise bad("a list of strings")
+    raise ValueError
+
+
+# Each field type: its converter and what the error message says was expected.
+_COERCERS: dict[Any, tuple[Any, str]] = {
+    bool: (_to_bool, "true or false"),
+    int: (_to_int, "a whole number"),
+    float: (_to_float, "a number"),
+    str: (_to_str, "a string"),
+    tuple[float, ...]: (_to_floats, "a list of numbers"),
+    tuple[str, ...]: (_to_strs, "a list of strings"),
+}
+
+
+def _coerce(key: str, raw: Any, typ: Any, where: str, from_text: bool) -> Any:
+    """Check and convert one value; `from_text` values come from the environment or a flag."""
+    convert, expected = _COERCERS[typ]
+    try:
+        return convert(raw, from_text)
+    except ValueError:
+        raise ConfigError(f"{where}: {key}: expected {expected}, got {raw!r}") from None
 
 
 def _check(key: str, value: Any, meta: Mapping[str, Any], where: str) -> None:
@@ -360,56 +377,67 @@ def load(
     file if it exists. `overrides` maps ``section.key`` to ``(value, source)``, e.g. from flags.
     """
     env = os.environ if env is None else env
-    values: dict[str, dict[str, Any]] = {s: {} for s in SECTIONS}
-    sources: dict[str, str] = {}
+    layers = _Layers()
+    path = _file_path(config_path, env)
+    if path is not None:
+        layers.add_file(path)
+    layers.add_env(env)
+    for key, (raw, source) in (overrides or {}).items():
+        layers.put(key, raw, source, source, from_text=isinstance(raw, str))
+    return _finish(layers.values, layers.sources, path)
 
-    path: Path | None = None
+
+def _file_path(config_path: str | os.PathLike | None, env: Mapping[str, str]) -> Path | None:
+    """The config file to read: the one named, else $ORGANIZER_CONFIG, else the user's if it exists."""
     if config_path is not None:
         path = Path(config_path).expanduser()
     elif env.get("ORGANIZER_CONFIG"):
         path = Path(env["ORGANIZER_CONFIG"]).expanduser()
     elif user_config_path().is_file():
-        path = user_config_path()
-    if path is not None:
-        if not path.is_file():
-            raise ConfigError(f"{path}: config file not found")
-        data = _read_file(path)
-        for section, table in data.items():
+        return user_config_path()
+    else:
+        return None
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found")
+    return path
+
+
+class _Layers:
+    """The values given so far, by section, and where each came from; a later layer wins."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, dict[str, Any]] = {s: {} for s in SECTIONS}
+        self.sources: dict[str, str] = {}
+
+    def put(self, key: str, raw: Any, where: str, source: str, from_text: bool) -> None:
+        """Convert and check one value (`where` names its origin in errors), then record it."""
+        section, name = key.split(".", 1)
+        value = _coerce(key, raw, _types(section)[name], where, from_text=from_text)
+        _check(key, value, _fields(section)[name].metadata, where)
+        self.values[section][name] = value
+        self.sources[key] = source
+
+    def add_file(self, path: Path) -> None:
+        for section, table in _read_file(path).items():
             if section not in SECTIONS:
                 raise ConfigError(f"{path}: unknown section [{section}]")
             if not isinstance(table, dict):
                 raise ConfigError(f"{path}: {section}: expected a table [{section}]")
-            fields, types = _fields(section), _types(section)
+            fields = _fields(section)
             for name, raw in table.items():
-                key = f"{section}.{name}"
                 if name not in fields:
-                    raise ConfigError(f"{path}: unknown key {key}")
-                value = _coerce(key, raw, types[name], str(path), from_text=False)
-                _check(key, value, fields[name].metadata, str(path))
-                values[section][name] = value
-                sources[key] = str(path)
+                    raise ConfigError(f"{path}: unknown key {section}.{name}")
+                self.put(f"{section}.{name}", raw, str(path), str(path), from_text=False)
 
-    for var, raw in env.items():
-        if not var.startswith(ENV_PREFIX) or var == "ORGANIZER_CONFIG":
-            continue
-        section, _, name = var[len(ENV_PREFIX):].lower().partition("_")
-        key = f"{section}.{name}"
-        if section not in SECTIONS or name not in _fields(section):
-            raise ConfigError(f"environment variable {var}: unknown key {key}")
-        where = f"environment variable {var}"
-        value = _coerce(key, raw, _types(section)[name], where, from_text=True)
-        _check(key, value, _fields(section)[name].metadata, where)
-        values[section][name] = value
-        sources[key] = f"env {var}"
-
-    for key, (raw, source) in (overrides or {}).items():
-        section, name = key.split(".", 1)
-        value = _coerce(key, raw, _types(section)[name], source, from_text=isinstance(raw, str))
-        _check(key, value, _fields(section)[name].metadata, source)
-        values[section][name] = value
-        sources[key] = source
-
-    return _finish(values, sources, path)
+    def add_env(self, env: Mapping[str, str]) -> None:
+        """``ORGANIZER_<SECTION>_<KEY>`` variables (``ORGANIZER_CONFIG`` names the file)."""
+        for var, raw in env.items():
+            if not var.startswith(ENV_PREFIX) or var == "ORGANIZER_CONFIG":
+                continue
+            section, _, name = var[len(ENV_PREFIX):].lower().partition("_")
+            if section not in SECTIONS or name not in _fields(section):
+                raise ConfigError(f"environment variable {var}: unknown key {section}.{name}")
+            self.put(f"{section}.{name}", raw, f"environment variable {var}", f"env {var}", from_text=True)
 
 
 def _default(section: str, name: str) -> Any:
