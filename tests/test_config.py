@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from organizer import config
+from organizer import config, config_load
 from organizer.cli import cli
 from organizer.errors import ConfigError
 
@@ -49,7 +49,7 @@ def test_env_names_the_config_file(tmp_path: Path) -> None:
 
 
 def test_user_config_file_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    user = config.user_config_path()
+    user = config_load.user_config_path()
     user.parent.mkdir(parents=True)
     write(user, "[scan]\nworkers = 2\n")
     cfg = config.load(env={})

@@ -20,7 +20,8 @@ from typing import Any
 from organizer import publish as publisher
 from organizer import regroup, workflow
 from organizer.catalog import Catalog
-from organizer.config import Config, trigger
+from organizer.config import Config
+from organizer.config_load import trigger
 from organizer.daemon.agenda import Agenda
 from organizer.daemon.systemd import Notifier
 from organizer.daemon.watch import Change, OverflowAlarm, Settler, Watchers
