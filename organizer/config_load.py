@@ -315,3 +315,10 @@ def trigger(text: str, start: datetime | None = None):  # noqa: ANN201  (an apsc
     if len(value.split()) == 5:
         return CronTrigger.from_crontab(value)
     raise ValueError(f"expected an interval like 10m or 6h, or a cron line, got {text!r}")
+
+
+def example() -> str:
+    """The commented default configuration shipped with organizer (`organizer config --example`)."""
+    from importlib import resources
+
+    return resources.files("organizer").joinpath("config.example.toml").read_text(encoding="utf-8")
