@@ -31,31 +31,26 @@ def _types(section: str) -> dict[str, Any]:
     return get_type_hints(SECTIONS[section])
 
 
-def user_config_path() -> Path:
+def _user_dir(mac: str, windows: tuple[str, str], xdg: tuple[str, str]) -> Path:
+    """organizer's folder of one kind on this platform: under ~/Library on macOS, under
+    %windows[0]%/windows[1] on Windows, else under $xdg[0] (default ~/xdg[1])."""
     if sys.platform == "darwin":
-        return Path.home() / "Library/Application Support/organizer/config.toml"
+        return Path.home() / "Library" / mac / "organizer"
     if os.name == "nt":
-        return Path(os.environ.get("APPDATA", Path.home())) / "organizer/config.toml"
-    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(base) / "organizer/config.toml"
+        return Path(os.environ.get(windows[0], Path.home())) / "organizer" / windows[1]
+    return Path(os.environ.get(xdg[0]) or str(Path.home() / xdg[1])) / "organizer"
+
+
+def user_config_path() -> Path:
+    return _user_dir("Application Support", ("APPDATA", ""), ("XDG_CONFIG_HOME", ".config")) / "config.toml"
 
 
 def _state_dir() -> Path:
-    if sys.platform == "darwin":
-        return Path.home() / "Library/Application Support/organizer"
-    if os.name == "nt":
-        return Path(os.environ.get("LOCALAPPDATA", Path.home())) / "organizer"
-    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local/state")
-    return Path(base) / "organizer"
+    return _user_dir("Application Support", ("LOCALAPPDATA", ""), ("XDG_STATE_HOME", ".local/state"))
 
 
 def _cache_dir() -> Path:
-    if sys.platform == "darwin":
-        return Path.home() / "Library/Caches/organizer"
-    if os.name == "nt":
-        return Path(os.environ.get("LOCALAPPDATA", Path.home())) / "organizer/cache"
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "organizer"
+    return _user_dir("Caches", ("LOCALAPPDATA", "cache"), ("XDG_CACHE_HOME", ".cache"))
 
 
 _TRUE = ("1", "true", "yes", "on")
