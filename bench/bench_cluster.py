@@ -1,7 +1,7 @@
 """Clustering at scale, on synthetic libraries with planted truth.
 
-    python bench/bench_cluster.py [--sizes 100000 1000000] [--plain-size 20000]
-    python bench/bench_cluster.py --ann [--sizes 100000 1000000] [--rounds 3] [--libraries ...]
+    python -m bench.bench_cluster [--sizes 100000 1000000] [--plain-size 20000]
+    python -m bench.bench_cluster --ann [--sizes 100000 1000000] [--rounds 3] [--libraries ...]
 
 A library: ten years of days with bursts of photos (events), 30 % of GPS positions at one home spot,
 trips around the world, 20 % without GPS; 2 % of photos have 1-3 planted near copies (pHash and
@@ -24,17 +24,14 @@ import argparse
 import multiprocessing
 import os
 import resource
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from organizer.cluster import copies, duplicates, events, places, similar  # noqa: E402
+from organizer.cluster import copies, duplicates, events, places, similar
 
 GAP_S = 4 * 3600
 
@@ -142,7 +139,7 @@ def pair_scores(groups: list[tuple[int, ...]], labels: np.ndarray) -> tuple[floa
 
 def run_kind(kind: str, lib: dict[str, np.ndarray], queue: multiprocessing.Queue) -> None:
     if kind == "copies":  # its inputs (EXIF, thumbnails) are made before the clock starts
-        import dupes_scale
+        from bench import dupes_scale
 
         photos, pixels = dupes_scale.photos(lib)
         settings = copies.Settings(threads=multiprocessing.cpu_count())

@@ -1,6 +1,6 @@
 """The daemon under load: link latency, a large drop, and idle cost.
 
-    python bench/bench_daemon.py [--latency 200] [--drop 10000] [--drop-library 0] [--idle-library 100000]
+    python -m bench.bench_daemon [--latency 200] [--drop 10000] [--drop-library 0] [--idle-library 100000]
 
 1. Link latency: photos copied one at a time into a watched folder; for each, the time from the
    file being closed to its Timeline link being present. p50/p95 against the goal (settle + 5 s),
@@ -33,10 +33,8 @@ import numpy as np
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
 
-from conftest import make_jpeg  # noqa: E402
+from tests.conftest import make_jpeg
 
 SETTLE_S = 2.0
 

@@ -1,7 +1,7 @@
 """Duplicates as users mean them, measured on real photos: pair precision and recall, recall per
 kind of copy, and the look-alikes (burst frames, other shots of one scene) called duplicates.
 
-    python bench/bench_dupes.py [--library DIR] [--rounds 3] [--imagededup PYTHON | --no-imagededup]
+    python -m bench.bench_dupes [--library DIR] [--rounds 3] [--imagededup PYTHON | --no-imagededup]
 
 The library (bench/dupes_corpus.py) is built once into DIR from ../shared/corpora (or
 $ORGANIZER_CORPORA): every distinct real photo with 20 copies, bursts, same-scene shots, and
@@ -29,13 +29,11 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import dupes_corpus  # noqa: E402
-import dupes_features  # noqa: E402
+from bench import dupes_corpus
+from bench import dupes_features
 
-from organizer.cluster import copies, duplicates, keeper  # noqa: E402
+from organizer.cluster import copies, duplicates, keeper
 
 HERE = Path(__file__).resolve().parent
 

@@ -1,6 +1,6 @@
 """Every similar feature x method on labelled sets, side by side in one run.
 
-    python bench/bench_explore.py [--sims 0.5 0.6 0.7 0.8 0.9 0.95] [--scenes 20] [--skip-corpora]
+    python -m bench.bench_explore [--sims 0.5 0.6 0.7 0.8 0.9 0.95] [--scenes 20] [--skip-corpora]
 
 Sets: the corpora's `_truth/visual_groups.csv` (UKBench objects: copies, resizes, greys, flips,
 rotations; the skimage photos alone), and four synthetic scene sets made with organizer.demo:
@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import csv
 import statistics
-import sys
 import tempfile
 import time
 import tracemalloc
@@ -30,12 +29,11 @@ import numpy as np
 from PIL import Image, ImageOps
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
-from organizer import config as config_mod, demo, index, regroup  # noqa: E402
-from organizer.catalog import Catalog  # noqa: E402
-from organizer.cluster import methods  # noqa: E402
-from organizer.extract import decode, features, visual  # noqa: E402
+from organizer import config as config_mod, demo, index, regroup
+from organizer.catalog import Catalog
+from organizer.cluster import methods
+from organizer.extract import decode, features, visual
 
 CORPORA = ROOT.parent / "shared" / "corpora"
 FEATURES = ("cnn", "hog", "grey", "pca", "phash", "orb")

@@ -1,6 +1,6 @@
 """The gallery's pages at scale, side by side with publishing without them, in one run.
 
-    python bench/bench_gallery.py [--photos 100000] [--rounds 3]
+    python -m bench.bench_gallery [--photos 100000] [--rounds 3]
 
 A catalog of N photos (bench_publish's: bursts of ~30 in 300 cities over ten years, 70 %
 geotagged), each with a thumbnail in the cache, regrouped; then each round, in alternating order:
@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import shutil
 import statistics
-import sys
 import tempfile
 import time
 from datetime import datetime, timedelta
@@ -25,22 +24,19 @@ from unittest import mock
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from bench_publish import add_photos  # noqa: E402
+from bench.bench_publish import add_photos
 
-from organizer import config as config_mod  # noqa: E402
-from organizer import publish, regroup  # noqa: E402
-from organizer.catalog import Catalog  # noqa: E402
-from organizer.publish import site  # noqa: E402
-from organizer.publish.site import SiteReport  # noqa: E402
+from organizer import config as config_mod
+from organizer import publish, regroup
+from organizer.catalog import Catalog
+from organizer.publish import site
+from organizer.publish.site import SiteReport
 
 
 def give_thumbnails(catalog: Catalog, cache: Path) -> None:
     """A real (small) JPEG thumbnail file per photo, as the scan leaves in the cache."""
-    from conftest import jpeg_bytes
+    from tests.conftest import jpeg_bytes
 
     cache.mkdir(parents=True)
     data = jpeg_bytes((64, 48))

@@ -1,6 +1,6 @@
 """pHash + dHash: ours (extract/hashes.py, numpy only) against imagehash, side by side in one run.
 
-    python bench/bench_hashes.py [--rounds 5] [--corpora ../shared/corpora]
+    python -m bench.bench_hashes [--rounds 5] [--corpora ../shared/corpora]
 
 On the thumbnails a worker hashes (the real corpora's photos, reduced to 320 px as the indexer
 does; generated pictures when the corpora are absent): time per photo for both hashes, and
@@ -22,9 +22,8 @@ from pathlib import Path
 import imagehash
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from organizer.extract.hashes import perceptual, thumbnail  # noqa: E402
+from organizer.extract.hashes import perceptual, thumbnail
 
 CORPORA = Path(__file__).resolve().parent.parent.parent / "shared" / "corpora"
 THUMB = 320

@@ -1,6 +1,6 @@
 """Indexing speed, side by side in one run: ours against the floor and against the older tools' way.
 
-    python bench/bench_index.py [--photos 120] [--rescan-files 100000] [--rounds 3]
+    python -m bench.bench_index [--photos 120] [--rescan-files 100000] [--rounds 3]
 
 (a) floor: read + draft-decode each file, nothing else;
 (b) the older tools' way: full decode + imagehash.phash + exifread;
@@ -17,7 +17,6 @@ import io
 import os
 import shutil
 import statistics
-import sys
 import tempfile
 import time
 from multiprocessing import get_context
@@ -28,11 +27,10 @@ import imagehash
 import piexif
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from organizer import config as config_mod  # noqa: E402
-from organizer import index  # noqa: E402
-from organizer.catalog import Catalog  # noqa: E402
+from organizer import config as config_mod
+from organizer import index
+from organizer.catalog import Catalog
 
 CORPORA = Path(__file__).resolve().parent.parent.parent / "shared" / "corpora"
 
@@ -46,8 +44,7 @@ def sources() -> list[Image.Image]:
             if min(im.size) >= 200:
                 images.append(im.convert("RGB"))
     if not images:
-        sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-        from conftest import picture
+        from tests.conftest import picture
 
         images = [picture((800, 600), seed) for seed in range(10)]
     return images

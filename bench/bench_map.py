@@ -1,6 +1,6 @@
 """The map at scale: page size and time to interactive in headless Chromium, side by side.
 
-    python bench/bench_map.py [--photos 100000] [--rounds 3]
+    python -m bench.bench_map [--photos 100000] [--rounds 3]
 
 N geotagged photos (30 % at home, the rest over Europe, 300 events), two pages of them:
 (a) before: folium's FastMarkerCluster (Leaflet.markercluster) with the photos' table as JSON and
@@ -25,10 +25,9 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from organizer.publish import mapview, web  # noqa: E402
-from organizer.publish.site import copy_assets  # noqa: E402
+from organizer.publish import mapview, web
+from organizer.publish.site import copy_assets
 
 # the network off: every http(s) request goes to a proxy that is not there and fails at once
 # (intercepting requests in playwright instead cost each page a round trip per tile and thumbnail:

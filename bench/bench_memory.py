@@ -1,6 +1,6 @@
 """Peak memory (VmHWM) of one worker process per worst file, ours against today's way, side by side.
 
-    python bench/bench_memory.py [--keep DIR]
+    python -m bench.bench_memory [--keep DIR]
 
 Each measurement is a fresh process that imports everything first (its baseline VmHWM is printed
 too), then extracts one file: ours = extract.extract_file (sniff, bounded reads, reduced decodes);
@@ -20,7 +20,6 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "bench"))
 CORPORA = ROOT.parent / "shared" / "corpora"
 
 
@@ -64,7 +63,7 @@ def child(mode: str, path: str) -> None:
 def make_files(folder: Path) -> dict[str, Path]:
     from PIL import Image
 
-    from bench_readers import make_clip
+    from bench.bench_readers import make_clip
 
     files: dict[str, Path] = {}
     png = folder / "13000x13000.png"
@@ -85,7 +84,7 @@ def make_files(folder: Path) -> dict[str, Path]:
 
 
 def measure(mode: str, path: Path) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--child", mode, str(path)], capture_output=True, text=True,
+    out = subprocess.run([sys.executable, "-m", "bench.bench_memory", "--child", mode, str(path)], capture_output=True, text=True,
                          cwd=ROOT, timeout=600)
     try:
         return json.loads(out.stdout.strip().splitlines()[-1])
@@ -99,7 +98,6 @@ def main() -> None:
     parser.add_argument("--keep")
     args = parser.parse_args()
     if args.child:
-        sys.path.insert(0, str(ROOT))
         child(*args.child)
         return
     folder = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="bench-memory-"))

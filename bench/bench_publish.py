@@ -1,6 +1,6 @@
 """The daemon's quick album update on a large library, side by side in one run.
 
-    python bench/bench_publish.py [--photos 100000] [--new 20] [--rounds 5]
+    python -m bench.bench_publish [--photos 100000] [--new 20] [--rounds 5]
 
 A catalog of N photos (ten years of bursts in 300 cities, 70 % geotagged, a few duplicates),
 grouped by `regroup` and published once in full. Then, each round, `--new` photos arrive in one
@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import sys
 import tempfile
 import time
 from datetime import datetime, timedelta
@@ -27,14 +26,12 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from organizer import config as config_mod  # noqa: E402
-from organizer import publish, regroup  # noqa: E402
-from organizer.catalog import Catalog  # noqa: E402
+from organizer import config as config_mod
+from organizer import publish, regroup
+from organizer.catalog import Catalog
 
-from conftest import add_photo  # noqa: E402
+from tests.conftest import add_photo
 
 START = datetime(2015, 1, 1)
 

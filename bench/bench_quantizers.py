@@ -1,7 +1,7 @@
 """The hand-written QDQ quantizer (organizer/extract/model/onnxgraph.py) against onnxruntime's own
 `quantize_static`, side by side in one run.
 
-    python bench/bench_quantizers.py [--rounds 100] [--repeats 5] [--calibration-photos 200]
+    python -m bench.bench_quantizers [--rounds 100] [--repeats 5] [--calibration-photos 200]
 
 Both quantize the same float32 graph (batch-norm folded, uint8 RGBX input) and calibrate on the
 same photos: the ones bench_vectors.py uses (../shared/corpora outside B_skimage-data, decoded as
@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from bench_vectors import SKIMAGE, calibration_pixels, quality
+from bench.bench_vectors import SKIMAGE, calibration_pixels, quality
 
 from organizer.extract import vectors
 from organizer.extract.model import cache, onnxgraph, pth

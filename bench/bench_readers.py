@@ -1,6 +1,6 @@
 """Per-file cost of the readers, side by side in one run, medians over the rounds.
 
-    python bench/bench_readers.py [--photos 20] [--rounds 3]
+    python -m bench.bench_readers [--photos 20] [--rounds 3]
 
 (a) 12 MP JPEGs with camera EXIF, XMP and IPTC: the draft-decode floor (read + DCT-scaled decode,
 as bench_index measures it) against extract_file with vectors off (digest, every metadata reader,
@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import io
 import statistics
-import sys
 import tempfile
 import time
 from datetime import datetime
@@ -27,11 +26,9 @@ import piexif
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
 
-from organizer import extract  # noqa: E402
-from organizer.extract import evidence  # noqa: E402
+from organizer import extract
+from organizer.extract import evidence
 
 CORPORA = ROOT.parent / "shared" / "corpora"
 XMP = (b"http://ns.adobe.com/xap/1.0/\x00<x:xmpmeta xmlns:x='adobe:ns:meta/'><rdf:RDF "
@@ -42,7 +39,7 @@ XMP = (b"http://ns.adobe.com/xap/1.0/\x00<x:xmpmeta xmlns:x='adobe:ns:meta/'><rd
 
 
 def make_jpegs(folder: Path, count: int) -> list[Path]:
-    from conftest import gps_ifd
+    from tests.conftest import gps_ifd
 
     base = Image.effect_noise((500, 375), 40).convert("RGB").resize((4000, 3000), Image.Resampling.BICUBIC)
     paths = []

@@ -1,6 +1,6 @@
 """`organizer similar FILE` on a large catalog: memory and time, ours against the plain way.
 
-    python bench/bench_similar.py [--photos 100000] [--rounds 3]
+    python -m bench.bench_similar [--photos 100000] [--rounds 3]
 
 A catalog of N photos with 1280-d float16 vectors (random, plus planted near copies). Each query
 runs in a fresh process (spawn), side by side:
@@ -15,23 +15,20 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from organizer import config as config_mod  # noqa: E402
-from organizer import regroup  # noqa: E402
-from organizer.catalog import Catalog  # noqa: E402
-from organizer.cluster import similar  # noqa: E402
-from organizer.extract import vectors  # noqa: E402
+from organizer import config as config_mod
+from organizer import regroup
+from organizer.catalog import Catalog
+from organizer.cluster import similar
+from organizer.extract import vectors
 
-from conftest import add_photo  # noqa: E402
+from tests.conftest import add_photo
 
 K = 10
 

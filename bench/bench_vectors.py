@@ -1,6 +1,6 @@
 """The built-in model in int8 against float32, side by side in one run, and the int8 calibration.
 
-    python bench/bench_vectors.py [--rounds 200] [--write]
+    python -m bench.bench_vectors [--rounds 200] [--write]
 
 Calibration: the float32 graph runs on real photos of ../shared/corpora, every folder except
 B_skimage-data (kept out to judge quality), decoded as the indexer decodes them; the range of each
@@ -26,13 +26,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from organizer.extract import decode, vectors  # noqa: E402
-from organizer.extract.model import cache, onnxgraph, pth  # noqa: E402
+from organizer.extract import decode, vectors
+from organizer.extract.model import cache, onnxgraph, pth
 
-from test_vectors import separation, variant_vectors  # noqa: E402
+from tests.vectorkit import separation, variant_vectors
 
 CORPORA = Path(__file__).resolve().parent.parent.parent / "shared" / "corpora"
 SKIMAGE = CORPORA / "B_skimage-data"

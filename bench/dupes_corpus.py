@@ -1,7 +1,7 @@
 """The duplicates benchmark's library: real photos, the copies a real library holds, and the photos
 that look alike but are not copies (burst frames, other shots of one scene), with the truth.
 
-    python bench/dupes_corpus.py OUT_DIR        (bench/bench_dupes.py calls build())
+    python -m bench.dupes_corpus OUT_DIR        (bench/bench_dupes.py calls build())
 
 Every source photo of `../shared/corpora` (or $ORGANIZER_CORPORA; decodable, at least 256 px on the short side, not
 near-uniform, no two within pHash 12 of each other) gets the TRANSFORMS below, each a file in OUT_DIR

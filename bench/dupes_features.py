@@ -7,7 +7,6 @@ from __future__ import annotations
 import csv
 import io
 import pickle
-import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,10 +14,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from organizer.cluster.verify import Capture  # noqa: E402
-from organizer.extract import decode, dupefeatures, hashes, metadata, vectors  # noqa: E402
+from organizer.cluster.verify import Capture
+from organizer.extract import decode, dupefeatures, hashes, metadata, vectors
 
 CACHE_VERSION = (2, dupefeatures.FEATURES_VERSION)
 

@@ -197,34 +197,54 @@ class Indexer:
         ones are marked missing, changed or new files are extracted. `root_of` maps a path to its
         root, or None when it is not under an online root (then it is left alone). The walker's
         rules apply: what a scan would skip, an update skips."""
-        catalog = self.catalog
         started = time.monotonic()
         report = Report()
         seen = now_iso()
-        candidates = list(changed)
-        with catalog.transaction():
-            for src, dst in moved:
-                root = root_of(dst)
-                if root is None:
-                    continue
-                if os.path.isdir(dst) and not os.path.islink(dst):
-                    ids = catalog.move_tree(src, dst, root, seen)
-                    report.moved += len(ids)
-                elif catalog.files.get(src) is not None and not self.walker.skips(dst, root):
-                    ids = [catalog.move_file(src, dst, root, seen)]
-                    report.moved += 1
-                elif catalog.files.get(src) is not None:  # moved somewhere skipped (the recycle bin)
-                    ids = catalog.mark_missing_under(src, seen)
-                    report.missing += len(ids)
-                else:  # moved in from outside the roots: a new file
-                    candidates.append(dst)
-                    ids = []
-                report.touched += [i for i in ids if i is not None]
+        with self.catalog.transaction():
+            arrived = self._moved(root_of, moved, seen, report)
             for path in gone:
                 if root_of(path) is not None:
-                    ids = catalog.mark_missing_under(path, seen)
-                    report.missing += len(ids)
-                    report.touched += [i for i in ids if i is not None]
+                    self._touch_missing(self.catalog.mark_missing_under(path, seen), report)
+        todo = self._changed(root_of, [*changed, *arrived], seen, report)
+        self._extract(todo, (), report, None, should_stop, self._sidecars_near([e.path for _, e in todo]))
+        if report.missing:
+            with self.catalog.transaction():
+                self._drop_orphans()
+        report.summary_warning()
+        report.seconds = round(time.monotonic() - started, 3)
+        return report
+
+    def _moved(self, root_of: Callable[[str], str | None], moved: Sequence[tuple[str, str]], seen: str,
+               report: Report) -> list[str]:
+        """Move the rows of moved files and folders; returns the files that moved in from outside."""
+        catalog, arrived = self.catalog, []
+        for src, dst in moved:
+            root = root_of(dst)
+            if root is None:
+                continue
+            if os.path.isdir(dst) and not os.path.islink(dst):
+                ids = catalog.move_tree(src, dst, root, seen)
+                report.moved += len(ids)
+            elif catalog.files.get(src) is not None and not self.walker.skips(dst, root):
+                ids = [catalog.move_file(src, dst, root, seen)]
+                report.moved += 1
+            elif catalog.files.get(src) is not None:  # moved somewhere skipped (the recycle bin)
+                self._touch_missing(catalog.mark_missing_under(src, seen), report)
+                ids = []
+            else:  # moved in from outside the roots: a new file
+                arrived.append(dst)
+                ids = []
+            report.touched += [i for i in ids if i is not None]
+        return arrived
+
+    @staticmethod
+    def _touch_missing(ids: list[int | None], report: Report) -> None:
+        report.missing += len(ids)
+        report.touched += [i for i in ids if i is not None]
+
+    def _changed(self, root_of: Callable[[str], str | None], candidates: list[str], seen: str,
+                 report: Report) -> list[tuple[str, Entry]]:
+        """Stat each changed path once and compare it with its row: what must be extracted."""
         todo = []
         for path in dict.fromkeys(candidates):
             root = root_of(path)
@@ -237,24 +257,18 @@ class Indexer:
             if not os.path.isfile(path):
                 continue
             entry = Entry.of(path, st)
-            row = catalog.files.get(path)
+            row = self.catalog.files.get(path)
             report.seen += 1
             verdict = "read" if row is None else compare(row, entry, extract.EXTRACTOR_VERSION)
             if verdict == "unchanged":
                 report.unchanged += 1
             elif verdict == "restat":
-                with catalog.transaction():
-                    catalog.files.restat(path, entry.stat, seen)
+                with self.catalog.transaction():
+                    self.catalog.files.restat(path, entry.stat, seen)
                 report.restat += 1
             else:
                 todo.append((root, entry))
-        self._extract(todo, (), report, None, should_stop, self._sidecars_near([e.path for _, e in todo]))
-        if report.missing:
-            with catalog.transaction():
-                self._drop_orphans()
-        report.summary_warning()
-        report.seconds = round(time.monotonic() - started, 3)
-        return report
+        return todo
 
     def _drop_orphans(self) -> None:
         for thumb in self.catalog.photos.drop_orphans():

@@ -123,44 +123,12 @@ def _worker_main(conn: multiprocessing.connection.Connection, settings: WorkerSe
 def process_file(task: Task, settings: WorkerSettings, lookup: PhotoStore, model: vectors.Model | None) -> Outcome:
     """Sniff one file, look its digest up, and extract it unless its content is already
     catalogued. Images are read once, whole, under `max_bytes`; videos and RAW files are streamed."""
-    name = os.path.basename(task.path)
+    src = _open(task, settings)
+    if isinstance(src, Outcome):
+        return src
     options = extract.Options(THUMB_SIZE, settings.max_bytes, settings.max_megapixels, features=settings.features)
-    try:
-        size = task.size if task.size is not None else os.path.getsize(task.path)
-        if size == 0:
-            if source.expected_kind(name):
-                return Outcome(task.path, "error", message="empty file")
-            return Outcome(task.path, "ignored", format="empty")
-        src = extract.open_file(task.path, settings.max_bytes)
-    except FileNotFoundError:
-        return Outcome(task.path, "vanished")
-    except extract.TooLarge as exc:
-        return Outcome(task.path, "error", message=str(exc))
-    except extract.NotMedia as exc:
-        kind = decode.unsupported(exc.head)
-        if kind is not None:
-            return Outcome(task.path, "unsupported", format=kind)
-        if source.expected_kind(name):
-            return Outcome(task.path, "error", message=str(exc))
-        return Outcome(task.path, "ignored")
-    except OSError as exc:
-        return Outcome(task.path, "error", message=f"cannot read: {exc.strerror or exc}")
-    if task.photo_id is not None and task.refresh in (("metadata",), ("all",)):  # newer readers, or a sidecar
-        try:
-            facts = extract.extract_source(src, task.mtime, datetime.now(),
-                                           replace(options, pixels=task.refresh == ("all",)), task.sidecars, model)
-        except Exception as exc:
-            return Outcome(task.path, "error", message=_describe(exc), photo_id=task.photo_id)
-        thumb = _write_thumb(settings, facts) if facts.thumbnail is not None else None
-        return Outcome(task.path, "refresh", facts=facts, thumb=thumb, photo_id=task.photo_id)
     if task.photo_id is not None:
-        wanted = {name: settings.features[name] for name in task.refresh if name in settings.features}
-        try:
-            vector, computed = extract.refresh(src, replace(options, features=wanted),
-                                               model if "cnn" in task.refresh else None)
-        except Exception as exc:  # this photo's refresh fails, nothing else
-            return Outcome(task.path, "error", message=_describe(exc), photo_id=task.photo_id)
-        return Outcome(task.path, "refresh", vector=vector, photo_id=task.photo_id, features=computed)
+        return _refresh(task, src, settings, options, model)
     try:
         digest = src.digest()
     except OSError as exc:
@@ -177,6 +145,52 @@ def process_file(task: Task, settings: WorkerSettings, lookup: PhotoStore, model
                        format=src.format)
     return Outcome(task.path, "photo", digest=digest, facts=facts, thumb=_write_thumb(settings, facts),
                    format=src.format)
+
+
+def _open(task: Task, settings: WorkerSettings) -> source.Source | Outcome:
+    """The sniffed file, or the outcome of a file that is empty, gone, too large or not media."""
+    name = os.path.basename(task.path)
+    try:
+        size = task.size if task.size is not None else os.path.getsize(task.path)
+        if size == 0:
+            if source.expected_kind(name):
+                return Outcome(task.path, "error", message="empty file")
+            return Outcome(task.path, "ignored", format="empty")
+        return extract.open_file(task.path, settings.max_bytes)
+    except FileNotFoundError:
+        return Outcome(task.path, "vanished")
+    except extract.TooLarge as exc:
+        return Outcome(task.path, "error", message=str(exc))
+    except extract.NotMedia as exc:
+        kind = decode.unsupported(exc.head)
+        if kind is not None:
+            return Outcome(task.path, "unsupported", format=kind)
+        if source.expected_kind(name):
+            return Outcome(task.path, "error", message=str(exc))
+        return Outcome(task.path, "ignored")
+    except OSError as exc:
+        return Outcome(task.path, "error", message=f"cannot read: {exc.strerror or exc}")
+
+
+def _refresh(task: Task, src: source.Source, settings: WorkerSettings, options: extract.Options,
+             model: vectors.Model | None) -> Outcome:
+    """A catalogued photo brought up to date: its metadata read again (newer readers, or a
+    changed sidecar; with "all", its pixels too), or only the features it lacks."""
+    if task.refresh in (("metadata",), ("all",)):
+        try:
+            facts = extract.extract_source(src, task.mtime, datetime.now(),
+                                           replace(options, pixels=task.refresh == ("all",)), task.sidecars, model)
+        except Exception as exc:
+            return Outcome(task.path, "error", message=_describe(exc), photo_id=task.photo_id)
+        thumb = _write_thumb(settings, facts) if facts.thumbnail is not None else None
+        return Outcome(task.path, "refresh", facts=facts, thumb=thumb, photo_id=task.photo_id)
+    wanted = {name: settings.features[name] for name in task.refresh if name in settings.features}
+    try:
+        vector, computed = extract.refresh(src, replace(options, features=wanted),
+                                           model if "cnn" in task.refresh else None)
+    except Exception as exc:  # this photo's refresh fails, nothing else
+        return Outcome(task.path, "error", message=_describe(exc), photo_id=task.photo_id)
+    return Outcome(task.path, "refresh", vector=vector, photo_id=task.photo_id, features=computed)
 
 
 def _write_thumb(settings: WorkerSettings, facts: extract.Facts) -> str | None:

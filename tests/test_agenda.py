@@ -11,7 +11,7 @@ from pathlib import Path
 
 from organizer import config as config_mod
 from organizer.catalog import Catalog
-from organizer.config import trigger
+from organizer.config_load import trigger
 from organizer.daemon.agenda import QUICK_EVERY_S, Agenda
 from organizer.daemon.service import Service
 from organizer.daemon.systemd import Notifier

@@ -43,7 +43,7 @@ def test_cluster_finds_events_places_and_duplicates_and_keeps_identity(
     root = library(tmp_path)
     run.json("scan", str(root))
     report = run.json("cluster")
-    assert report["groups"] == {"event": 2, "place": 2, "duplicate": 2, "person": 0}  # generated blobs: no faces
+    assert report["groups"] == {"event": 2, "place": 2, "duplicate": 2}
     assert report["photos"] == 9
     status = run.json("status")
     assert (status["events"], status["places"], status["duplicate_groups"]) == (2, 2, 2)

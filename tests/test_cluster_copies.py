@@ -294,3 +294,16 @@ def test_the_registered_feature_is_the_packed_features() -> None:
     stored = dupefeatures.FEATURE.compute(shot, {})
     assert dupefeatures.FEATURE.name == "duplicates"
     assert dupefeatures.DupeFeatures.unpack(stored).phash == dupefeatures.features(shot).phash
+
+
+def test_an_alignment_on_chance_matches_is_no_evidence_of_two_captures() -> None:
+    """A copy turned 30 degrees against a resized copy of the same photo: RANSAC can fit a few
+    chance matches at a wrong scale, after which almost nothing agrees. That says the alignment is
+    wrong, not that these are two captures; an aligned burst frame, which does disagree, stays
+    DIFFERENT. (On the corpora such a verdict split ukbench00120's copies by the order of ids.)"""
+    judge = copies._Verifier(Library().photos(None), lambda ids: [], copies.Settings(), {})
+    chance = verify.Match(21, 8, 1.21, 1.23, -31.7, 0.70, 0.91, 0.027, 183, 320, 300)
+    burst = verify.Match(140, 3, 0.4, 1.0, 0.1, 0.99, 0.99, 0.45, 250, 320, 320)
+    assert judge._outcome(chance) == copies.UNSURE
+    assert judge._outcome(burst) == copies.DIFFERENT
+    judge.close()

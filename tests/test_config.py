@@ -5,12 +5,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import sys
+from importlib import resources
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
-from organizer import config
+from organizer import config, config_load
 from organizer.cli import cli
 from organizer.errors import ConfigError
 
@@ -49,7 +50,7 @@ def test_env_names_the_config_file(tmp_path: Path) -> None:
 
 
 def test_user_config_file_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    user = config.user_config_path()
+    user = config_load.user_config_path()
     user.parent.mkdir(parents=True)
     write(user, "[scan]\nworkers = 2\n")
     cfg = config.load(env={})
@@ -90,7 +91,11 @@ def test_missing_explicit_file(tmp_path: Path) -> None:
 
 
 def test_example_config_lists_every_key_with_its_default() -> None:
-    example = ROOT / "config.example.toml"
+    """The packaged copy (what `organizer config --example` prints; the repository's
+    config.example.toml is a link to it) against the dataclasses' keys and defaults."""
+    example = Path(str(resources.files("organizer").joinpath("config.example.toml")))
+    assert (ROOT / "config.example.toml").resolve() == example.resolve()
+    assert config_load.example() == example.read_text()
     data = tomllib.loads(example.read_text())
     listed = {f"{s}.{k}" for s, table in data.items() for k in table}
     assert listed == set(config.all_keys())
@@ -103,6 +108,15 @@ def test_example_config_lists_every_key_with_its_default() -> None:
         name = key.split(".", 1)[1]
         before = text.split(f"\n{name} = ", 1)[0].rstrip().splitlines()[-1]
         assert before.startswith("#"), key
+
+
+def test_cli_config_example_prints_the_packaged_defaults(tmp_path: Path) -> None:
+    bad = write(tmp_path / "bad.toml", "[scan]\nworkers = 'x'\n")  # --example needs no valid config
+    result = CliRunner().invoke(cli, ["--config", str(bad), "config", "--example"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert result.stdout == config_load.example()
+    started = write(tmp_path / "started.toml", result.stdout)
+    assert config.load(started, env={}).scan == config.load(env={}).scan
 
 
 def test_cli_config_shows_sources_and_bad_config_exits_1(tmp_path: Path) -> None:

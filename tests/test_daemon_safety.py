@@ -139,7 +139,7 @@ def test_a_full_catalog_disk_is_a_warning_and_a_retry(tmp_path: Path, daemon) ->
         d.catalog = state / "catalog.db"
         d.start()
         filler = state / "filler"
-        with open(filler, "wb") as fh:  # fill the disk
+        with open(filler, "wb", buffering=0) as fh:  # fill the disk (unbuffered: nothing left to flush at close)
             try:
                 while True:
                     fh.write(b"\0" * 65536)

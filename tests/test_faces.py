@@ -87,16 +87,20 @@ def test_faces_on_without_the_extra_is_a_clear_error(monkeypatch: pytest.MonkeyP
 
     from organizer import config
 
-    assert "faces" in features.wanted(config.load(env={}))  # auto, with the extra installed
+    auto = {"faces.enabled": ("auto", "test")}
+    assert "faces" not in features.wanted(config.load(env={}))  # off by default
+    assert "faces" in features.wanted(config.load(env={}, overrides=auto))  # auto, with the extra installed
     monkeypatch.setitem(sys.modules, "dlib", None)  # as if dlib-bin were not installed
     monkeypatch.delitem(sys.modules, "organizer.extract.faces")
     cfg = config.load(env={}, overrides={"faces.enabled": ("on", "test")})
     with pytest.raises(features.MissingExtra, match=r"pip install 'organizer\[faces\]'"):
         features.wanted(cfg)
-    assert "faces" not in features.wanted(config.load(env={}))  # auto: off without it
+    assert "faces" not in features.wanted(config.load(env={}, overrides=auto))  # auto: off without it
 
 
-def test_people_albums_are_named_and_keep_their_name(truth: list, tmp_path: Path) -> None:
+def test_people_albums_are_named_and_keep_their_name(truth: list, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ORGANIZER_FACES_ENABLED", "on")
     root, out = tmp_path / "photos", tmp_path / "albums"
     for name, files in ONE_PERSON.items():
         for f in files:
@@ -137,7 +141,7 @@ def test_a_library_scanned_without_faces_gets_them_in_the_idle_refresh(truth: li
     base = {"catalog.path": (str(tmp_path / "catalog.db"), "test"), "scan.roots": ([str(root)], "test"),
             "scan.inline": (True, "test")}
     off = config.load(env={}, overrides={**base, "faces.enabled": ("off", "test")})
-    on = config.load(env={}, overrides=base)
+    on = config.load(env={}, overrides={**base, "faces.enabled": ("on", "test")})
     with Catalog(off.catalog.path) as catalog:
         index.index(catalog, off, [str(root)])
         version = features.version("faces", features.wanted(on)["faces"])

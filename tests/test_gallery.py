@@ -118,6 +118,8 @@ def test_any_event_place_or_month_is_two_clicks_away(library, browser, size: tup
     _, out = library
     tab = Tab(browser, out.as_uri(), *size)
     page = tab.open("index.html")
+    for box in (t.bounding_box() for t in page.locator(".tabs a").all()):  # every tab in sight, none scrolled off
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= size[0]
     titles = {}
     counts = {kind: page.locator(f"section[data-title={kind}] .card").count() for kind in ["Events", "Places", "Timeline"]}
     for kind, count in counts.items():

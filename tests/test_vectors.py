@@ -3,23 +3,22 @@
 from __future__ import annotations
 
 import io
-import itertools
 import os
 import pickle
 import struct
 import subprocess
 import sys
-from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image, ImageEnhance, ImageOps
+from PIL import Image
 
-from organizer.extract import extract, vectors
+from organizer.extract import vectors
 from organizer.extract.model import cache, onnxgraph, pth
 
 from conftest import CORPORA, Cli, add_photo, make_jpeg, organizer_subprocess, picture as make_picture
+from vectorkit import separation, variant_vectors
 
 SKIMAGE = CORPORA / "B_skimage-data"
 needs_corpora = pytest.mark.skipif(not SKIMAGE.is_dir(), reason="../shared/corpora is not present")
@@ -120,51 +119,6 @@ def test_int8_graph_follows_float32(tmp_path: Path) -> None:
         cache.int8_ranges(other)
     with pytest.raises(vectors.ModelError, match="unreadable int8 ranges"):
         cache.int8_ranges(tmp_path / "missing.json")
-
-
-def _variants(img: Image.Image) -> list[bytes]:
-    w, h = img.size
-
-    def crop(f: float) -> Image.Image:
-        cw, ch = int(w * f), int(h * f)
-        return img.crop(((w - cw) // 2, (h - ch) // 2, (w - cw) // 2 + cw, (h - ch) // 2 + ch))
-
-    def png(im: Image.Image) -> bytes:
-        out = io.BytesIO()
-        im.save(out, "PNG")
-        return out.getvalue()
-
-    q25 = io.BytesIO()
-    img.save(q25, "JPEG", quality=25)
-    return [png(crop(0.8)), png(crop(0.6)), png(img.resize((w // 2, h // 2))), png(ImageOps.mirror(img)),
-            q25.getvalue(), png(ImageEnhance.Brightness(img).enhance(1.4))]
-
-
-def variant_vectors(model: vectors.Model) -> tuple[list[str], np.ndarray]:
-    """Each B_skimage-data photo's six variants through the real pipeline: their sources and vectors."""
-    sources, vecs = [], []
-    for path in sorted(SKIMAGE.iterdir()):
-        # the stereo pair is one scene (visual_groups.csv: skimage_stereo_motorcycle)
-        source = "motorcycle" if path.name.startswith("motorcycle") else path.name
-        with Image.open(path) as im:
-            img = im.convert("RGB")
-        for data in _variants(img):
-            facts = extract(data, path.name, 0.0, datetime.now(), model=model)
-            vecs.append(np.frombuffer(facts.vector, dtype=np.float16).astype(np.float32))
-            sources.append(source)
-    return sources, np.stack(vecs)
-
-
-def separation(sources: list[str], matrix: np.ndarray) -> tuple[int, float, float]:
-    """How many nearest neighbours share their source; the lowest same-source and the highest
-    different-source cosine."""
-    sim = matrix @ matrix.T
-    np.fill_diagonal(sim, -np.inf)
-    right = sum(sources[int(j)] == sources[i] for i, j in enumerate(sim.argmax(axis=1)))
-    pairs = list(itertools.combinations(range(len(sources)), 2))
-    same = min(sim[i, j] for i, j in pairs if sources[i] == sources[j])
-    other = max(sim[i, j] for i, j in pairs if sources[i] != sources[j])
-    return right, float(same), float(other)
 
 
 @needs_corpora

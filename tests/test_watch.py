@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from organizer.config import trigger
+from organizer.config_load import trigger
 from organizer.daemon.systemd import Notifier
 from organizer.daemon.watch import Change, OverflowAlarm, Settler, Watchers, mount_type, needs_polling
 

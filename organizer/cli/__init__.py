@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from organizer import __version__, config as config_mod
+from organizer import __version__, config as config_mod, config_load
 from organizer.catalog import Catalog
 from organizer.catalog.paths import unshown
 from organizer.errors import OrganizerError
@@ -138,7 +138,7 @@ def output_override(output: str | None) -> dict[str, tuple[Any, str]]:
 def file_argument(catalog: Catalog, text: str) -> str:
     """The catalogued path a command-line FILE names: the path itself, a link from the album tree
     (followed to the photo it points to), or a path as organizer shows it (`caf\\xe9.jpg`)."""
-    path = config_mod.normal_path(text)
+    path = config_load.normal_path(text)
     seen = {path}
     while catalog.files.get(path) is None and os.path.islink(path):
         path = os.path.normpath(os.path.join(os.path.dirname(path), os.readlink(path)))
@@ -146,7 +146,7 @@ def file_argument(catalog: Catalog, text: str) -> str:
             break
         seen.add(path)
     if catalog.files.get(path) is None and "\\x" in text:
-        escaped = config_mod.normal_path(unshown(text))
+        escaped = config_load.normal_path(unshown(text))
         if catalog.files.get(escaped) is not None:
             return escaped
     return path

@@ -6,6 +6,7 @@ import json
 
 import click
 
+from organizer import config_load
 from organizer.catalog import shown
 from organizer.cli import Globals, cli, file_argument, json_option, print_json, reports
 
@@ -133,9 +134,14 @@ def errors(g: Globals, as_json: bool) -> None:
 
 @cli.command(name="config")
 @json_option
+@click.option("--example", is_flag=True, help="Print the commented default configuration (every key, its "
+              "default and what it does), to start a config file from.")
 @click.pass_obj
-def show_config(g: Globals, as_json: bool) -> None:
+def show_config(g: Globals, as_json: bool, example: bool) -> None:
     """The effective configuration, each value with where it came from."""
+    if example:
+        click.echo(config_load.example(), nl=False)
+        return
     cfg = g.config()
     rows = [{"key": k, "value": v, "source": s} for k, v, s in cfg.effective()]
     if as_json:

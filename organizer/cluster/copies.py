@@ -49,6 +49,9 @@ class Settings:
     neighbours: int = 10
     agreement: float = 0.88  # SAME: share of textured cells whose pixels agree after alignment
     disagreement: float = 0.6  # DIFFERENT: agreement below this
+    # ... but not below this: so little agrees that the alignment, not the photos, is wrong (RANSAC
+    # fitted a few chance matches; another capture aligned still agrees over most of the frame)
+    misaligned: float = 0.25
     moved: int = 8  # SAME needs fewer matches than this moving together off the alignment
     min_inliers: int = 15
     min_cells: int = 30  # SAME needs at least this many textured cells to judge by
@@ -200,7 +203,7 @@ class _Verifier:
 
     def _outcome(self, found: verify.Match) -> float:
         s = self.settings
-        if found.agreement is None or 0 <= found.inliers < s.min_inliers:
+        if found.agreement is None or 0 <= found.inliers < s.min_inliers or found.agreement < s.misaligned:
             return UNSURE  # no alignment: the pixels cannot tell (too little overlap, too small)
         if found.agreement < s.disagreement or found.moved >= 2 * s.moved:
             return DIFFERENT  # aligned, yet much of it changed or moved: another capture

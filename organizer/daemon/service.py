@@ -4,7 +4,6 @@ enqueue; no job's failure ends the daemon (it is logged, and retried where that 
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import os
 import queue
@@ -20,8 +19,10 @@ from typing import Any
 from organizer import publish as publisher
 from organizer import regroup, workflow
 from organizer.catalog import Catalog
-from organizer.config import Config, trigger
+from organizer.config import Config
+from organizer.config_load import trigger
 from organizer.daemon.agenda import Agenda
+from organizer.daemon.locks import hold
 from organizer.daemon.systemd import Notifier
 from organizer.daemon.watch import Change, OverflowAlarm, Settler, Watchers
 from organizer.errors import CatalogError, OrganizerError, OutputError
@@ -52,27 +53,6 @@ class RunStats:
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
-
-
-class AlreadyRunning(OrganizerError):
-    pass
-
-
-def _hold(path: str, what: str) -> int:
-    """An exclusive lock on `path` for this daemon's life, holding its pid; AlreadyRunning when
-    another process has it."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        pid = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
-        os.close(fd)
-        raise AlreadyRunning(f"organizer is already running for this {what} (pid {pid}); stop it first") from None
-    except OSError:  # no locks on this file system: go on unguarded
-        pass
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-    return fd
 
 
 class Service:
@@ -109,7 +89,7 @@ class Service:
         config = self.config
         workflow.preflight(config, output=True)
         os.makedirs(os.path.dirname(config.catalog.path), exist_ok=True)
-        held = _hold(f"{config.catalog.path}.daemon.lock", "catalog")
+        held = hold(f"{config.catalog.path}.daemon.lock", "catalog")
         self._output_lock: int | None = None
         try:
             with Catalog(config.catalog.path) as catalog:
@@ -131,7 +111,7 @@ class Service:
             return
         try:
             root.mkdir(parents=True, exist_ok=True)
-            self._output_lock = _hold(str(root / DAEMON_LOCK), "album folder")
+            self._output_lock = hold(str(root / DAEMON_LOCK), "album folder")
         except OSError as exc:
             log.warning("%s: cannot hold the album folder (%s); going on", root, exc.strerror)
 

@@ -85,34 +85,20 @@ def publish(catalog: Catalog, config: Config, output: str | None = None, with_ma
         report = PublishReport(output=out)
         quick = touched is not None and not verify
         src = touched_by(catalog, out, touched, ctx) if quick and touched is not None else whole(catalog)
-        albums = plan(src, ctx)
-        recorded = catalog.albums.digests(out)
-        previous = catalog.albums.paths_by_group(out)
-        if quick:  # names as last published: new names wait for the full publish
-            albums = {previous.get((a.kind, a.key), path) if a.key is not None else path: a
-                      for path, a in albums.items()}
-            scope = {path for path, _, _ in catalog.albums.holding(out, touched or ())} | set(albums)
-            gone = {path for path in scope if path in recorded} - set(albums)
-            renames: dict[str, str] = {}
-        else:
-            gone = set(recorded) - set(albums)
-            renames = {path: previous[(a.kind, a.key)] for path, a in albums.items()
-                       if a.key is not None and previous.get((a.kind, a.key), path) != path}
-        digests = {path: a.digest() for path, a in albums.items()}
-        changed = set(albums) if verify else {path for path in albums if recorded.get(path) != digests[path]}
-        write = changed | set(renames) | (set(albums) - tree.managed)  # and any the tree lost (its marker gone)
-        ours = catalog.albums.links(out, None if verify else write | gone | set(renames.values()))
+        d = _delta(catalog, out, plan(src, ctx), touched if quick else None, verify, tree.managed)
+        albums, write, gone = d.albums, d.write, d.gone
+        ours = catalog.albums.links(out, None if verify else write | gone | set(d.renames.values()))
         inside = _under(catalog.files.roots())
         result = tree.apply({path: albums[path].links() for path in write}, keep=set(albums) - write, ours=ours,
-                            fallback=lambda rel, name, text: inside(str(root / rel), text), renames=renames,
+                            fallback=lambda rel, name, text: inside(str(root / rel), text), renames=d.renames,
                             remove=gone if quick else None)
         _report(report, result, albums)
         # what to record again: changed digests, folders written, and albums with no link record
         # yet (a catalog from before links were recorded; ours is loaded for every album in a full
         # publish); failed and unsafe albums keep their old record, so they are tried again
-        stale = ({p for p in albums if recorded.get(p) != digests[p]} | result.changed
+        stale = ({p for p in albums if d.recorded.get(p) != d.digests[p]} | result.changed
                  | {p for p in (albums if verify else write) if p not in ours}) - set(result.failed) - set(result.unsafe)
-        _record(catalog, out, albums, digests, result.links, ours, stale, gone)
+        _record(catalog, out, albums, d.digests, result.links, ours, stale, gone)
         pages = site.build(tree, catalog, config, albums, src.photos, None if verify else write | gone, with_map)
         report.gallery, report.pages_written = pages.gallery, pages.pages_written
         report.map, report.map_photos, report.unsafe = pages.map, pages.map_photos, report.unsafe + pages.unsafe
@@ -125,6 +111,43 @@ def publish(catalog: Catalog, config: Config, output: str | None = None, with_ma
         raise OutputError(f"{root}: {len(result.failed)} albums could not be written ({first}: {why}); the others "
                           f"are up to date")
     return report
+
+
+@dataclass
+class _Delta:
+    """What a publish changes: the planned albums by path, the recorded ones that are gone, the
+    renamed ones (new path -> old), every album's digest, the folders to write, and the digests
+    the catalog recorded before."""
+
+    albums: dict[str, Album]
+    gone: set[str]
+    renames: dict[str, str]
+    digests: dict[str, str]
+    write: set[str]
+    recorded: dict[str, str | None]
+
+
+def _delta(catalog: Catalog, out: str, albums: dict[str, Album], touched: set[int] | None, verify: bool,
+           managed: set[str]) -> _Delta:
+    """Compare the plan with what was published. With `touched` (a quick update), albums keep
+    the names they were last published under (new names wait for the full publish) and only the
+    albums the touched photos were in can be gone."""
+    recorded = catalog.albums.digests(out)
+    previous = catalog.albums.paths_by_group(out)
+    if touched is not None:
+        albums = {previous.get((a.kind, a.key), path) if a.key is not None else path: a
+                  for path, a in albums.items()}
+        scope = {path for path, _, _ in catalog.albums.holding(out, touched)} | set(albums)
+        gone = {path for path in scope if path in recorded} - set(albums)
+        renames: dict[str, str] = {}
+    else:
+        gone = set(recorded) - set(albums)
+        renames = {path: previous[(a.kind, a.key)] for path, a in albums.items()
+                   if a.key is not None and previous.get((a.kind, a.key), path) != path}
+    digests = {path: a.digest() for path, a in albums.items()}
+    changed = set(albums) if verify else {path for path in albums if recorded.get(path) != digests[path]}
+    write = changed | set(renames) | (set(albums) - managed)  # and any the tree lost (its marker gone)
+    return _Delta(albums, gone, renames, digests, write, recorded)
 
 
 def _root(catalog: Catalog, target: str) -> Path:

@@ -18,19 +18,19 @@ Safety rules:
 
 from __future__ import annotations
 
-import ctypes
 import errno
 import fcntl
 import json
 import logging
 import os
-import stat
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from organizer.errors import OutputError
 from organizer.fs import OUTPUT_MARKER, is_litter
+from organizer.publish.dirfd import (DIR_FLAGS, Unsafe, exchange, kind_of, open_folder, relative_links,
+                                      remove_links, scan_folder)
 
 log = logging.getLogger(__name__)
 
@@ -41,26 +41,9 @@ TMP_PREFIX = ".organizer-new-"
 OLD_PREFIX = ".organizer-old-"
 IN_PLACE_SHARE = 0.1  # links changed, as a share of the album's links, up to which it is updated in place
 
-_RENAME_EXCHANGE = 2
-_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-
 # Decides, for an album with no record of its links (a catalog made before links were recorded),
 # whether a symlink is organizer's: (album path, link name, link text) -> bool.
 Fallback = Callable[[str, str, str], bool]
-
-
-class Unsafe(Exception):
-    """A symlink or a file where organizer expects one of its folders."""
-
-
-def _exchange(parent: int, a: str, b: str) -> bool:
-    """Atomically swap two names in one folder (Linux renameat2); False where that is not there."""
-    try:
-        fn = ctypes.CDLL(None, use_errno=True).renameat2
-    except (OSError, AttributeError):
-        return False
-    fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
-    return fn(parent, os.fsencode(a), parent, os.fsencode(b), _RENAME_EXCHANGE) == 0
 
 
 @dataclass
@@ -74,32 +57,6 @@ class TreeReport:
     links: dict[str, dict[str, str]] = field(default_factory=dict)  # album looked at -> organizer's links in it
     changed: set[str] = field(default_factory=set)  # albums whose folder was written
     failed: dict[str, str] = field(default_factory=dict)  # album -> why it could not be written (a full disk...)
-
-
-def _relative(links: Mapping[str, str], folder: str) -> dict[str, str]:
-    """Link name -> its target relative to `folder` (absolute, normalised targets; the relative
-    path is worked out once per target folder: an album of a month has a few)."""
-    rel_dirs: dict[str, str] = {}
-    out = {}
-    for name, target in links.items():
-        head, tail = os.path.split(target)
-        rel = rel_dirs.get(head)
-        if rel is None:
-            rel = rel_dirs[head] = os.path.relpath(head, folder)
-        out[name] = tail if rel == "." else f"{rel}{os.sep}{tail}"
-    return out
-
-
-def _scan(fd: int) -> tuple[dict[str, str], set[str]]:
-    """(symlink name -> its text, names of everything else) in the folder `fd`."""
-    links: dict[str, str] = {}
-    other: set[str] = set()
-    for entry in os.scandir(fd):
-        if entry.is_symlink():
-            links[entry.name] = os.readlink(entry.name, dir_fd=fd)
-        else:
-            other.add(entry.name)
-    return links, other
 
 
 def usable(root: Path) -> None:
@@ -141,7 +98,7 @@ class AlbumTree:
         except OSError as exc:
             raise OutputError(f"{self.root}: cannot create the output folder: {exc.strerror}") from None
         try:
-            self.fd = os.open(self.root, _DIR_FLAGS)
+            self.fd = os.open(self.root, DIR_FLAGS)
             self._lock()
             try:
                 data = json.loads(self._read(MARKER))
@@ -215,30 +172,7 @@ class AlbumTree:
         """A descriptor of the folder at `rel` (a/b/c), opened without following any symlink on
         the way; None when it does not exist and not `create`. Raises Unsafe for a symlink or a
         file where a folder should be. The caller closes it."""
-        parts = [p for p in rel.split("/") if p]
-        if any(p in (".", "..") for p in parts):
-            raise OutputError(f"{rel}: album path outside the output folder")
-        fd = os.dup(self.fd)
-        try:
-            for i, part in enumerate(parts):
-                try:
-                    child = os.open(part, _DIR_FLAGS, dir_fd=fd)
-                except FileNotFoundError:
-                    if not create:
-                        os.close(fd)
-                        return None
-                    os.mkdir(part, 0o755, dir_fd=fd)
-                    child = os.open(part, _DIR_FLAGS, dir_fd=fd)
-                except OSError as exc:
-                    if exc.errno in (errno.ELOOP, errno.ENOTDIR, errno.EMLINK):
-                        raise Unsafe("/".join(parts[:i + 1])) from None
-                    raise
-                os.close(fd)
-                fd = child
-            return fd
-        except BaseException:
-            os.close(fd)
-            raise
+        return open_folder(self.fd, rel, create)
 
     def _warn_unsafe(self, rel: str, where: str, report: TreeReport) -> None:
         report.unsafe.append(rel)
@@ -252,7 +186,7 @@ class AlbumTree:
         for dirpath, dirnames, _, dirfd in os.fwalk(dir_fd=self.fd, follow_symlinks=False):
             for name in list(dirnames):
                 if name.startswith((TMP_PREFIX, OLD_PREFIX)):
-                    _remove_links(dirfd, name, None)
+                    remove_links(dirfd, name, None)
                     dirnames.remove(name)
 
     # --- albums -----------------------------------------------------------------------------------
@@ -314,13 +248,13 @@ class AlbumTree:
         new_head, _, new_name = new.rpartition("/")
         try:
             src = self.folder(head, create=False)
-            if src is None or _kind(src, name) != "dir":
+            if src is None or kind_of(src, name) != "dir":
                 return False
             try:
                 dst = self.folder(new_head, create=True)
                 assert dst is not None
                 try:
-                    if _kind(dst, new_name) is not None:
+                    if kind_of(dst, new_name) is not None:
                         return False
                     os.rename(name, new_name, src_dir_fd=src, dst_dir_fd=dst)
                 finally:
@@ -342,12 +276,12 @@ class AlbumTree:
                      fallback: Fallback | None, report: TreeReport) -> tuple[bool, dict[str, str]]:
         """Write one album: (whether anything changed, organizer's links in it: name -> text)."""
         head, _, name = rel.rpartition("/")
-        wanted = _relative(links, str(self.root / rel))
+        wanted = relative_links(links, str(self.root / rel))
         parent = self.folder(head, create=True)
         assert parent is not None
         try:
             try:
-                fd = os.open(name, _DIR_FLAGS, dir_fd=parent)
+                fd = os.open(name, DIR_FLAGS, dir_fd=parent)
             except FileNotFoundError:
                 fd = None
             except OSError as exc:
@@ -358,7 +292,7 @@ class AlbumTree:
                 self._build(parent, name, wanted)
                 return True, wanted
             try:
-                current, other = _scan(fd)
+                current, other = scan_folder(fd)
                 mine = {n: t for n, t in current.items() if _is_ours(rel, n, t, ours, fallback)}
                 foreign = other | (set(current) - set(mine))
                 if mine == wanted:
@@ -392,25 +326,25 @@ class AlbumTree:
     def _build(self, parent: int, name: str, wanted: Mapping[str, str]) -> None:
         """A new album folder beside the old one, swapped in with one rename."""
         tmp = TMP_PREFIX + name
-        if _kind(parent, tmp) is not None:
-            _remove_links(parent, tmp, None)
+        if kind_of(parent, tmp) is not None:
+            remove_links(parent, tmp, None)
         os.mkdir(tmp, 0o755, dir_fd=parent)
-        fd = os.open(tmp, _DIR_FLAGS, dir_fd=parent)
+        fd = os.open(tmp, DIR_FLAGS, dir_fd=parent)
         try:
             for link, target in wanted.items():
                 os.symlink(target, link, dir_fd=fd)
         finally:
             os.close(fd)
-        if _kind(parent, name) is None:
+        if kind_of(parent, name) is None:
             os.rename(tmp, name, src_dir_fd=parent, dst_dir_fd=parent)
             return
-        if _exchange(parent, tmp, name):
-            _remove_links(parent, tmp, None)  # now holds the old album: only our links
+        if exchange(parent, tmp, name):
+            remove_links(parent, tmp, None)  # now holds the old album: only our links
         else:
             old = OLD_PREFIX + name
             os.rename(name, old, src_dir_fd=parent, dst_dir_fd=parent)
             os.rename(tmp, name, src_dir_fd=parent, dst_dir_fd=parent)
-            _remove_links(parent, old, None)
+            remove_links(parent, old, None)
 
     def _remove_album(self, rel: str, ours: Mapping[str, str] | None, fallback: Fallback | None) -> bool:
         """Remove organizer's links of an album and then its folder, if that leaves it empty;
@@ -420,7 +354,7 @@ class AlbumTree:
         if parent is None:
             return True
         try:
-            clean = _remove_links(parent, name, lambda n, t: _is_ours(rel, n, t, ours, fallback))
+            clean = remove_links(parent, name, lambda n, t: _is_ours(rel, n, t, ours, fallback))
         finally:
             os.close(parent)
         self._prune(head)
@@ -442,52 +376,9 @@ class AlbumTree:
             parts.pop()
 
 
-def _kind(fd: int, name: str) -> str | None:
-    """What `name` in folder `fd` is, without following it: dir, link, file, or None."""
-    try:
-        mode = os.stat(name, dir_fd=fd, follow_symlinks=False).st_mode
-    except FileNotFoundError:
-        return None
-    return "dir" if stat.S_ISDIR(mode) else "link" if stat.S_ISLNK(mode) else "file"
-
-
 def _is_ours(rel: str, name: str, text: str, ours: Mapping[str, str] | None, fallback: Fallback | None) -> bool:
     if ours is not None:
         return ours.get(name) == text
     return fallback is not None and fallback(rel, name, text)
 
 
-def _remove_links(parent: int, name: str, mine: Callable[[str, str], bool] | None) -> bool:
-    """Remove the links `mine` accepts (all links: None) of folder `name` in `parent`, and the
-    folder when that empties it; folders inside are kept unless they were ours too (leftovers).
-    True when the folder is gone (or was not there)."""
-    try:
-        fd = os.open(name, _DIR_FLAGS, dir_fd=parent)
-    except FileNotFoundError:
-        return True
-    except OSError as exc:
-        if exc.errno in (errno.ELOOP, errno.ENOTDIR):
-            raise Unsafe(name) from None
-        raise
-    clean = True
-    try:
-        links, other = _scan(fd)
-        for link, text in links.items():
-            if mine is None or mine(link, text):
-                os.unlink(link, dir_fd=fd)
-            else:
-                clean = False
-        for entry in other:
-            if mine is None and _kind(fd, entry) == "dir":
-                clean = _remove_links(fd, entry, None) and clean
-            else:
-                clean = False
-                log.warning("%s: not made by organizer; left in place", entry)
-    finally:
-        os.close(fd)
-    if clean:
-        try:
-            os.rmdir(name, dir_fd=parent)
-        except OSError:
-            return False
-    return clean

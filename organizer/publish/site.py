@@ -22,7 +22,8 @@ from organizer.config import Config
 from organizer.errors import OrganizerError
 from organizer.extract import vectors as vector_models
 from organizer.publish import gallery, mapview, pages, thumbs, web
-from organizer.publish.albums import AlbumTree, Unsafe
+from organizer.publish.albums import AlbumTree
+from organizer.publish.dirfd import Unsafe
 from organizer.publish.gallery import Album, Card, Item
 from organizer.publish.plan import Album as Planned
 from organizer.publish.plan import Photo
