@@ -79,6 +79,8 @@ def test_album_page_opens_originals_and_the_lightbox_follows_the_keys(library, b
         page.wait_for_function("() => [...document.querySelectorAll('a.tile img')].every(i => i.complete)")
         assert _loaded_images(page, "a.tile img") == [320] * 4  # the thumbnails
         assert page.locator("a.tile").count() == 4
+        # thumbnails load as they scroll into view: a page of thousands does not fetch them all at once
+        assert page.eval_on_selector_all("a.tile img", "els => els.every(e => e.loading === 'lazy')")
         hrefs = page.eval_on_selector_all("a.tile", "els => els.map(e => e.href)")
         assert all("/Events/" in h for h in hrefs)  # through the album's own link
         page.locator("a.tile").first.click()
