@@ -97,12 +97,10 @@ def copies_input(catalog: Catalog, rows: list[PhotoFacts], lib: Library) -> tupl
     original = {pid: min(rows_, key=lambda f: originals.original_key(f.path, f.mtime_ns)) for pid, rows_ in files.items()}
     cnn_ids, cnn = lib.features.get("cnn", (np.empty(0, dtype=np.int64), np.empty((0, 0))))
     vectors_ = None
-    if len(cnn_ids):
-        at = {int(pid): i for i, pid in enumerate(cnn_ids)}
+    if len(cnn_ids):  # the library's rows are in id order, as the vectors are: zeros where none
         vectors_ = np.zeros((len(rows), cnn.shape[1]), dtype=np.float16)
-        for i, r in enumerate(rows):
-            if r.id in at:
-                vectors_[i] = cnn[at[r.id]]
+        ours = np.isin(cnn_ids, lib.ids)  # a companion's vector is not an item's
+        vectors_[np.searchsorted(lib.ids, cnn_ids[ours])] = cnn[ours]
     photos = copies.Photos(
         ids=np.array([r.id for r in rows], dtype=np.int64),
         phash=duplicates.hex_to_u64([r.phash or "0" for r in rows]),

@@ -228,3 +228,26 @@ def test_similar_groups_and_duplicates_share_one_neighbour_search() -> None:
             assert set(ids[rows[i]]) == set(vis_ids[near[np.searchsorted(vis_ids, ids[i])]])
         else:
             assert set(rows[i]) == {i}  # none: itself, which the finder drops
+
+
+def test_a_companions_vector_is_in_no_visual_group() -> None:
+    """The catalog holds vectors for companions too (a RAW's JPEG); they go with their primary,
+    so the clusterers never see them, and the duplicate finder's rows stay the library's."""
+    from organizer import config as config_mod
+    from organizer.cluster import methods, registry
+    from organizer.cluster.library import Library
+
+    rng = np.random.default_rng(6)
+    x = _unit(np.repeat(_unit(rng.normal(size=(10, 64))), 3, axis=0) + rng.normal(size=(30, 64)) * 0.01)
+    ids = np.arange(30, dtype=np.int64) * 2 + 10  # even ids are items; 11 is a companion
+    zeros = np.zeros(30, dtype=np.uint64)
+    cnn = (np.concatenate([ids[:1], [11], ids[1:]]), np.concatenate([x[:1], x[:1], x[1:]]).astype(np.float16))
+    lib = Library(ids, [str(i) for i in ids], np.zeros(30, np.int64), np.zeros(30, bool), np.full(30, np.nan),
+                  np.full(30, np.nan), zeros, rng.integers(1, 2**63, 30).astype(np.uint64), np.ones(30, np.int64),
+                  np.zeros(30, bool), features={"cnn": cnn})
+    assert 11 not in lib.visual("cnn")[0] and len(lib.visual("cnn")[0]) == 30
+    section = config_mod.load(env={}).similar
+    groups = methods.find_in(lib, section, threads=1)
+    assert sorted(groups) == [tuple(int(i) for i in ids[3 * c:3 * c + 3]) for c in range(10)]
+    rows = registry._near_rows(lib, registry.copies.Settings(neighbours=section.neighbours))
+    assert rows is not None and set(rows[0]) >= {1, 2}  # the first item's copies, by their rows

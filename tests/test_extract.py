@@ -170,6 +170,17 @@ def test_perceptual_hashes_equal_imagehash(corpora_or_generated) -> None:
         assert perceptual(img) == (str(imagehash.phash(img)), str(imagehash.dhash(img)))
 
 
+def test_phash_of_any_size_equals_imagehash(corpora_or_generated) -> None:
+    """imgcmp's x*x pHash (the `phash` feature, x = 8..16) gives imagehash's bits at every size."""
+    import imagehash
+
+    from organizer.extract.hashes import phash_bits
+
+    for img in corpora_or_generated:
+        for size in (8, 12, 16):
+            assert (phash_bits(img.convert("L"), size) == imagehash.phash(img, hash_size=size).hash).all(), size
+
+
 @pytest.fixture
 def corpora_or_generated() -> list[Image.Image]:
     from conftest import CORPORA

@@ -51,8 +51,8 @@ class Library:
         return self.memo[key]
 
     def visual(self, name: str) -> tuple[np.ndarray, np.ndarray]:
-        """A feature's rows for the photos that show something (not featureless)."""
+        """A feature's rows for the library's items that show something (not featureless; not a
+        companion, whose row the catalog may hold too: it goes with its primary)."""
         ids, rows = self.features.get(name, (np.empty(0, dtype=np.int64), np.empty((0, 0))))
-        blank = self.ids[self.featureless()]
-        keep = ~np.isin(ids, blank)
+        keep = np.isin(ids, self.ids[~self.featureless()])
         return ids[keep], rows[keep]

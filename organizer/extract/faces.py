@@ -44,6 +44,10 @@ def _models() -> tuple[Any, Any, Any]:
 def detect(image: Image.Image, min_face_px: int, min_score: float) -> Faces:
     """The faces of an RGB image at least `min_face_px` wide (in the image's pixels) and scored
     at least `min_score` by the detector."""
+    return unpack(_records(image, min_face_px, min_score).tobytes())
+
+
+def _records(image: Image.Image, min_face_px: int, min_score: float) -> np.ndarray:
     rgb = image.convert("RGB")
     scale = min(1.0, LONG_SIDE / max(rgb.size))
     if scale < 1.0:
@@ -61,9 +65,8 @@ def detect(image: Image.Image, min_face_px: int, min_score: float) -> Faces:
         descriptor = np.array(encoder.compute_face_descriptor(pixels, shape), dtype=np.float32)
         points = [(p.x / w, p.y / h) for p in shape.parts()]
         edges = np.clip((box.left() / w, box.top() / h, box.right() / w, box.bottom() / h), 0.0, 1.0)
-        records.append((edges, points, score,
-                        descriptor))
-    return unpack(np.array(records, dtype=RECORD).tobytes())
+        records.append((edges, points, score, descriptor))
+    return np.array(records, dtype=RECORD)
 
 
 def unpack(value: bytes) -> Faces:
@@ -71,15 +74,8 @@ def unpack(value: bytes) -> Faces:
     return Faces(rows["box"], rows["landmarks"], rows["score"], rows["descriptor"])
 
 
-def pack(faces: Faces) -> bytes:
-    rows = np.zeros(len(faces), dtype=RECORD)
-    rows["box"], rows["landmarks"], rows["score"], rows["descriptor"] = (faces.box, faces.landmarks, faces.score,
-                                                                         faces.descriptor)
-    return rows.tobytes()
-
-
 def compute(image: Image.Image, params: Params) -> bytes:
-    return pack(detect(image, int(params["min_face_px"]), float(params["min_score"])))
+    return _records(image, int(params["min_face_px"]), float(params["min_score"])).tobytes()
 
 
 FEATURE = Feature("faces", 1, compute)
