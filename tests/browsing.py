@@ -18,6 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
+from xml.sax.saxutils import escape
 
 import pytest
 from click.testing import CliRunner
@@ -35,6 +36,10 @@ HOSTILE_TOWN = "Ber`${alert(2)}`lin\u202egpj.exe"
 SPOTS = [(43.4674, 11.8851, "2020:01:10", "Arezzo", "Italia"), (38.7223, -9.1393, "2020:02:10", "Lisboa", "Portugal"),
          (52.5200, 13.4050, "2021:03:10", HOSTILE_TOWN, "Deutschland")]
 GEOTAGGED = 13  # 3 trips of 4, and the hostile name alone in the Atlantic
+HOSTILE_TAG = "Tom &amp; Jerry's"  # an entity that markup would turn into "&" (folder names keep it as it is)
+# XMP sidecars, as digiKam or darktable write them: keywords and a rating (>= 4 is a favourite)
+TAGGED = {"trip1/IMG_10.jpg": (("Family", "Beach"), 5), "trip2/IMG_21.jpg": (("Family", HOSTILE_TAG), 4),
+          "trip0/IMG_03.jpg": ((), 2)}
 
 if CHROMIUM is None and os.environ.get("CI"):
     raise RuntimeError("CI must have Chromium: .ci/run installs Debian's chromium package")
@@ -73,6 +78,8 @@ def make_library(base: Path) -> tuple[Path, Path]:
     make_jpeg(root / "nogps.jpg", original="2020:05:05 10:00:00", seed=98, size=(480, 640))
     (root / "backup").mkdir()
     shutil.copy2(root / "trip0" / "IMG_00.jpg", root / "backup" / "IMG_00.jpg")
+    for name, (words, rating) in TAGGED.items():
+        (root / f"{name}.xmp").write_text(sidecar(words, rating))
     server = ThreadingHTTPServer(("127.0.0.1", 0), Nominatim)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     env = {"XDG_CACHE_HOME": str(base / "cache"), "XDG_CONFIG_HOME": str(base / "config"),
@@ -86,6 +93,15 @@ def make_library(base: Path) -> tuple[Path, Path]:
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["publish"]["map_photos"] == GEOTAGGED
     return root, out
+
+
+def sidecar(words: tuple[str, ...], rating: int) -> str:
+    """An XMP sidecar with keywords (dc:subject) and a rating, XML-escaped as a writer escapes them."""
+    items = "".join(f"<rdf:li>{escape(w)}</rdf:li>" for w in words)
+    return ('<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+            '<rdf:Description rdf:about="" xmlns:dc="http://purl.org/dc/elements/1.1/" '
+            f'xmlns:xmp="http://ns.adobe.com/xap/1.0/" xmp:Rating="{rating}">'
+            f'<dc:subject><rdf:Bag>{items}</rdf:Bag></dc:subject></rdf:Description></rdf:RDF></x:xmpmeta>')
 
 
 @pytest.fixture(scope="module")

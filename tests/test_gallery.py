@@ -12,7 +12,7 @@ from urllib.parse import unquote, urlparse
 import pytest
 
 from browsing import browser, library  # noqa: F401  (pytest fixtures, module-scoped)
-from browsing import HOSTILE, Tab, needs_chromium, screenshot, site
+from browsing import HOSTILE, HOSTILE_TAG, Tab, needs_chromium, screenshot, site
 import numpy as np
 
 from organizer.publish import pages
@@ -20,9 +20,7 @@ from organizer.publish.site import copy_assets
 from organizer.publish.gallery import Album, Item
 
 pytestmark = needs_chromium
-KINDS = ["Events", "Places", "Duplicates", "Similar", "Timeline"]  # the library has no tags, favourites, people
-
-
+KINDS = ["Events", "Places", "Duplicates", "Similar", "Timeline", "Tags", "Favorites"]  # and no people
 
 
 def _loaded_images(page, selector: str) -> list[int]:
@@ -62,6 +60,11 @@ def test_index_shows_every_album_kind_with_covers(library, browser, scheme: str)
             if kind == "Timeline":
                 assert section.locator("h3").all_inner_texts() == ["2021", "2020", "2019"]
                 assert section.locator(".card .name").first.inner_text() == "March"
+            if kind == "Tags":
+                assert section.locator(".card .name").all_inner_texts() == ["Beach", "Family", HOSTILE_TAG]
+            if kind == "Favorites":  # rated 5 and 4; the one rated 2 is not a favourite
+                assert section.locator(".card .name").all_inner_texts() == ["Favorites"]
+                assert "2 " in section.locator(".card").first.inner_text()
             if scheme == "file":
                 screenshot(page, f"gallery-index-{kind.lower()}.png")
         tab.clean()
@@ -116,14 +119,15 @@ def test_album_page_opens_originals_and_the_lightbox_follows_the_keys(library, b
 
 
 @pytest.mark.parametrize("size", [(390, 844), (1280, 800)], ids=["phone", "desktop"])
-def test_any_event_place_or_month_is_two_clicks_away(library, browser, size: tuple[int, int]) -> None:
+def test_any_event_place_tag_or_month_is_two_clicks_away(library, browser, size: tuple[int, int]) -> None:
     _, out = library
     tab = Tab(browser, out.as_uri(), *size)
     page = tab.open("index.html")
     for box in (t.bounding_box() for t in page.locator(".tabs a").all()):  # every tab in sight, none scrolled off
         assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= size[0]
     titles = {}
-    counts = {kind: page.locator(f"section[data-title={kind}] .card").count() for kind in ["Events", "Places", "Timeline"]}
+    counts = {kind: page.locator(f"section[data-title={kind}] .card").count()
+              for kind in ["Events", "Places", "Timeline", "Tags", "Favorites"]}
     for kind, count in counts.items():
         for n in range(count):
             page.goto(f"{out.as_uri()}/index.html")
@@ -138,7 +142,7 @@ def test_any_event_place_or_month_is_two_clicks_away(library, browser, size: tup
             titles[(kind, n)] = title
             if n == 0 and kind == "Places" and size[0] == 390:
                 screenshot(page, "gallery-phone-album.png")
-    assert len(titles) == 3 + 3 + 5
+    assert len(titles) == 3 + 3 + 5 + 3 + 1
     page.goto(f"{out.as_uri()}/index.html")
     page.fill("#find", "lisb")  # or type a few letters
     visible = page.locator(".card:not(.hidden) .name").all_inner_texts()
@@ -194,6 +198,8 @@ def test_hostile_names_are_text_on_every_page(library, browser) -> None:
     shown = page.locator(".card:not(.hidden) .name").all_inner_texts()
     assert any("alert(2)" in s for s in shown) and any("onerror=alert(1)" in s for s in shown)
     assert page.locator("img[src=x]").count() == 0
+    page.fill("#find", "jerry")
+    assert page.locator(".card:not(.hidden) .name").all_inner_texts() == [HOSTILE_TAG]  # a keyword is text too
     for path in sorted((out / "map" / "pages").glob("*.html")):
         page.goto(path.as_uri())
         assert page.locator("img[src=x], script:not([src])").count() == 0
