@@ -6,7 +6,10 @@ N geotagged photos (30 % at home, the rest over Europe, 300 events), two pages o
 (a) before: folium's FastMarkerCluster (Leaflet.markercluster) with the photos' table as JSON and
     a folium PolyLine per event, what `publish/mapview.py` wrote until the gallery (rebuilt here);
 (b) ours: `mapview.render`, folium building the page, the photos as one JSON array clustered in
-    the page by supercluster, thumbnails on the clusters, the offline outlines, tracks on demand.
+    the page by supercluster, thumbnails on the clusters, the offline outlines, tracks on demand;
+(c) plain: the issue's reference, a hand-written page with the same local Leaflet and supercluster
+    and a JSON array of the points alone (counts on the clusters, no thumbnails, popups, outlines
+    or tracks): what the points cost, so that (b) - (c) is what ours spends on the rest.
 "Interactive" = the first marker or cluster is drawn and the page answers a zoom. Both load the
 same local Leaflet with the network off (the tiles fail), in alternating order, medians quoted;
 ours also loads the clusters' thumbnails (real small JPEGs here).
@@ -35,6 +38,7 @@ from organizer.publish.site import copy_assets
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--proxy-server=http://127.0.0.1:9"]
 BENCH_ASSETS = Path(__file__).resolve().parent / "assets"
+KINDS = ("before", "ours", "plain")
 
 
 def photos(n: int) -> tuple[list[mapview.MapPhoto], list[mapview.MapAlbum], list[mapview.MapArea]]:
@@ -91,6 +95,38 @@ def before_page(folder: Path, items: list[mapview.MapPhoto], albums: list[mapvie
     return page
 
 
+_PLAIN = """<!DOCTYPE html><html><head><meta charset="utf-8"><link rel="stylesheet" href="map/leaflet/leaflet.css">
+<script src="map/leaflet/leaflet.js"></script><script src="map/supercluster/supercluster.min.js"></script>
+<style>html, body, #map { height: 100%; margin: 0; }</style></head><body><div id="map"></div>
+<script type="application/json" id="points">POINTS</script><script>
+var map = L.map('map', {preferCanvas: true}).fitBounds([[35, -10], [60, 30]]);
+L.tileLayer('https://tile.openstreetmap.org/{z}/{x}/{y}.png').addTo(map);
+var points = JSON.parse(document.getElementById('points').textContent);
+var index = new Supercluster({radius: 60, maxZoom: 16}).load(points.map(function (p) {
+  return {type: 'Feature', properties: {}, geometry: {type: 'Point', coordinates: [p[1], p[0]]}}; }));
+var layer = L.layerGroup().addTo(map);
+function draw() {
+  var b = map.getBounds();
+  layer.clearLayers();
+  index.getClusters([b.getWest(), b.getSouth(), b.getEast(), b.getNorth()], map.getZoom()).forEach(function (c) {
+    var n = c.properties.point_count, ll = [c.geometry.coordinates[1], c.geometry.coordinates[0]];
+    layer.addLayer(n ? L.marker(ll, {icon: L.divIcon({html: String(n)})}) : L.marker(ll));
+  });
+}
+map.on('moveend', draw);
+draw();
+</script></body></html>"""
+
+
+def plain_page(folder: Path, items: list[mapview.MapPhoto]) -> Path:
+    """The issue's reference: the points alone as one JSON array, clustered by supercluster."""
+    copy_assets(folder / "map")
+    page = folder / "map.html"
+    points = web.script_json([[round(p.lat, 5), round(p.lon, 5)] for p in items])
+    page.write_text(_PLAIN.replace("POINTS", points), encoding="utf-8")
+    return page
+
+
 def write_thumbnails(folder: Path, items: list[mapview.MapPhoto]) -> None:
     """A real JPEG per photo where the page looks for its thumbnail."""
     import io
@@ -134,7 +170,7 @@ def main() -> None:
         sys.exit("needs Debian's chromium (apt-get install chromium)")
     items, albums, areas = photos(args.photos)
     with tempfile.TemporaryDirectory() as tmp:
-        folders = {"before": Path(tmp) / "before", "ours": Path(tmp) / "ours"}
+        folders = {kind: Path(tmp) / kind for kind in KINDS}
         for f in folders.values():
             f.mkdir()
         t = time.perf_counter()
@@ -145,9 +181,10 @@ def main() -> None:
         t = time.perf_counter()
         pages["ours"] = mapview.write(folders["ours"], items, albums, areas)
         written["ours"] = time.perf_counter() - t
-        times: dict[str, list[float]] = {"before": [], "ours": []}
+        pages["plain"] = plain_page(folders["plain"], items)
+        times: dict[str, list[float]] = {kind: [] for kind in KINDS}
         for r in range(args.rounds):
-            for kind in ("before", "ours") if r % 2 == 0 else ("ours", "before"):
+            for kind in KINDS[r % len(KINDS):] + KINDS[:r % len(KINDS)]:  # each kind first in turn
                 times[kind].append(load_time(pages[kind]))
         world = (folders["ours"] / "map" / "world" / "countries-50m.js").stat().st_size / 1e6
         size = {k: p.stat().st_size / 1e6 for k, p in pages.items()}
@@ -157,6 +194,7 @@ def main() -> None:
           f"interactive in {med['before']:5.2f} s")
     print(f"(b) ours: JSON + supercluster:        {size['ours']:5.1f} MB (+ {world:.1f} MB of outlines), "
           f"written in {written['ours']:5.1f} s, interactive in {med['ours']:5.2f} s  (goals: < 20 MB, < 3 s)")
+    print(f"(c) plain: the points alone:           {size['plain']:5.1f} MB, interactive in {med['plain']:5.2f} s")
     print(f"before/ours: size {size['before'] / size['ours']:.1f}x, time {med['before'] / med['ours']:.1f}x")
 
 

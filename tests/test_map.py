@@ -75,13 +75,11 @@ def test_map_offline_shows_outlines_markers_popups_and_tracks(library, browser, 
         page = tab.open("map.html")
         _settle(page)
         assert all("tile.openstreetmap.org" in url for url in tab.blocked)  # only the tiles wanted the network
-        # the offline base layer: land and borders drawn as SVG under the (failed) tiles
-        land = page.locator(".leaflet-organizer-world-pane path.organizer-land")
-        assert page.locator(".leaflet-container").get_attribute("data-outlines") == "fine"  # zoom 5: 1:50m
-        assert land.count() > 200  # a path per country
-        assert sum(len(d) for d in land.evaluate_all("els => els.map(e => e.getAttribute('d'))")) > 10_000
-        assert page.locator(".leaflet-organizer-world-pane path.organizer-border").count() == 1
-        assert page.locator(".leaflet-organizer-world-pane path.organizer-coast").count() == 1
+        # the offline base layer: land, coasts and borders drawn in canvas tiles under the (failed) tiles
+        container = page.locator(".leaflet-container")
+        assert page.locator(".leaflet-organizer-world-pane canvas.organizer-outline-tile").count() >= 6  # its tiles
+        assert container.get_attribute("data-outlines") == "fine"  # zoom 5: 1:50m
+        assert int(container.get_attribute("data-countries")) > 200  # a shape per country
         assert _shown(page) == GEOTAGGED
         shot = screenshot(page, f"map-offline-{scheme}.png")
         assert _share(shot, LAND) > 0.15 and _share(shot, SEA) > 0.15  # Europe's land and the Atlantic
@@ -103,8 +101,9 @@ def test_map_offline_shows_outlines_markers_popups_and_tracks(library, browser, 
         page.locator(".leaflet-popup-close-button").click()
         page.evaluate("() => { organizer.map.setView([47, 2], 4, {animate: false}); }")  # back over Europe
         _settle(page)
-        assert page.locator(".leaflet-container").get_attribute("data-outlines") == "coarse"  # zoom 4: 1:110m
-        assert 150 < land.count() < 200
+        assert container.get_attribute("data-outlines") == "coarse"  # zoom 4: 1:110m
+        assert 150 < int(container.get_attribute("data-countries")) < 200
+        assert _share(screenshot(page, f"map-coarse-{scheme}.png"), LAND) > 0.15
         for _ in range(4):  # into Berlin's cluster, as a user clicks until its photos come apart
             if page.locator(".organizer-photo").count() >= 4:
                 break
@@ -183,4 +182,24 @@ def test_online_place_names_are_data_not_code(library, browser) -> None:
     assert any(town in n for n in names), names
     assert len(names) == 3
     screenshot(page, "map-phone.png")
+    tab.clean()
+
+
+def test_outlines_that_cross_the_antimeridian_are_drawn_on_both_sides(library, browser) -> None:
+    """Chukotka runs past 180 degrees: its part east of the line is drawn from the other world's
+    side of the tiles, not lost and not a band across the map."""
+    _, out = library
+    tab = Tab(browser, out.as_uri(), 800, 600)
+    page = tab.open("map.html")
+    _settle(page)
+    page.evaluate("() => { organizer.map.setView([66.5, 180], 5, {animate: false}); }")
+    page.wait_for_timeout(500)
+    pixels = np.asarray(Image.open(screenshot(page, "map-antimeridian.png")).convert("RGB")).astype(int)
+    land = np.abs(pixels - LAND).sum(axis=2) <= 6
+    west, east = land[100:350, 200:400].mean(), land[100:350, 400:600].mean()  # 180 degrees is at x = 400
+    assert west > 0.6 and east > 0.4, (west, east)  # Chukotka on both sides of the line
+    page.evaluate("() => { organizer.map.setView([-20, 0], 3, {animate: false}); }")  # the South Atlantic
+    page.wait_for_timeout(500)
+    sea = screenshot(page, "map-atlantic.png")
+    assert _share(sea, SEA) > 0.5  # no band of land across it
     tab.clean()

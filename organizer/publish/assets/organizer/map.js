@@ -32,43 +32,117 @@
     return geo;
   }
 
-  function outlineLayer(world, renderer) {
+  // Natural Earth's outlines, prepared once per scale: each country's polygons, the coasts and
+  // the borders as lines, each with its bounding box in degrees.
+  function shapes(lines) {
+    return lines.map(function (pts) {
+      var box = [Infinity, Infinity, -Infinity, -Infinity];
+      pts.forEach(function (q) {
+        box[0] = Math.min(box[0], q[0]); box[1] = Math.min(box[1], q[1]);
+        box[2] = Math.max(box[2], q[0]); box[3] = Math.max(box[3], q[1]);
+      });
+      return {pts: pts, box: box};
+    });
+  }
+  function prepare(world) {
     var countries = unwrap(topojson.feature(world, world.objects.countries));
-    var coast = unwrap(topojson.mesh(world, world.objects.countries, function (a, b) { return a === b; }));
-    var borders = unwrap(topojson.mesh(world, world.objects.countries, function (a, b) { return a !== b; }));
-    return L.layerGroup([
-      L.geoJSON(countries, {pane: 'organizer-world', renderer: renderer, interactive: false,
-        style: {stroke: false, fillColor: '#f2efe6', fillOpacity: 1, className: 'organizer-land'}}),
-      L.geoJSON(coast, {pane: 'organizer-world', renderer: renderer, interactive: false,
-        style: {color: '#8a8170', weight: 1, fill: false, className: 'organizer-coast'}}),
-      L.geoJSON(borders, {pane: 'organizer-world', renderer: renderer, interactive: false,
-        style: {color: '#a39b8b', weight: 1, dashArray: '4 3', fill: false, className: 'organizer-border'}})
-    ]);
+    var mesh = function (filter) {
+      return shapes(unwrap(topojson.mesh(world, world.objects.countries, filter)).coordinates);
+    };
+    var land = [];
+    countries.features.forEach(function (f) {
+      var g = f.geometry;
+      if (!g) { return; }
+      (g.type === 'Polygon' ? [g.coordinates] : g.type === 'MultiPolygon' ? g.coordinates : []).forEach(function (rings) {
+        var outer = shapes([rings[0]])[0];
+        land.push({rings: rings, box: outer.box});
+      });
+    });
+    return {countries: countries.features.length, land: land,
+            coast: mesh(function (a, b) { return a === b; }), borders: mesh(function (a, b) { return a !== b; })};
   }
 
-  // Natural Earth's outlines under the tiles: 1:110m when zoomed out (a tenth of the points to
-  // project at each zoom), 1:50m from zoom DETAIL_ZOOM on. One layer group stands for both in the
-  // layer switch.
+  // Drawn in canvas tiles, each tile only the shapes that cross it, thinned to a point per pixel:
+  // a zoom or a pan draws what is in view, once per tile. (As Leaflet vector layers, every zoom
+  // projected all of 1:50m's 240 countries again: up to a second a step on a NAS's browser.)
+  var TILE = 256;
+  function drawTile(canvas, coords, world) {
+    var scale = TILE * Math.pow(2, coords.z), n = Math.pow(2, coords.z);
+    var x0 = coords.x * TILE, y0 = coords.y * TILE;
+    var west = coords.x / n * 360 - 180, east = (coords.x + 1) / n * 360 - 180;
+    var lat = function (y) { return Math.atan(Math.sinh(Math.PI * (1 - 2 * y / n))) * 180 / Math.PI; };
+    var north = lat(coords.y), south = lat(coords.y + 1);
+    var ctx = canvas.getContext('2d');
+    // a shape unwrapped past the antimeridian is also drawn a world to the left or right
+    function each(list, fn) {
+      [0, 360, -360].forEach(function (shift) {
+        list.forEach(function (s) {
+          if (s.box[0] + shift <= east && s.box[2] + shift >= west && s.box[1] <= north && s.box[3] >= south) {
+            fn(s, shift);
+          }
+        });
+      });
+    }
+    function trace(pts, shift) {
+      var lx = NaN, ly = NaN;
+      for (var k = 0; k < pts.length; k++) {
+        var px = (pts[k][0] + shift + 180) / 360 * scale - x0;
+        var s = Math.sin(pts[k][1] * Math.PI / 180);
+        var py = (0.5 - Math.log((1 + s) / (1 - s)) / (4 * Math.PI)) * scale - y0;
+        if (k === 0) { ctx.moveTo(px, py); }
+        else if (Math.abs(px - lx) + Math.abs(py - ly) >= 1 || k === pts.length - 1) { ctx.lineTo(px, py); }
+        else { continue; }
+        lx = px; ly = py;
+      }
+    }
+    ctx.fillStyle = '#f2efe6';
+    ctx.beginPath();
+    each(world.land, function (p, shift) { p.rings.forEach(function (r) { trace(r, shift); ctx.closePath(); }); });
+    ctx.fill();  // non-zero: a hole (Lesotho in South Africa) is wound the other way, and its country fills it
+    [[world.coast, '#8a8170', []], [world.borders, '#a39b8b', [4, 3]]].forEach(function (style) {
+      ctx.strokeStyle = style[1];
+      ctx.lineWidth = 1;
+      ctx.setLineDash(style[2]);
+      ctx.beginPath();
+      each(style[0], function (line, shift) { trace(line.pts, shift); });
+      ctx.stroke();
+    });
+  }
+
+  // 1:110m when zoomed out, 1:50m from zoom DETAIL_ZOOM on, under the tiles (seen when they fail).
   var DETAIL_ZOOM = 5;
   function addOutlines(map) {
     if (!window.ORGANIZER_WORLD || !window.topojson) { return null; }
     map.createPane('organizer-world');
-    map.getPane('organizer-world').style.zIndex = 150;  // under the tiles (200): seen when they fail
-    var renderer = L.svg({pane: 'organizer-world', padding: 0.5});
-    var layer = L.layerGroup(), coarse = null, fine = null, shown = null;
-    function pick() {
-      var want = map.getZoom() >= DETAIL_ZOOM || !window.ORGANIZER_WORLD_110M ? 'fine' : 'coarse';
-      if (want === shown || !map.hasLayer(layer)) { return; }
-      if (want === 'fine') { fine = fine || outlineLayer(window.ORGANIZER_WORLD, renderer); }
-      else { coarse = coarse || outlineLayer(window.ORGANIZER_WORLD_110M, renderer); }
-      layer.clearLayers();
-      layer.addLayer(want === 'fine' ? fine : coarse);
-      shown = want;
-      map.getContainer().setAttribute('data-outlines', want);
+    map.getPane('organizer-world').style.zIndex = 150;  // under the tiles (200)
+    var prepared = {};
+    function scaleAt(z) { return z >= DETAIL_ZOOM || !window.ORGANIZER_WORLD_110M ? 'fine' : 'coarse'; }
+    function world(which) {
+      if (!prepared[which]) {
+        prepared[which] = prepare(which === 'fine' ? window.ORGANIZER_WORLD : window.ORGANIZER_WORLD_110M);
+      }
+      return prepared[which];
     }
-    map.on('zoomend', pick);
-    layer.on('add', function () { shown = null; pick(); });
+    var Outlines = L.GridLayer.extend({
+      createTile: function (coords) {
+        var canvas = L.DomUtil.create('canvas', 'organizer-outline-tile');
+        var ratio = window.devicePixelRatio || 1;
+        canvas.width = canvas.height = TILE * ratio;
+        canvas.getContext('2d').scale(ratio, ratio);
+        drawTile(canvas, coords, world(scaleAt(coords.z)));
+        return canvas;
+      }
+    });
+    var layer = new Outlines({pane: 'organizer-world', className: 'organizer-outlines', tileSize: TILE,
+                              updateWhenZooming: false, keepBuffer: 4});
+    function mark() {
+      var want = scaleAt(Math.round(map.getZoom()));
+      map.getContainer().setAttribute('data-outlines', want);
+      map.getContainer().setAttribute('data-countries', String(world(want).countries));
+    }
+    map.on('zoomend', mark);
     layer.addTo(map);
+    mark();
     return layer;
   }
 
