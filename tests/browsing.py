@@ -10,6 +10,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -122,6 +123,17 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def _await_port(port: int, proc: subprocess.Popen, what: str) -> None:
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            assert time.monotonic() < deadline and proc.poll() is None, f"{what} did not start"
+            time.sleep(0.05)
+
+
 @contextmanager
 def http_server(folder: Path) -> Iterator[str]:
     """The documented one-liner, `python -m http.server --bind 127.0.0.1 PORT --directory DIR`."""
@@ -129,27 +141,59 @@ def http_server(folder: Path) -> Iterator[str]:
     proc = subprocess.Popen([sys.executable, "-m", "http.server", "--bind", "127.0.0.1", str(port),
                              "--directory", str(folder)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                assert time.monotonic() < deadline and proc.poll() is None, "http.server did not start"
-                time.sleep(0.05)
+        _await_port(port, proc, "http.server")
         yield f"http://127.0.0.1:{port}"
     finally:
         proc.terminate()
         proc.wait(10)
 
 
+NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
+if NGINX is None and os.environ.get("CI"):
+    raise RuntimeError("CI must have nginx: .ci/run installs Debian's nginx package")
+needs_nginx = pytest.mark.skipif(NGINX is None, reason="nginx is not installed (apt-get install nginx)")
+
+
+def documented_nginx_server() -> str:
+    """The `server { ... }` block docs/publishing.md gives for nginx, as a user copies it."""
+    doc = (ROOT / "docs" / "publishing.md").read_text(encoding="utf-8")
+    block = doc.split("\nnginx (", 1)[1].split("```", 2)[1]
+    assert "disable_symlinks off" in block and "listen 8080" in block and "root /srv/albums" in block
+    return block
+
+
+@contextmanager
+def nginx_server(folder: Path) -> Iterator[str]:
+    """nginx serving `folder` with the documented server block (its port and root replaced), in
+    an http block like Debian's nginx.conf (MIME types), run in the foreground."""
+    port = free_port()
+    prefix = Path(tempfile.mkdtemp(prefix="nginx-"))
+    server = documented_nginx_server().replace("listen 8080", f"listen 127.0.0.1:{port}").replace(
+        "root /srv/albums", f"root {folder}")
+    temps = "".join(f"{k}_temp_path {prefix / k};\n" for k in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+    # as root, the workers would run as nobody, who may not read a test's temporary folders
+    user = "user root;\n" if os.geteuid() == 0 else ""
+    (prefix / "nginx.conf").write_text(
+        f"{user}worker_processes 1;\npid {prefix / 'nginx.pid'};\nerror_log {prefix / 'error.log'};\n"
+        f"events {{}}\nhttp {{\ninclude /etc/nginx/mime.types;\naccess_log off;\n{temps}{server}\n}}\n")
+    proc = subprocess.Popen([NGINX, "-p", str(prefix), "-c", str(prefix / "nginx.conf"), "-g", "daemon off;"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _await_port(port, proc, "nginx")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        shutil.rmtree(prefix, ignore_errors=True)
+
+
 @contextmanager
 def site(out: Path, scheme: str) -> Iterator[str]:
-    """The output's base URL over file:// or http://."""
+    """The output's base URL over file://, http:// from `python -m http.server`, or nginx."""
     if scheme == "file":
         yield out.as_uri()
     else:
-        with http_server(out) as url:
+        with (nginx_server if scheme == "nginx" else http_server)(out) as url:
             yield url
 
 

@@ -12,7 +12,7 @@ from urllib.parse import unquote, urlparse
 import pytest
 
 from browsing import browser, library  # noqa: F401  (pytest fixtures, module-scoped)
-from browsing import HOSTILE, HOSTILE_TAG, Tab, needs_chromium, screenshot, site
+from browsing import HOSTILE, HOSTILE_TAG, Tab, needs_chromium, needs_nginx, screenshot, site
 import numpy as np
 
 from organizer.publish import pages
@@ -39,7 +39,7 @@ def _local_file(url: str) -> Path:
     return Path(unquote(urlparse(url).path))
 
 
-@pytest.mark.parametrize("scheme", ["file", "http"])
+@pytest.mark.parametrize("scheme", ["file", "http", pytest.param("nginx", marks=needs_nginx)])
 def test_index_shows_every_album_kind_with_covers(library, browser, scheme: str) -> None:
     _, out = library
     with _index(browser, out, scheme) as (tab, page):
@@ -71,7 +71,7 @@ def test_index_shows_every_album_kind_with_covers(library, browser, scheme: str)
         assert tab.blocked == []  # nothing wanted the network
 
 
-@pytest.mark.parametrize("scheme", ["file", "http"])
+@pytest.mark.parametrize("scheme", ["file", "http", pytest.param("nginx", marks=needs_nginx)])
 def test_album_page_opens_originals_and_the_lightbox_follows_the_keys(library, browser, scheme: str) -> None:
     root, out = library
     with _index(browser, out, scheme) as (tab, page):
