@@ -252,3 +252,41 @@ def test_a_video_plays_in_the_lightbox(tmp_path: Path, browser) -> None:
     page.evaluate("() => { document.querySelector('.lightbox video').muted = true; document.querySelector('.lightbox video').play(); }")
     page.wait_for_function("() => document.querySelector('.lightbox video').currentTime > 0.2")
     tab.clean()
+
+
+def _touch_swipe(page, start: tuple[int, int], end: tuple[int, int]) -> None:
+    """A finger's swipe, as a phone's touch screen sends it (touch events through DevTools)."""
+    cdp = page.context.new_cdp_session(page)
+    steps = [start] + [(start[0] + (end[0] - start[0]) * k // 6, start[1] + (end[1] - start[1]) * k // 6)
+                       for k in range(1, 7)]
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [{"x": start[0], "y": start[1]}]})
+    for x, y in steps[1:]:
+        cdp.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [{"x": x, "y": y}]})
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+    cdp.detach()
+
+
+def test_a_finger_swipes_through_the_lightbox_on_a_phone(library, browser) -> None:
+    _, out = library
+    context = browser.new_context(viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto((out / "index.html").as_uri())
+    page.locator(".tabs a", has_text="Events").tap()
+    page.locator("section:not(.hidden) .card a", has_text="2020-02-10").tap()
+    page.locator("a.tile").first.tap()
+    caption = page.locator(".lightbox .caption strong")
+    assert caption.inner_text() == "IMG_10.jpg"
+    _touch_swipe(page, (330, 420), (60, 430))  # to the left: the next
+    page.wait_for_function("() => document.querySelector('.lightbox .caption strong').textContent === 'IMG_11.jpg'")
+    _touch_swipe(page, (330, 420), (60, 430))
+    page.wait_for_function("() => document.querySelector('.lightbox .caption strong').textContent === 'IMG_12.jpg'")
+    _touch_swipe(page, (60, 420), (330, 425))  # to the right: back
+    page.wait_for_function("() => document.querySelector('.lightbox .caption strong').textContent === 'IMG_11.jpg'")
+    _touch_swipe(page, (200, 300), (205, 700))  # up and down is no swipe
+    page.wait_for_timeout(300)
+    assert caption.inner_text() == "IMG_11.jpg"
+    screenshot(page, "gallery-phone-lightbox.png")
+    context.close()
+    assert errors == []
