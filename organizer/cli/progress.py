@@ -44,7 +44,9 @@ def progress(verbosity: int, enabled: bool = True) -> Iterator[Progress | None]:
                 if bar is not None:
                     bar.close()
         return
-    started, last = time.monotonic(), [0.0]
+    # the first line after 5 s too: a rate measured over the workers' start-up says nothing
+    started = time.monotonic()
+    last = [started]
 
     def log_line(done: int, total: int, path: str) -> None:
         now = time.monotonic()
