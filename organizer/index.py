@@ -19,7 +19,8 @@ from organizer.config import Config
 from organizer.errors import ConfigError, OrganizerError
 from organizer.extract import features, vectors
 from organizer.cluster import companions
-from organizer.scan import Diff, Entry, Walk, Walker, compare, diff, root_offline, sidecars_among
+from organizer.cluster.companions import SIDECAR_SUFFIXES
+from organizer.scan import Diff, Entry, Walk, Walker, compare, diff, regular, root_offline, sidecars_among
 from organizer.workers import InlinePool, Outcome, Task, WorkerPool, WorkerSettings
 from organizer.writer import Report, Writer
 
@@ -149,6 +150,8 @@ class Indexer:
                     report.missing += len(plan.diff.gone)
                     report.touched += [pid for p in plan.diff.gone if (pid := plan.known[p].photo_id) is not None]
                 self._drop_orphans()
+            self._sidecars_gone([(p, plan.known[p].photo_id) for plan in plans for p in plan.diff.gone
+                                 if plan.known[p].state == "sidecar"], report, should_stop)
         report.summary_warning()
         report.seconds = round(time.monotonic() - started, 3)
         catalog.finish_run(run_id, report.as_dict())
@@ -200,13 +203,17 @@ class Indexer:
         started = time.monotonic()
         report = Report()
         seen = now_iso()
+        lost: list[tuple[str, int | None]] = []  # (path, photo id) of files gone, or moved where skipped
         with self.catalog.transaction():
-            arrived = self._moved(root_of, moved, seen, report)
+            arrived = self._moved(root_of, moved, seen, report, lost)
             for path in gone:
                 if root_of(path) is not None:
-                    self._touch_missing(self.catalog.mark_missing_under(path, seen), report)
+                    lost += self.catalog.mark_missing_under(path, seen)
+            self._touch_missing([pid for _, pid in lost], report)
         todo = self._changed(root_of, [*changed, *arrived], seen, report)
         self._extract(todo, (), report, None, should_stop, self._sidecars_near([e.path for _, e in todo]))
+        self._sidecars_gone([(p, pid) for p, pid in lost if p.lower().endswith(SIDECAR_SUFFIXES)], report,
+                            should_stop)
         if report.missing:
             with self.catalog.transaction():
                 self._drop_orphans()
@@ -215,8 +222,9 @@ class Indexer:
         return report
 
     def _moved(self, root_of: Callable[[str], str | None], moved: Sequence[tuple[str, str]], seen: str,
-               report: Report) -> list[str]:
-        """Move the rows of moved files and folders; returns the files that moved in from outside."""
+               report: Report, lost: list[tuple[str, int | None]]) -> list[str]:
+        """Move the rows of moved files and folders; returns the files that moved in from outside
+        (those moved somewhere skipped, such as a recycle bin, go to `lost`)."""
         catalog, arrived = self.catalog, []
         for src, dst in moved:
             root = root_of(dst)
@@ -229,7 +237,7 @@ class Indexer:
                 ids = [catalog.move_file(src, dst, root, seen)]
                 report.moved += 1
             elif catalog.files.get(src) is not None:  # moved somewhere skipped (the recycle bin)
-                self._touch_missing(catalog.mark_missing_under(src, seen), report)
+                lost += catalog.mark_missing_under(src, seen)
                 ids = []
             else:  # moved in from outside the roots: a new file
                 arrived.append(dst)
@@ -341,12 +349,34 @@ class Indexer:
                     self.catalog.photos.set_companions(photo_of[item.primary],
                                                        [photo_of[c] for c in item.companions], item.relation)
 
+    def _sidecars_gone(self, gone: list[tuple[str, int | None]], report: Report,
+                       should_stop: Callable[[], bool]) -> None:
+        """A photo whose sidecar was deleted reads its metadata again from what is left (the
+        sidecar's keywords, rating and title go with it)."""
+        tasks: dict[int, Task] = {}
+        for path, photo_id in gone:
+            if photo_id is None or photo_id in tasks:
+                continue
+            media = next((p for p, pid in self.catalog.files.in_folder(os.path.dirname(path)) if pid == photo_id), None)
+            if media is not None:
+                tasks[photo_id] = Task(media, _mtime(media), None, photo_id, ("metadata",),
+                                       tuple(self._sidecars_near([media]).get(media, ())))
+        if tasks:
+            writer = Writer(self.catalog, report, self.config.scan.batch_size, self.model_id)
+            try:
+                self._refresh(list(tasks.values()), writer, report, None, should_stop)
+            finally:
+                writer.flush()
+                if not self.keep_pool:
+                    self.close()
+
     def _sidecars_near(self, paths: list[str]) -> dict[str, list[str]]:
         """The sidecars of the media files in the folders of `paths` (the daemon's updates)."""
         out: dict[str, list[str]] = {}
         for folder in {os.path.dirname(p) for p in paths}:
             try:
-                names = [e.name for e in os.scandir(folder) if e.is_file()]
+                with os.scandir(folder) as it:
+                    names = [e.name for e in it if regular(e, self.config.scan.follow_symlinks)]
             except OSError:
                 continue
             out.update(sidecars_among(folder, names))

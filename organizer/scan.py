@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from organizer.catalog import KnownFile
 from organizer.cluster import companions
+from organizer.cluster.companions import SIDECAR_SUFFIXES
 from organizer.fs import OUTPUT_MARKER, is_litter
 
 log = logging.getLogger(__name__)
@@ -120,7 +121,7 @@ class Walker:
                 walk.outputs.append(folder)
                 continue
             walk.folders[folder] = st.st_dev
-            walk.sidecars.update(sidecars_among(folder, [e.name for e in entries]))
+            walk.sidecars.update(sidecars_among(folder, [e.name for e in entries if regular(e, self.follow_symlinks)]))
             subdirs = []
             for entry in entries:
                 rel = os.path.relpath(entry.path, root)
@@ -140,10 +141,19 @@ class Walker:
             stack.extend(sorted(subdirs, reverse=True))
 
 
+def regular(entry: os.DirEntry, follow_symlinks: bool) -> bool:
+    """Whether a folder entry is a regular file the walker would read (a symlink only when
+    following them, and then only to a regular file; never a FIFO, a device or a socket)."""
+    try:
+        return (follow_symlinks or not entry.is_symlink()) and entry.is_file(follow_symlinks=follow_symlinks)
+    except OSError:
+        return False
+
+
 def sidecars_among(folder: str, names: list[str]) -> dict[str, list[str]]:
-    """Media path -> the paths of its sidecars (XMP, Google Takeout JSON), among `names` of one
-    folder (see cluster.companions)."""
-    if not any(n.lower().endswith((".xmp", ".json")) for n in names):
+    """Media path -> the paths of its sidecars (XMP, Google Takeout JSON), among `names` (regular
+    files) of one folder (see cluster.companions)."""
+    if not any(n.lower().endswith(SIDECAR_SUFFIXES) for n in names):
         return {}
     return {os.path.join(folder, media): [os.path.join(folder, s) for s in found]
             for media, found in companions.sidecars(names).items()}

@@ -215,7 +215,7 @@ class Writer:
             cat.photos.put_vector(photo_id, facts.vector_model, facts.vector)
         for name, (version, value) in facts.features.items():
             cat.photos.put_feature(photo_id, name, version, value)
-        store_details(cat, photo_id, facts)
+        self._details(photo_id, facts, seen)
         cat.errors.clear([outcome.path])
         if facts.digest in self.written:  # a copy decoded beside its twin: a copy of a known photo
             self.report.known += 1
@@ -240,7 +240,7 @@ class Writer:
             cat.photos.put_vector(outcome.photo_id, facts.vector_model, facts.vector)
         for name, (version, value) in facts.features.items():
             cat.photos.put_feature(outcome.photo_id, name, version, value)
-        store_details(cat, outcome.photo_id, facts)
+        self._details(outcome.photo_id, facts, seen)
         self.report.refreshed += 1
 
     def _metadata(self, photo_id: int, facts: extract.Facts, seen: str) -> None:
@@ -252,8 +252,17 @@ class Writer:
         made = json.loads(row.get("versions") or "{}")
         record = replace(record, versions=json.dumps({**made, "metadata": facts.versions["metadata"]}, sort_keys=True))
         self.catalog.photos.refresh_metadata(photo_id, record)
-        store_details(self.catalog, photo_id, facts)
+        self._details(photo_id, facts, seen)
         self.report.refreshed += 1
+
+    def _details(self, photo_id: int, facts: extract.Facts, seen: str) -> None:
+        """The photo's keywords and faces; a sidecar that could not be read is a warning and an
+        error row of its own (the photo stays indexed), cleared once it reads."""
+        store_details(self.catalog, photo_id, facts)
+        self.catalog.errors.clear(facts.sidecars, "sidecar")
+        for path, why in facts.refused:
+            self.catalog.errors.record(path, "sidecar", why, seen)
+            self.report.warn(path, why)
 
     def _improve_date(self, photo_id: int, entry: Entry) -> None:
         candidate = path_date(entry.path, entry.mtime_ns, datetime.now())

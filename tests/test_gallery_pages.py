@@ -193,3 +193,28 @@ def test_an_album_collects_its_photos_companions_keeper_and_cover(tmp_path: Path
     copies = site.collect("Duplicates/IMG_0", dup, lib).items
     assert [(c.path, c.keeper, c.size) for c in copies] == [("/backup/IMG_0.jpg", True, 1000),
                                                             ("/p/IMG_0.jpg", False, 1000)]
+
+
+def test_template_syntax_in_names_is_data_on_the_map(tmp_path: Path, run: Cli) -> None:
+    """folium's templates never see a user's string: a name in Jinja's syntax neither runs as
+    Python nor breaks the publish, and reaches the map's data as it is."""
+    root, out = tmp_path / "Pictures", tmp_path / "Albums"
+    names = ["{{ lipsum.__globals__.os.environ.__setitem__('ORGANIZER_RAN', 'yes') }}.jpg", "{% if %}.jpg", "{# open.jpg",
+             "{{ 7*7 }}.jpg", "}}{%.jpg"]
+    for i, name in enumerate(names):
+        make_jpeg(root / name, original=f"2022:05:0{i + 1} 10:00:00", gps=gps_ifd(ROME[0], ROME[1] + i * 1e-3), seed=i)
+    keyword = "{{ config.__class__ }}"
+    (root / "{{ 7*7 }}.xmp").write_text(
+        '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" '
+        'xmlns:dc="http://purl.org/dc/elements/1.1/"><rdf:Description><dc:subject><rdf:Bag>'
+        f'<rdf:li>{keyword}</rdf:li></rdf:Bag></dc:subject></rdf:Description></rdf:RDF></x:xmpmeta>')
+    run("organize", str(root), "--output", str(out))  # in this process: what a template ran is seen here
+    assert "ORGANIZER_RAN" not in os.environ
+    html = (out / "map.html").read_text()
+    assert sorted(r[4] for r in _map_data(html)["photos"]) == sorted(names)  # "{{ 7*7 }}" is not "49"
+    assert (out / "Tags" / keyword).is_dir()
+
+
+def _map_data(html: str) -> dict:
+    start = html.index('id="organizer-data">') + len('id="organizer-data">')
+    return json.loads(html[start:html.index("</script>", start)])

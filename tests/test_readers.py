@@ -107,7 +107,7 @@ def test_xmp_with_entities_or_a_dtd_is_refused_not_expanded(tmp_path: Path) -> N
     side = tmp_path / "xmp-sidecar-entity-bomb.jpg.xmp"
     side.write_bytes(bomb)
     f = facts(path, side)
-    assert f.taken.source == "exif" and any("XMP" in w for w in f.warnings)
+    assert f.taken.source == "exif" and [p for p, _ in f.refused] == [str(side)] and "XMP" in f.refused[0][1]
 
 
 def test_a_sidecar_correction_wins_over_the_embedded_date(tmp_path: Path) -> None:
@@ -204,7 +204,7 @@ def test_takeout_json_sidecar_gives_utc_time_and_place(tmp_path: Path) -> None:
     assert (f.lat, f.lon, f.sources["gps"], f.description) == (48.8583, 2.2945, "takeout", "Beach")
     broken = tmp_path / "broken.jpg.json"
     broken.write_text("[1, 2")
-    assert any("not Takeout JSON" in w for w in facts(path, broken).warnings)
+    assert any("not Takeout JSON" in why for _, why in facts(path, broken).refused)
 
 
 def test_broken_pixels_keep_their_metadata(tmp_path: Path) -> None:

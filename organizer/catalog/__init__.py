@@ -110,11 +110,11 @@ class Catalog:
         self.files.mark_missing(paths, when)
         self.errors.clear(paths)
 
-    def mark_missing_under(self, path: str, when: str) -> list[int | None]:
-        """A gone file or folder: its files missing; returns their photo ids."""
+    def mark_missing_under(self, path: str, when: str) -> list[tuple[str, int | None]]:
+        """A gone file or folder: its files missing; returns their (path, photo id)."""
         gone = self.files.mark_missing_under(path, when)
         self.errors.clear(p for p, _ in gone)
-        return [pid for _, pid in gone]
+        return gone
 
     def start_run(self, kind: str) -> int:
         with self.transaction():

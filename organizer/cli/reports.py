@@ -75,7 +75,9 @@ def explain(catalog: Catalog, path: str) -> dict[str, Any]:
         "same_content": [shown(p) for p in catalog.files.others(pid, path)] if pid is not None else [],
         "companions": _companions(catalog, pid) if pid is not None else [],
         "sidecars": [shown(p) for p in catalog.files.sidecars_of(pid)] if pid is not None else [],
-        "errors": [{"stage": e.stage, "message": e.message, "at": e.at} for e in catalog.errors.of(path)],
+        "errors": [{"stage": e.stage, "message": e.message, "at": e.at}
+                   for p in [path, *(catalog.files.sidecars_of(pid) if pid is not None else [])]
+                   for e in catalog.errors.of(p)],
         "groups": [{"kind": g.kind, "key": g.key, "size": g.size, "start": g.start, "end": g.end}
                    for g in catalog.groups.of_photo(pid)] if pid is not None else [],
         "albums": [shown(a) for a in catalog.albums.of_photo(pid)] if pid is not None else [],

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from organizer.extract.source import RAW_EXTENSIONS, VIDEO_EXTENSIONS
 
+SIDECAR_SUFFIXES = (".xmp", ".json")  # lower-case
 LIVE_PHOTO_SECONDS = 3.0  # a still and a MOV of one stem taken this close are one Live Photo
 _STILL = {".jpg", ".jpeg", ".heic", ".heif", ".hif", ".png", ".tif", ".tiff", ".webp", ".avif", ".jxl"}
 # Takeout cuts a sidecar's whole name at 46 characters before '.json', and puts a copy's number
@@ -75,7 +76,7 @@ def sidecars(names: Iterable[str]) -> dict[str, list[str]]:
 
 
 def _is_sidecar(name: str) -> bool:
-    return name.lower().endswith((".xmp", ".json"))
+    return name.lower().endswith(SIDECAR_SUFFIXES)
 
 
 @dataclass(frozen=True)

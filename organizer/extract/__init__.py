@@ -74,6 +74,7 @@ class Facts:
     motion_video: int | None = None  # bytes of a Motion Photo's embedded MP4 at the file's end
     sources: dict[str, str] = field(default_factory=dict)  # field -> source (taken, offset, gps, camera, ...)
     sidecars: tuple[str, ...] = ()  # the sidecar files read
+    refused: tuple[tuple[str, str], ...] = ()  # (sidecar path, why): sidecars that could not be read
     versions: dict[str, int] = field(default_factory=lambda: dict(VERSIONS))
     features: dict[str, tuple[str, bytes]] = field(default_factory=dict)  # name -> (version, value)
 
@@ -116,7 +117,7 @@ def _raw(src: Source, options: Options) -> _Pixels:
     return _Pixels(image, width, height, orientation, error=problem)
 
 
-def _gather(src: Source, sidecars: tuple[str, ...], warnings: list[str],
+def _gather(src: Source, sidecars: tuple[str, ...], warnings: list[str], refused: list[tuple[str, str]],
             frame_side: int | None) -> tuple[evidence.Evidence, _Pixels | None, str]:
     """Metadata of any kind of file, plus a video's pixels (one FFmpeg open gives both)."""
     fmt = src.format
@@ -135,14 +136,14 @@ def _gather(src: Source, sidecars: tuple[str, ...], warnings: list[str],
             pixels = _Pixels(image, info.width, info.height, 1, info.duration,
                              None if image is not None or frame_side is None else "no video frame could be decoded")
             fmt = info.format.split(",")[0] if fmt in ("mp4", "mov") and info.format else fmt
-        evidence.read_sidecars(sidecars, ev, warnings)
+        evidence.read_sidecars(sidecars, ev, refused)
         return ev, pixels, fmt
     meta_format = "raw-tiff" if src.kind == "raw" and fmt not in ("cr3", "raf", "mrw", "x3f") else fmt
     with src.buffer() as buf:
         if src.format == "raf":  # Fujifilm: the metadata is in the embedded JPEG
             meta_format, buf = _raf_jpeg(buf)
         ev = evidence.from_buffer(buf, meta_format, warnings)
-    evidence.read_sidecars(sidecars, ev, warnings)
+    evidence.read_sidecars(sidecars, ev, refused)
     return ev, None, fmt
 
 
@@ -160,7 +161,8 @@ def extract_source(src: Source, mtime: float, now: datetime, options: Options = 
     `options.pixels` False: metadata only). Metadata is read even when the pixels cannot be
     decoded: the facts then carry `decode_error` and no thumbnail, hashes or vector."""
     warnings: list[str] = []
-    ev, pixels, fmt = _gather(src, sidecars, warnings, options.thumb_size if options.pixels else None)
+    refused: list[tuple[str, str]] = []
+    ev, pixels, fmt = _gather(src, sidecars, warnings, refused, options.thumb_size if options.pixels else None)
     if not options.pixels:
         pixels = _Pixels(None)
     elif pixels is None:
@@ -188,7 +190,8 @@ def extract_source(src: Source, mtime: float, now: datetime, options: Options = 
         kind=src.kind, duration=pixels.duration, decode_error=pixels.error, keywords=described.keywords,
         keyword_paths=described.keyword_paths, rating=described.rating, title=described.title,
         description=described.description, faces=described.faces, content_id=ev.content_id,
-        motion_video=ev.motion_video, sources=sources, sidecars=tuple(sidecars), features=computed,
+        motion_video=ev.motion_video, sources=sources, sidecars=tuple(sidecars), refused=tuple(refused),
+        features=computed,
     )
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from organizer.extract import metadata, video
+from organizer.extract import metadata, video, xmp
 from organizer.extract.evidence import Evidence
 from organizer.extract.xmp import Face, Xmp
 
@@ -100,21 +100,13 @@ _MS_RATING = ((0, None), (12, 1), (37, 2), (62, 3), (87, 4), (99, 5))
 def _rating(values: Xmp) -> int | None:
     """xmp:Rating (-1 rejected, 0 none, 1..5); else MicrosoftPhoto:Rating, a percentage (1, 25, 50,
     75, 99 for one to five stars), never taken as stars."""
-    text = values.text("xmp:Rating")
-    try:
-        stars = round(float(text)) if text is not None else None
-    except ValueError:
-        stars = None
-    if stars is not None and -1 <= stars <= 5:
-        return stars
-    text = values.text("MicrosoftPhoto:Rating")
-    try:
-        percent = int(float(text)) if text is not None else None
-    except ValueError:
+    stars = xmp.number(values.text("xmp:Rating"))
+    if stars is not None and -1 <= round(stars) <= 5:
+        return round(stars)
+    percent = xmp.number(values.text("MicrosoftPhoto:Rating"))
+    if percent is None or not 0 <= int(percent) <= 99:
         return None
-    if percent is None or not 0 <= percent <= 99:
-        return None
-    return next(value for limit, value in _MS_RATING if percent <= limit)
+    return next(value for limit, value in _MS_RATING if int(percent) <= limit)
 
 
 def _texts(ev: Evidence) -> dict[str, tuple[str, str]]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import os
+import stat
 from dataclasses import dataclass, field
 
 from organizer.extract import containers, iptc, metadata, takeout, tiff, xmp
@@ -18,6 +19,20 @@ from organizer.extract.tiff import Buffer
 log = logging.getLogger(__name__)
 
 SIDECAR_MAX_BYTES = 4 << 20
+
+
+def _read_regular(path: str) -> bytes | None:
+    """Up to SIDECAR_MAX_BYTES + 1 bytes of a regular file; None for anything else. Opened
+    without blocking, so a FIFO under a sidecar's name cannot hang the worker."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        os.set_blocking(fd, True)
+        with os.fdopen(os.dup(fd), "rb") as fh:
+            return fh.read(SIDECAR_MAX_BYTES + 1)
+    finally:
+        os.close(fd)
 
 
 @dataclass
@@ -96,26 +111,33 @@ def _motion_video(buf: Buffer, found: Xmp) -> int | None:
     return length if bytes(buf[start + 4 : start + 8]) == b"ftyp" else None
 
 
-def read_sidecars(paths: tuple[str, ...], ev: Evidence, warnings: list[str]) -> None:
-    """XMP sidecars (merged, the first listed wins per property) and a Takeout JSON sidecar."""
+def read_sidecars(paths: tuple[str, ...], ev: Evidence, refused: list[tuple[str, str]]) -> None:
+    """XMP sidecars (merged, the first listed wins per property) and a Takeout JSON sidecar.
+    Only regular files are read, at most SIDECAR_MAX_BYTES of each (never a device, a FIFO or a
+    socket a name points at); each one not read is (path, why) in `refused`."""
     packets = []
     for path in paths:
+        name = os.path.basename(path)
         try:
-            size = os.path.getsize(path)
-            if size > SIDECAR_MAX_BYTES:
-                warnings.append(f"sidecar {os.path.basename(path)} over {SIDECAR_MAX_BYTES} bytes: not read")
-                continue
-            with open(path, "rb") as fh:
-                data = fh.read()
+            data = _read_regular(path)
         except OSError as exc:
-            warnings.append(f"cannot read sidecar {os.path.basename(path)}: {exc.strerror or exc}")
+            refused.append((path, f"cannot read sidecar {name}: {exc.strerror or exc}"))
+            continue
+        if data is None:
+            refused.append((path, f"sidecar {name} is not a regular file: not read"))
+            continue
+        if len(data) > SIDECAR_MAX_BYTES:
+            refused.append((path, f"sidecar {name} over {SIDECAR_MAX_BYTES} bytes: not read"))
             continue
         if path.lower().endswith(".json"):
             try:
                 ev.takeout = ev.takeout or takeout.parse(data)
             except ValueError as exc:
-                warnings.append(f"sidecar {os.path.basename(path)} is not Takeout JSON ({exc})")
+                refused.append((path, f"sidecar {name} is not Takeout JSON ({exc})"))
         else:
-            packets.append(data)
+            try:
+                packets.append(xmp.parse(data))
+            except xmp.XmpError as exc:
+                refused.append((path, f"sidecar {name}: {exc}"))
     if packets:
-        ev.sidecar = xmp.merge(packets, warnings)
+        ev.sidecar = xmp.combine(packets)

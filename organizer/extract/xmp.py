@@ -6,6 +6,7 @@ rdf:Bag/Seq/Alt lists and nested structures (MWG face regions, Google's containe
 from __future__ import annotations
 
 import logging
+import math
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
@@ -194,7 +195,7 @@ def _faces(root: ET.Element) -> list[Face]:
             kind = _field(li, "mwg-rs", "Type")
             if kind is not None and kind.lower() != "face":
                 continue
-            area = {k: _float(_field(li, "stArea", k)) for k in ("x", "y", "w", "h")}
+            area = {k: number(_field(li, "stArea", k)) for k in ("x", "y", "w", "h")}
             if any(v is None or not 0 <= v <= 1 for v in area.values()):
                 continue
             unit = _field(li, "stArea", "unit")
@@ -204,22 +205,30 @@ def _faces(root: ET.Element) -> list[Face]:
     return faces
 
 
-def _float(text: str | None) -> float | None:
+def number(text: str | None) -> float | None:
+    """A finite number written as text ('inf', 'nan' and '1e400' are none)."""
     try:
-        return float(text) if text is not None else None
+        value = float(text) if text is not None else None
     except ValueError:
         return None
+    return value if value is not None and math.isfinite(value) else None
 
 
 def merge(packets: list[bytes], warnings: list[str]) -> Xmp:
     """All packets of one file as one Xmp (the first value of each property wins)."""
-    out = Xmp()
+    parsed = []
     for data in packets:
         try:
-            one = parse(data)
+            parsed.append(parse(data))
         except XmpError as exc:
             warnings.append(str(exc))
-            continue
+    return combine(parsed)
+
+
+def combine(parsed: list[Xmp]) -> Xmp:
+    """Several parsed packets as one Xmp (the first value of each property wins)."""
+    out = Xmp()
+    for one in parsed:
         for key, value in one.values.items():
             out.values.setdefault(key, value)
         out.faces = out.faces or one.faces

@@ -23,6 +23,7 @@ from organizer.catalog import shown
 from organizer.publish import web
 
 MAP_DIR = web.SITE_DIR
+DATA_PLACEHOLDER = "@@organizer-data@@"  # no Jinja syntax, no JSON: it cannot occur in the page otherwise
 
 
 @dataclass(frozen=True)
@@ -68,17 +69,19 @@ class _Photos(JSCSSMixin, MacroElement):
                   ("world_110m", f"{MAP_DIR}/world/countries-110m.js"),
                   ("organizer_map", f"{MAP_DIR}/organizer/map.js")]
     default_css = [("organizer_map_css", f"{MAP_DIR}/organizer/map.css")]
-    # the data as a JSON element the HTML parser skips over and JSON.parse reads at once: as a
-    # script's literal, 10 MB took 2 s to parse
+    # the data as a JSON element the HTML parser skips over and JSON.parse reads at once (as a
+    # script's literal, 10 MB took 2 s to parse). Only a placeholder goes through the templates:
+    # branca compiles each rendered element as a Jinja template again, so a file named
+    # "{{ lipsum.__globals__.os.system(...) }}.jpg" would run as Python; the data replaces the
+    # placeholder in the finished page.
     _template = Template("{% macro html(this, kwargs) %}<script type=\"application/json\" id=\"organizer-data\">"
-                         "{{ this.data }}</script>{% endmacro %}\n{% macro script(this, kwargs) %}\n"
+                         + DATA_PLACEHOLDER + "</script>{% endmacro %}\n{% macro script(this, kwargs) %}\n"
                          "organizerMap({{ this._parent.get_name() }}, "
                          "JSON.parse(document.getElementById('organizer-data').textContent));\n{% endmacro %}")
 
-    def __init__(self, data: str) -> None:
+    def __init__(self) -> None:
         super().__init__()
         self._name = "OrganizerPhotos"
-        self.data = data
 
 
 def data(photos: Sequence[MapPhoto], albums: Sequence[MapAlbum], areas: Sequence[MapArea]) -> dict:
@@ -111,8 +114,10 @@ def render(photos: Sequence[MapPhoto], albums: Sequence[MapAlbum], areas: Sequen
     fmap = OfflineMap(location=[0, 0], zoom_start=2, tiles="OpenStreetMap", prefer_canvas=True,
                       world_copy_jump=True)
     fmap.fit_bounds(bounds, max_zoom=16)
-    _Photos(web.script_json(data(photos, albums, areas))).add_to(fmap)
-    return fmap.get_root().render()
+    _Photos().add_to(fmap)
+    head, placeholder, tail = fmap.get_root().render().partition(DATA_PLACEHOLDER)
+    assert placeholder and DATA_PLACEHOLDER not in tail, "the map's template lost its data placeholder"
+    return head + web.script_json(data(photos, albums, areas)) + tail
 
 
 def write(output: Path, photos: Sequence[MapPhoto], albums: Sequence[MapAlbum], areas: Sequence[MapArea]) -> Path:
