@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -71,3 +73,24 @@ def test_names_that_are_not_utf8_are_indexed_published_and_shown(tmp_path: Path,
     assert "caf\\\\xe9.jpg" in page  # the name reaches the map escaped, as JSON text
     # a rerun changes nothing
     assert run.json("publish", "--output", str(out))["written"] == 0
+
+
+def test_control_characters_in_names_cannot_forge_lines(tmp_path: Path, run: Cli) -> None:
+    """A name holding a newline, an ANSI escape or a bidi override is one escaped line in the
+    log, in `organizer errors` and in `explain`; typed back as shown, it still names the file."""
+    root = tmp_path / "Pictures"
+    root.mkdir()
+    forged = "x.jpg\nERROR: the catalog is corrupt; run rm -rf\x1b[2K\u202egpj.jpg"
+    (root / forged).write_bytes(b"\xff\xd8\xff\xe0 not a jpeg")  # a warning and an error row
+    make_jpeg(root / "ok\nINFO: fine.jpg", original="2020:01:01 10:00:00")
+    done = subprocess.run([sys.executable, "-m", "organizer", "--catalog", str(run.catalog), "scan", str(root)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    lines = done.stderr.splitlines()
+    assert not [ln for ln in lines if ln.startswith(("ERROR: the catalog", "INFO: fine"))], lines
+    assert any("x.jpg\\x0aERROR: the catalog is corrupt; run rm -rf\\x1b[2K\\u202egpj.jpg" in ln for ln in lines), lines
+    assert "\x1b" not in done.stderr and "\u202e" not in done.stderr
+    text = run("errors").stdout.splitlines()
+    assert len(text) == 2 and text[0].startswith(str(root / "x.jpg\\x0aERROR")) and text[1] == "1 errors"
+    explained = run("explain", str(root / "ok\\x0aINFO: fine.jpg")).stdout  # as shown, typed back
+    assert "\\x0a" in explained and "\nINFO: fine" not in explained

@@ -34,6 +34,17 @@ def shown(path: str) -> str:
     return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
+# what a terminal or a log line must not receive raw: C0 and C1 controls, DEL, line and
+# paragraph separators, and bidi controls that reorder what follows ('gpj.exe' shown as 'exe.jpg')
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """`shown`, with every control character escaped (`\\x0a`, `\\u202e`): one line of a terminal
+    or a log, whatever a file name holds (a newline in a name cannot forge a second line)."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m[0]):02x}" if ord(m[0]) < 0x100 else f"\\u{ord(m[0]):04x}", shown(text))
+
+
 _ESCAPE = re.compile(rb"\\x([0-9a-fA-F]{2})")
 
 

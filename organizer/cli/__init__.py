@@ -18,7 +18,7 @@ import click
 
 from organizer import __version__, config as config_mod, config_load
 from organizer.catalog import Catalog
-from organizer.catalog.paths import unshown
+from organizer.catalog.paths import printable, unshown
 from organizer.errors import OrganizerError
 
 EXIT_USER_ERROR = 1
@@ -83,19 +83,35 @@ class Group(click.Group):
         try:
             return super().invoke(ctx)
         except OrganizerError as exc:
-            click.echo(f"organizer: error: {exc}", err=True)
+            say(f"organizer: error: {exc}", err=True)
             ctx.exit(EXIT_USER_ERROR)
         except sqlite3.DatabaseError as exc:
-            click.echo(f"organizer: error: the catalog: {exc}", err=True)
+            say(f"organizer: error: the catalog: {exc}", err=True)
             ctx.exit(EXIT_USER_ERROR)
         except KeyboardInterrupt:
             click.echo("organizer: interrupted; every committed batch is kept", err=True)
             ctx.exit(130)
 
 
+def say(line: str, err: bool = False) -> None:
+    """Print one line of text: a file name's control characters are escaped, never sent raw."""
+    click.echo(printable(line), err=err)
+
+
+class _OneLine(logging.Formatter):
+    """Log messages with their control characters escaped: a file named 'a.jpg\\nERROR: ...'
+    cannot forge a line of the journal."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        record.message = printable(record.message)
+        return super().formatMessage(record)
+
+
 def setup_logging(verbosity: int, default: int = logging.WARNING) -> None:
     level = {-1: logging.ERROR, 0: default, 1: min(default, logging.INFO)}.get(verbosity, logging.DEBUG)
-    logging.basicConfig(level=level, format="%(levelname)s: %(message)s", stream=sys.stderr, force=True)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_OneLine("%(levelname)s: %(message)s"))
+    logging.basicConfig(level=level, handlers=[handler], force=True)
     for noisy in ("apscheduler", "watchdog"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
 

@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from organizer.catalog import Catalog, shown
-from organizer.cli import Globals, cli, json_option, print_json
+from organizer.cli import Globals, cli, json_option, print_json, say
 from organizer.errors import ConfigError
 
 
@@ -22,9 +22,9 @@ def demo(g: Globals, folder: str, as_json: bool) -> None:
     if as_json:
         print_json(report.as_dict())
         return
-    click.echo(f"{report.photos} photos in {shown(report.folder)}: {report.trips} trips, {report.bursts} bursts, "
+    say(f"{report.photos} photos in {shown(report.folder)}: {report.trips} trips, {report.bursts} bursts, "
                f"{report.duplicates} duplicates, {report.undated} undated")
-    click.echo(f"next: organizer organize {shown(report.folder)} --output ALBUMS")
+    say(f"next: organizer organize {shown(report.folder)} --output ALBUMS")
 
 
 def compare_overrides(text: str) -> dict[str, tuple[Any, str]]:
@@ -75,4 +75,4 @@ def explore(g: Globals, features: str | None, method: str | None, output: str, s
     text = f"{shown(report.output)}: {report.photos} of {report.library} photos, {report.groups} groups"
     if report.compare_groups is not None:
         text += f"; compared: {report.compare_groups} groups, adjusted Rand index {report.agreement}"
-    click.echo(text + f" ({report.seconds} s)")
+    say(text + f" ({report.seconds} s)")

@@ -10,7 +10,7 @@ import click
 
 from organizer.catalog import Catalog, shown
 from organizer.cli import (Globals, cli, json_option, output_option, output_override, print_json, roots_argument,
-                           roots_override, setup_logging)
+                           roots_override, say, setup_logging)
 from organizer.cli.progress import progress
 
 
@@ -57,7 +57,7 @@ def scan(g: Globals, roots: tuple[str, ...], retry_errors: bool, as_json: bool) 
     if as_json:
         print_json(report.as_dict())
     else:
-        click.echo(_scan_summary(report))
+        say(_scan_summary(report))
 
 
 @cli.command()
@@ -72,23 +72,23 @@ def cluster(g: Globals, as_json: bool) -> None:
     if as_json:
         print_json(report.as_dict())
         return
-    click.echo(f"{report.photos} photos")
+    say(f"{report.photos} photos")
     for kind, count in report.groups.items():
         c = report.changes[kind]
-        click.echo(f"{kind}: {count} groups ({c['kept']} kept, {c['changed']} changed, {c['added']} new, "
+        say(f"{kind}: {count} groups ({c['kept']} kept, {c['changed']} changed, {c['added']} new, "
                    f"{c['dropped']} gone)")
 
 
 def _echo_publish(report: Any) -> None:  # a publish.PublishReport
     kinds = ", ".join(f"{n} {k}" for k, n in sorted(report.albums.items()))
-    click.echo(f"published {kinds} albums in {shown(report.output)}: {report.written} written, "
+    say(f"published {kinds} albums in {shown(report.output)}: {report.written} written, "
                f"{report.unchanged} unchanged, {report.removed} removed, {report.renamed} renamed")
     for rel in report.kept_foreign:
-        click.echo(f"kept files not made by organizer in {rel}")
+        say(f"kept files not made by organizer in {rel}")
     for rel in report.unsafe:
-        click.echo(f"not written (a symlink or a file where its folder should be): {rel}")
+        say(f"not written (a symlink or a file where its folder should be): {rel}")
     if report.map:
-        click.echo(f"map: {shown(report.map)} ({report.map_photos} photos)")
+        say(f"map: {shown(report.map)} ({report.map_photos} photos)")
 
 
 @cli.command()
@@ -123,9 +123,9 @@ def organize(g: Globals, roots: tuple[str, ...], output: str | None, as_json: bo
     if as_json:
         print_json(done.as_dict())
         return
-    click.echo(_scan_summary(done.scan))
+    say(_scan_summary(done.scan))
     groups = done.cluster.groups
-    click.echo(f"{groups.get('event', 0)} events, {groups.get('place', 0)} places, "
+    say(f"{groups.get('event', 0)} events, {groups.get('place', 0)} places, "
                f"{groups.get('duplicate', 0)} duplicate groups, {groups.get('similar', 0)} similar groups")
     _echo_publish(done.publish)
 
@@ -144,5 +144,5 @@ def run(g: Globals, roots: tuple[str, ...], output: str | None) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: service.request_stop())
     stats = service.run()
-    click.echo(f"stopped: {stats.batches} batches, {stats.indexed} photos indexed, {stats.reclusters} reclusters",
+    say(f"stopped: {stats.batches} batches, {stats.indexed} photos indexed, {stats.reclusters} reclusters",
                err=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from organizer.catalog import Catalog, shown
-from organizer.cli import Globals, cli, json_option, print_json
+from organizer.cli import Globals, cli, json_option, print_json, say
 from organizer.cluster.originals import original_key
 from organizer.errors import OrganizerError
 
@@ -32,7 +32,7 @@ def people(ctx: click.Context, as_json: bool) -> None:
         print_json(data)
         return
     for p in data:
-        click.echo(f"{p['id']}  {p['photos']:>5} photos  {p['name'] or '-'}  {p['sample'] or '-'}")
+        say(f"{p['id']}  {p['photos']:>5} photos  {p['name'] or '-'}  {p['sample'] or '-'}")
 
 
 @people.command("name")
@@ -46,4 +46,4 @@ def name_(g: Globals, person: str, name: str) -> None:
         if person not in catalog.groups.members("person"):
             raise OrganizerError(f"no person {person!r} (see `organizer people`)")
         catalog.groups.name_person(person, name.strip())
-    click.echo(f"{person}: {name.strip()}")
+    say(f"{person}: {name.strip()}")

@@ -8,7 +8,7 @@ import click
 
 from organizer import config_load
 from organizer.catalog import shown
-from organizer.cli import Globals, cli, file_argument, json_option, print_json, reports
+from organizer.cli import Globals, cli, file_argument, json_option, print_json, reports, say
 
 
 @cli.command()
@@ -24,12 +24,12 @@ def status(g: Globals, as_json: bool) -> None:
     for key, value in data.items():
         if key == "last_runs":
             for kind, run in value.items():
-                click.echo(f"last {kind}: {run['finished'] or 'unfinished (started ' + run['started'] + ')'}")
+                say(f"last {kind}: {run['finished'] or 'unfinished (started ' + run['started'] + ')'}")
         elif key == "unsupported_by_type":
             for fmt, n in value.items():
-                click.echo(f"  unsupported {fmt}: {n}")
+                say(f"  unsupported {fmt}: {n}")
         else:
-            click.echo(f"{key}: {value}")
+            say(f"{key}: {value}")
 
 
 # How `explain` labels its fields in text (docs/cli.md says what each one means).
@@ -73,9 +73,9 @@ def explain(g: Globals, file: str, as_json: bool) -> None:
     width = max(len(label) for label in _LABELS.values())
     for key, value in data.items():
         lines = _text(key, value)
-        click.echo(f"{_LABELS.get(key, key):<{width}}  {lines[0]}")
+        say(f"{_LABELS.get(key, key):<{width}}  {lines[0]}")
         for more in lines[1:]:
-            click.echo(f"{'':<{width}}  {more}")
+            say(f"{'':<{width}}  {more}")
 
 
 @cli.command()
@@ -89,13 +89,13 @@ def dupes(g: Globals, as_json: bool) -> None:
         print_json(groups)
         return
     for group in groups:
-        click.echo(f"group {group['group']} ({len(group['files'])} copies)")
+        say(f"group {group['group']} ({len(group['files'])} copies)")
         for f in group["files"]:
             mark = "keep" if f["keep"] else "    "
             kind = " RAW" if f["raw"] else ""
             how = f"  ({f['differs']})" if f["differs"] else ""
-            click.echo(f"  {mark}  {f['path']}  {f['width']}x{f['height']}  {f['size']} bytes{kind}{how}")
-    click.echo(f"{len(groups)} duplicate groups")
+            say(f"  {mark}  {f['path']}  {f['width']}x{f['height']}  {f['size']} bytes{kind}{how}")
+    say(f"{len(groups)} duplicate groups")
 
 
 @cli.command()
@@ -114,7 +114,7 @@ def similar(g: Globals, file: str, count: int, as_json: bool) -> None:
         print_json(rows)
         return
     for row in rows:
-        click.echo(f"{row['cosine']:.3f}  {row['path']}")
+        say(f"{row['cosine']:.3f}  {row['path']}")
 
 
 @cli.command()
@@ -128,8 +128,8 @@ def errors(g: Globals, as_json: bool) -> None:
         print_json(rows)
         return
     for row in rows:
-        click.echo(f"{row['path']}: [{row['stage']}] {row['message']}")
-    click.echo(f"{len(rows)} errors")
+        say(f"{row['path']}: [{row['stage']}] {row['message']}")
+    say(f"{len(rows)} errors")
 
 
 @cli.command(name="config")
@@ -147,8 +147,8 @@ def show_config(g: Globals, as_json: bool, example: bool) -> None:
     if as_json:
         print_json({"file": cfg.file, "values": rows})
         return
-    click.echo(f"# config file: {cfg.file or 'none'}")
+    say(f"# config file: {cfg.file or 'none'}")
     for row in rows:
         value = row["value"]
         shown_value = json.dumps(list(value) if isinstance(value, tuple) else value)
-        click.echo(f"{row['key']} = {shown_value}    # {row['source']}")
+        say(f"{row['key']} = {shown_value}    # {row['source']}")
