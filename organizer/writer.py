@@ -176,6 +176,11 @@ class Writer:
             photo_id = cat.photos.id_of(outcome.digest or "")
             if photo_id is None:  # the photo vanished in between; extract on the next run
                 return
+            row = cat.files.get(path)
+            if row is not None and (row.state, row.photo_id, row.size, row.mtime_ns) == (
+                    "ok", photo_id, entry.size, entry.mtime_ns):  # this very file, written by another organizer meanwhile
+                report.unchanged += 1
+                return
             cat.files.upsert(path, root, entry.stat, "ok", photo_id, seen, version, outcome.format)
             cat.errors.clear([path])
             self._improve_date(photo_id, entry)

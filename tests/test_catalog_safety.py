@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sqlite3
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,6 +17,9 @@ from click.testing import CliRunner
 from organizer.catalog import Catalog, migrations
 from organizer.cli import cli
 from organizer.errors import CatalogError
+from organizer.scan import Entry
+from organizer.workers import Outcome
+from organizer.writer import Report, Writer
 
 from conftest import Cli, make_jpeg
 
@@ -186,3 +191,41 @@ def test_a_catalog_from_a_newer_organizer_is_refused(tmp_path: Path) -> None:
     for readonly in (False, True):
         with pytest.raises(CatalogError, match="from a newer organizer .*m042_from_the_future.*upgrade organizer"):
             Catalog(path, readonly=readonly)
+
+
+def test_two_organizers_scanning_at_once_report_no_copies_that_are_not(tmp_path: Path, run: Cli) -> None:
+    """Two scans of one library at once: each file is catalogued once, and neither calls a file
+    that the other wrote meanwhile a copy of a known photo (there are none)."""
+    root = tmp_path / "Pictures"
+    for i in range(60):
+        make_jpeg(root / f"d{i % 3}" / f"IMG_{i}.jpg", original=f"2020:01:{i % 28 + 1:02d} 10:00:00", seed=i)
+    env = {**os.environ, "ORGANIZER_VECTORS_ENABLED": "false"}
+    command = [sys.executable, "-m", "organizer", "--catalog", str(run.catalog), "scan", str(root), "--json"]
+    first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    second = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    reports = []
+    for process in (first, second):
+        out, err = process.communicate(timeout=300)
+        assert process.returncode == 0, err
+        reports.append(json.loads(out))
+    assert [r["known"] for r in reports] == [0, 0], reports
+    assert all(r["indexed"] + r["unchanged"] == 60 for r in reports), reports
+    assert run.json("status")["photos"] == 60
+
+
+def test_a_file_another_organizer_just_wrote_is_unchanged_not_a_copy(tmp_path: Path, run: Cli) -> None:
+    """What the second of two concurrent scans sees, without the race: its worker found the
+    file's digest catalogued (the first scan wrote it after the second one's walk)."""
+    root = tmp_path / "Pictures"
+    make_jpeg(root / "a.jpg", original="2020:01:01 10:00:00")
+    run("scan", str(root), env={"ORGANIZER_VECTORS_ENABLED": "false"})
+    shutil.copy(root / "a.jpg", root / "b.jpg")  # not catalogued yet
+    with Catalog(run.catalog) as catalog:
+        digest = catalog.photos.row(catalog.files.get(str(root / "a.jpg")).photo_id)["digest"]
+        report = Report()
+        writer = Writer(catalog, report, 10, None)
+        for name in ("a.jpg", "b.jpg"):
+            path = str(root / name)
+            writer.add(Outcome(path, "known", digest=digest, format="jpeg"), str(root), Entry.of(path, os.stat(path)))
+        writer.flush()
+    assert (report.unchanged, report.known) == (1, 1)  # a.jpg is itself; b.jpg, a real copy, is a copy
