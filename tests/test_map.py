@@ -14,6 +14,8 @@ from PIL import Image
 
 from browsing import browser, library  # noqa: F401  (pytest fixtures, module-scoped)
 from browsing import GEOTAGGED, HOSTILE, HOSTILE_TOWN, Tab, needs_chromium, screenshot, site
+from conftest import Cli, gps_ifd, make_jpeg
+from test_videos_raw import make_video
 
 pytestmark = needs_chromium
 LAND = (242, 239, 230)  # the outlines' fill (map.js), and the sea behind them (map.css)
@@ -202,4 +204,36 @@ def test_outlines_that_cross_the_antimeridian_are_drawn_on_both_sides(library, b
     page.wait_for_timeout(500)
     sea = screenshot(page, "map-atlantic.png")
     assert _share(sea, SEA) > 0.5  # no band of land across it
+    tab.clean()
+
+
+def test_a_video_has_a_play_mark_and_its_popup_plays_it(tmp_path: Path, browser, run: Cli) -> None:
+    """A phone video with a place (ISO 6709) is on the map with a play mark, its popup says it is
+    a video and how long, and its link opens the clip itself; a photo beside it has no mark."""
+    root, out = tmp_path / "Pictures", tmp_path / "Albums"
+    root.mkdir()
+    make_video(root / "VID_1.mp4", frames=40, metadata={"creation_time": "2022-05-01T10:00:00.000000Z",
+                                                       "location": "+41.9028+012.4964/"})
+    make_jpeg(root / "IMG_1.jpg", original="2022:05:03 10:00:00", gps=gps_ifd(45.4642, 9.19), seed=3)
+    run("organize", str(root), "--output", str(out), env={"ORGANIZER_VECTORS_ENABLED": "false"})
+    tab = Tab(browser, out.as_uri())
+    page = tab.open("map.html")
+    _settle(page)
+    icons = page.locator(".organizer-photo")
+    assert icons.count() == 2 and page.locator(".organizer-photo .organizer-play").count() == 1
+    page.locator(".organizer-photo:has(.organizer-play)").click()
+    popup = page.locator(".leaflet-popup-content")
+    popup.wait_for()
+    assert popup.locator(".organizer-name").inner_text() == "VID_1.mp4"
+    assert popup.locator(".organizer-when").inner_text().endswith("video 0:04")
+    link = out / unquote(popup.locator("a.organizer-video").get_attribute("href"))
+    assert link.is_symlink() and link.resolve() == (root / "VID_1.mp4").resolve()
+    page.wait_for_timeout(400)  # the popup faded in
+    screenshot(page, "map-video.png")
+    page.locator(".leaflet-popup-close-button").click()
+    page.locator(".organizer-photo:not(:has(.organizer-play))").click()
+    page.wait_for_function("() => (document.querySelector('.leaflet-popup-content .organizer-name') || {})"
+                           ".textContent === 'IMG_1.jpg'")
+    assert page.locator(".leaflet-popup-content .organizer-video").count() == 0
+    assert "video" not in page.locator(".leaflet-popup-content .organizer-when").inner_text()
     tab.clean()

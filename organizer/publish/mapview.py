@@ -36,6 +36,7 @@ class MapPhoto:
     link: str  # the original through an album's link, relative to the output
     albums: Sequence[int]  # indices into the map's albums
     event: int | None = None  # index of its event among the map's albums
+    video: float | None = None  # a video's duration in seconds (0.0 when unknown); None: a photo
 
 
 @dataclass(frozen=True)
@@ -87,7 +88,8 @@ class _Photos(JSCSSMixin, MacroElement):
 def data(photos: Sequence[MapPhoto], albums: Sequence[MapAlbum], areas: Sequence[MapArea]) -> dict:
     """The page's data, kept small for 100k photos: rows of arrays, newest photo first (so that a
     cluster's newest is its lowest row), a photo's link as its album's index and, only when it
-    differs from the file's name, its link's name; thumbnails by digest (map/thumbs/ab/<digest>.jpg)."""
+    differs from the file's name, its link's name; thumbnails by digest (map/thumbs/ab/<digest>.jpg);
+    last, a video's duration in whole seconds (at least 1), 0 for a photo."""
     index = {a.path: k for k, a in enumerate(albums)}
     rows = []
     for p in sorted(photos, key=lambda p: p.taken or "", reverse=True):
@@ -96,7 +98,8 @@ def data(photos: Sequence[MapPhoto], albums: Sequence[MapAlbum], areas: Sequence
         plain = isinstance(where, int) and link_name == p.name and shown(p.name) == p.name
         rows.append([round(p.lat, 5), round(p.lon, 5), p.thumb.rsplit("/", 1)[-1][:-4] if p.thumb else 0,
                      p.taken or 0, shown(p.name), where, list(p.albums), -1 if p.event is None else p.event,
-                     0 if plain or not isinstance(where, int) else web.href(link_name)])
+                     0 if plain or not isinstance(where, int) else web.href(link_name),
+                     0 if p.video is None else max(round(p.video), 1)])
     return {
         "albums": [[a.path, a.name, a.page, web.href(a.path)] for a in albums],
         "photos": rows,

@@ -41,6 +41,7 @@ class Photo:
     rating: int | None = None
     has_camera: bool = False  # EXIF names the camera and the time of capture (the keeper rule reads it)
     companions: list[str] = field(default_factory=list)  # the originals of its companions' files
+    duration: float | None = None  # seconds (videos)
 
     @property
     def path(self) -> str:
@@ -98,7 +99,7 @@ def load_photos(catalog: Catalog, ids: set[int] | None = None) -> dict[int, Phot
                 else None)
         photos[row.id] = Photo(row.digest, when, row.lat, row.lon, row.thumb, row.width or 0, row.height or 0,
                                row.format, paths, row.kind, row.rating,
-                               bool(row.make or row.model) and row.taken_source == "exif")
+                               bool(row.make or row.model) and row.taken_source == "exif", duration=row.duration)
     for primary, pairs in pairs_of.items():
         if primary in photos:
             photos[primary].companions = [companion_paths[c] for c, _ in pairs if c in companion_paths]

@@ -270,7 +270,8 @@ def _map_data(albums: Mapping[str, Planned], shown: Mapping[str, Album], lib: _L
         href, name = link[pid]
         points.append(mapview.MapPhoto(p.lat, p.lon, lib.thumb(pid),
                                        p.taken.strftime("%Y-%m-%d %H:%M") if p.taken else None, name, href,
-                                       tuple(sorted(set(member.get(pid, ())))), event.get(pid)))
+                                       tuple(sorted(set(member.get(pid, ())))), event.get(pid),
+                                       (p.duration or 0.0) if p.kind == "video" else None))
     map_albums = [mapview.MapAlbum(p, shown[p].name, f"{web.SITE_DIR}/pages/{page_of[p]}") for p in order]
     areas = [mapview.MapArea(a.area[0], a.area[1], a.area[2], index[p]) for p, a in albums.items()
              if a.area is not None and p in index]

@@ -146,6 +146,12 @@
     return layer;
   }
 
+  function clock(seconds) {  // 75 -> '1:15', 3700 -> '1:01:40'
+    var h = Math.floor(seconds / 3600), m = Math.floor(seconds / 60) % 60, s = seconds % 60;
+    var pad = function (n) { return (n < 10 ? '0' : '') + n; };
+    return h ? h + ':' + pad(m) + ':' + pad(s) : m + ':' + pad(s);
+  }
+
   function yearOf(taken) { return taken ? parseInt(taken.slice(0, 4), 10) : 0; }
 
   window.organizerMap = function (map, data) {
@@ -195,6 +201,7 @@
       } else {
         box.classList.add('organizer-nothumb');
       }
+      if (p[9]) { box.appendChild(el('span', 'organizer-play', '\u25b6')); }
       if (count) { box.appendChild(el('span', 'organizer-count', count.toLocaleString())); }
       return L.divIcon({html: box, className: 'organizer-icon', iconSize: count ? [56, 56] : [44, 44]});
     }
@@ -245,6 +252,7 @@
         open.title = p[4] + (p[3] ? ' \u00b7 ' + p[3] : '');
         if (p[2]) { var img = el('img'); img.src = thumbUrl(p[2]); img.alt = ''; open.appendChild(img); }
         else { open.textContent = p[4]; }
+        if (p[9]) { open.classList.add('organizer-video'); open.appendChild(el('span', 'organizer-play', '\u25b6')); }
         box.appendChild(open);
       });
       return box;
@@ -284,9 +292,14 @@
         img.alt = '';
         open.appendChild(img);
       }
+      if (p[9]) {
+        open.classList.add('organizer-video');
+        open.title = 'Play the video';
+        open.appendChild(el('span', 'organizer-play', '\u25b6'));
+      }
       open.appendChild(el('span', 'organizer-name', p[4]));
       box.appendChild(open);
-      box.appendChild(el('div', 'organizer-when', p[3] || 'undated'));
+      box.appendChild(el('div', 'organizer-when', (p[3] || 'undated') + (p[9] ? ' \u00b7 video ' + clock(p[9]) : '')));
       var list = el('ul');
       p[6].forEach(function (k) { var li = el('li'); li.appendChild(albumLink(k)); list.appendChild(li); });
       box.appendChild(list);
