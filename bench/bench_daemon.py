@@ -76,6 +76,34 @@ def cpu_seconds(pid: int) -> float:
     return (int(parts[11]) + int(parts[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def link_latencies(albums: Path, root: Path, staging: Path, gap_s: float = 0.25) -> list[float]:
+    """Copy the photos of `staging` into the watched `root` one at a time, `gap_s` apart; for
+    each, the seconds from the file being closed to its Timeline link under `albums`, sorted."""
+    timeline = albums / "Timeline"
+    seen: dict[str, float] = {}
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.is_set():
+            now = time.monotonic()
+            for month in timeline.glob("*/*") if timeline.is_dir() else ():
+                for name in os.listdir(month):
+                    seen.setdefault(name, now)
+            time.sleep(0.02)
+
+    threading.Thread(target=watch, daemon=True).start()
+    closed = {}
+    for path in sorted(staging.iterdir()):
+        data = path.read_bytes()
+        with open(root / path.name, "wb") as fh:
+            fh.write(data)
+        closed[path.name] = time.monotonic()
+        time.sleep(gap_s)
+    wait(lambda: all(k in seen for k in closed), 300)
+    done.set()
+    return sorted(seen[k] - closed[k] for k in closed)
+
+
 def latency(n: int) -> None:
     with tempfile.TemporaryDirectory() as t:
         tmp = Path(t)
@@ -86,31 +114,9 @@ def latency(n: int) -> None:
             make_jpeg(staging / f"IMG_{i:04d}.jpg", original=f"2021:05:{1 + i % 28:02d} 12:{i % 60:02d}:00",
                       seed=i, size=(1600, 1200))
         proc = start(tmp, root)
-        timeline = tmp / "Albums" / "Timeline" / "2021" / "05"
-        seen: dict[str, float] = {}
-        done = threading.Event()
-
-        def watch() -> None:
-            while not done.is_set():
-                if timeline.is_dir():
-                    now = time.monotonic()
-                    for name in os.listdir(timeline):
-                        seen.setdefault(name, now)
-                time.sleep(0.02)
-
-        threading.Thread(target=watch, daemon=True).start()
-        closed = {}
-        for path in sorted(staging.iterdir()):
-            data = path.read_bytes()
-            with open(root / path.name, "wb") as fh:
-                fh.write(data)
-            closed[path.name] = time.monotonic()
-            time.sleep(0.25)
-        wait(lambda: len(seen) >= n, 120)
-        done.set()
+        lat = link_latencies(tmp / "Albums", root, staging)
         proc.terminate()
         proc.wait(30)
-        lat = sorted(seen[k] - closed[k] for k in closed)
         p50, p95 = statistics.median(lat), lat[int(0.95 * (len(lat) - 1))]
         shutil.rmtree(tmp / "Albums")
         for p in tmp.glob("catalog.db*"):

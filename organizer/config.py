@@ -153,9 +153,10 @@ class VectorsConfig:
 
 @dataclass(frozen=True)
 class FacesConfig:
-    enabled: str = _opt("off", "Find faces and make People albums: off, on, or auto (on where the faces extra "
-                        "is installed: pip install 'organizer[faces]'). Off by default: faces are found in the "
-                        "indexing pass, about 0.3 s a photo on 2 cores.", choices=("auto", "on", "off"))
+    enabled: str = _opt("auto", "Find faces and make People albums: off, on, or auto (on where the faces extra "
+                        "is installed: pip install 'organizer[faces]'). Faces are found in the background pass, "
+                        "after indexing, at idle priority: about 0.3 s a photo on 2 cores.",
+                        choices=("auto", "on", "off"))
     min_face_px: int = _opt(40, "Faces narrower than this many pixels (of the reduced decode) are skipped.",
                             minimum=8)
     min_score: float = _opt(0.0, "Faces the HOG detector scores below this are skipped.")

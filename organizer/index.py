@@ -28,7 +28,9 @@ __all__ = ["Indexer", "Report", "index"]
 
 log = logging.getLogger(__name__)
 
-Progress = Callable[[int, int, str], None]
+# (done, total, path, phase): phase "files" for the index pass, "background (faces, ...)" for the
+# pass that computes, at idle priority, what the index pass leaves (see Indexer.scan)
+Progress = Callable[[int, int, str, str], None]
 
 
 def index(
@@ -74,7 +76,9 @@ class Indexer:
         self.model_id = vectors.model_id(self.spec) if self.spec else None
         self.features = features.wanted(config)
         self.versions = {name: features.version(name, params) for name, params in self.features.items()}
+        self.background_features = features.background(self.features)
         self.pool: WorkerPool | InlinePool | None = None
+        self.idle_pool: WorkerPool | InlinePool | None = None  # the background pass's, at idle priority
         output = config.output.path
         self.walker = Walker(exclude=config.scan.exclude, follow_symlinks=config.scan.follow_symlinks,
                              skip_dirs=[output] if output else [])
@@ -86,22 +90,34 @@ class Indexer:
             self._new_pool(1).close()
 
     def close(self) -> None:
+        self._close_pool()
+        if self.idle_pool is not None:
+            self.idle_pool.close()
+            self.idle_pool = None
+
+    def _close_pool(self) -> None:
         if self.pool is not None:
             self.pool.close()
             self.pool = None
 
-    def _pool_for(self, tasks: int) -> WorkerPool | InlinePool:
+    def _pool_for(self, tasks: int, idle: bool = False) -> WorkerPool | InlinePool:
+        count = self.config.scan.workers
+        size = count if self.keep_pool else min(count, tasks)
+        if idle:
+            if self.idle_pool is None:
+                self.idle_pool = self._new_pool(size, idle=True)
+            return self.idle_pool
         if self.pool is None:
-            count = self.config.scan.workers
-            self.pool = self._new_pool(count if self.keep_pool else min(count, tasks))
+            self.pool = self._new_pool(size)
         return self.pool
 
-    def _new_pool(self, size: int) -> WorkerPool | InlinePool:
+    def _new_pool(self, size: int, idle: bool = False) -> WorkerPool | InlinePool:
         cache_dir = self.config.catalog.cache_dir
         settings = WorkerSettings(
             catalog_path=str(self.catalog.path), thumbs_dir=os.path.join(cache_dir, "thumbs"),
             max_bytes=self.config.scan.max_file_mb * 1024 * 1024, cache_dir=cache_dir, vectors=self.spec,
-            max_megapixels=self.config.scan.max_megapixels, features=self.features)
+            max_megapixels=self.config.scan.max_megapixels, features=self.features,
+            background=self.background_features, idle=idle)
         try:
             if self.spec is not None:
                 vectors.graph_path(self.spec, cache_dir)  # built once here, not by every worker at once
@@ -308,7 +324,10 @@ class Indexer:
             if media and not report.interrupted:
                 self._pair({os.path.dirname(e.path) for _, e in media})
             if online and not report.interrupted and not self.background:
-                self._refresh(self.stale(online), writer, report, progress, should_stop)
+                writer.flush()
+                if not self.keep_pool:
+                    self._close_pool()  # its workers would only wait beside the background pass's
+                self._refresh(self.stale(online), writer, report, progress, should_stop, idle=True)
         finally:
             writer.flush()
             if not self.keep_pool:
@@ -402,16 +421,20 @@ class Indexer:
         tasks = self.stale(tuple(r.rstrip(os.sep) + os.sep for r in roots), limit) if roots else []
         report.seen = len(tasks)
         try:
-            self._refresh(tasks, writer, report, None, should_stop)
+            self._refresh(tasks, writer, report, None, should_stop, idle=True)
         finally:
             writer.flush()
         return report
 
     def _refresh(self, stale: list[Task], writer: Writer, report: Report, progress: Progress | None,
-                 should_stop: Callable[[], bool]) -> None:
+                 should_stop: Callable[[], bool], idle: bool = False) -> None:
+        """Run refresh tasks: in the background pass (`idle`: its own workers at idle priority,
+        its own progress phase) or, for what a user just changed (a sidecar), at once."""
         if stale:
-            _run(self._pool_for(len(stale)), stale, lambda o: writer.add(o, None, None), progress, should_stop,
-                 report)
+            scopes = sorted({"faces" if s in self.background_features else "vectors" if s == "cnn" else
+                             "features" if s in self.features else "newer readers" for t in stale for s in t.refresh})
+            _run(self._pool_for(len(stale), idle), stale, lambda o: writer.add(o, None, None), progress, should_stop,
+                 report, f"background ({', '.join(scopes)})" if idle else "files")
 
 
 def _mtime(path: str) -> float:
@@ -422,7 +445,7 @@ def _mtime(path: str) -> float:
 
 
 def _run(pool: WorkerPool | InlinePool, tasks: list[Task], on_outcome: Callable[[Outcome], None],
-         progress: Progress | None, should_stop: Callable[[], bool], report: Report) -> None:
+         progress: Progress | None, should_stop: Callable[[], bool], report: Report, phase: str = "files") -> None:
     queue = deque(tasks)
     done = 0
     while queue or pool.busy:
@@ -437,4 +460,4 @@ def _run(pool: WorkerPool | InlinePool, tasks: list[Task], on_outcome: Callable[
             on_outcome(outcome)
             done += 1
             if progress:
-                progress(done, len(tasks), outcome.path)
+                progress(done, len(tasks), outcome.path, phase)

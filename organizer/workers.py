@@ -77,6 +77,19 @@ class WorkerSettings:
     vectors: vectors.ModelSpec | None = None
     max_megapixels: float = 250.0  # scan.max_megapixels
     features: Mapping[str, features.Params] = field(default_factory=dict)  # registered features wanted
+    background: frozenset[str] = frozenset()  # of those, the ones only refresh tasks compute
+    idle: bool = False  # workers of the background pass: at the CPU's idle priority
+
+
+def _idle_priority() -> None:
+    """Run only when nothing else wants the CPU (Linux SCHED_IDLE; elsewhere the lowest nice)."""
+    try:
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))  # type: ignore[attr-defined]
+    except (AttributeError, OSError):
+        try:
+            os.nice(19)
+        except OSError:
+            pass
 
 
 def thumb_path(thumbs_dir: str, digest: str) -> str:
@@ -97,6 +110,8 @@ def _worker_main(conn: multiprocessing.connection.Connection, settings: WorkerSe
     os.dup2(devnull, 2)  # libtiff and libheif write to stderr; our messages go through results
     warnings.simplefilter("ignore")
     logging.disable(logging.CRITICAL)
+    if settings.idle:
+        _idle_priority()
     lookup = PhotoStore(connect(Path(settings.catalog_path), readonly=True))
     extract.warm_up()
     try:
@@ -129,6 +144,7 @@ def process_file(task: Task, settings: WorkerSettings, lookup: PhotoStore, model
     options = extract.Options(THUMB_SIZE, settings.max_bytes, settings.max_megapixels, features=settings.features)
     if task.photo_id is not None:
         return _refresh(task, src, settings, options, model)
+    options = replace(options, features={k: v for k, v in settings.features.items() if k not in settings.background})
     try:
         digest = src.digest()
     except OSError as exc:

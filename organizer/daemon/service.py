@@ -252,10 +252,12 @@ class Service:
         return True
 
     def _refresh(self) -> bool:
-        """Idle work, a few photos at a time so that new files never wait long: what older
-        readers made, or what lacks a feature, brought up to date."""
+        """Idle work, a few photos at a time, by workers at idle priority, given up as soon as a
+        watcher reports a change (what was in flight is kept for the next round), so that new
+        files never wait for it: what older readers made, or what lacks a feature (faces)."""
         roots = [r for r in self.roots if r not in self.stats.offline]
-        report = self.indexer.refresh(roots, REFRESH_CHUNK, should_stop=self.stopping)
+        report = self.indexer.refresh(roots, REFRESH_CHUNK,
+                                      should_stop=lambda: self.stopping() or not self.changes.empty())
         done = report.refreshed + report.vectors + report.features
         self.agenda.refresh_pending = report.seen >= REFRESH_CHUNK or report.interrupted
         if done:

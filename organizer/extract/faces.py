@@ -78,4 +78,4 @@ def compute(image: Image.Image, params: Params) -> bytes:
     return _records(image, int(params["min_face_px"]), float(params["min_score"])).tobytes()
 
 
-FEATURE = Feature("faces", 1, compute)
+FEATURE = Feature("faces", 1, compute, background=True)

@@ -14,7 +14,7 @@ import hashlib
 import importlib
 import importlib.util
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +30,9 @@ class Feature:
     name: str
     version: int  # bump when `compute` changes what it makes
     compute: Callable[[Image.Image, Params], bytes]  # the oriented, reduced RGB image -> stored bytes
+    # computed in the background pass, after indexing and at idle priority, never while a photo
+    # is indexed (faces: 0.3 s of CPU a photo, which a new photo's links must not wait for)
+    background: bool = False
 
 
 # feature name -> (the module that defines it, imported on first use; the extra it needs, if any)
@@ -70,6 +73,11 @@ def version(name: str, params: Params) -> str:
 def compute(image: Image.Image, wanted: Mapping[str, Params]) -> dict[str, tuple[str, bytes]]:
     """Every wanted feature of one image: name -> (version, value)."""
     return {name: (version(name, params), get(name).compute(image, params)) for name, params in wanted.items()}
+
+
+def background(names: Collection[str]) -> frozenset[str]:
+    """Which of these features are computed in the background pass."""
+    return frozenset(name for name in names if get(name).background)
 
 
 def wanted(config: Any) -> dict[str, Params]:

@@ -1,0 +1,83 @@
+"""Faces are the background pass's: a scan indexes every file first (links and albums never wait
+for dlib), then finds faces with its own progress line; the daemon finds them when idle, in
+workers at the CPU's idle priority, and gives the pass up as soon as a file arrives."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import CORPORA, Daemon, make_jpeg, processes_of, wait_for
+from organizer.catalog import Catalog
+from organizer.extract import features
+
+FACES = CORPORA / "F_face-recognition"
+PHOTOS = ["examples/knn_examples/train/obama/obama.jpg", "examples/knn_examples/train/obama/obama2.jpg",
+          "examples/knn_examples/test/obama1.jpg", "examples/knn_examples/train/biden/biden.jpg",
+          "examples/knn_examples/train/biden/biden2.jpg"]
+
+pytestmark = [pytest.mark.skipif(not FACES.is_dir(), reason="../shared/corpora/F_face-recognition is not present"),
+              pytest.mark.skipif(not features._faces_installed(), reason="the faces extra is not installed")]
+
+
+def _library(root: Path) -> None:
+    root.mkdir(parents=True)
+    for f in PHOTOS:
+        shutil.copy(FACES / f, root / Path(f).name)
+
+
+def _faces_done(catalog_path: Path) -> int:
+    """Photos whose faces are computed (at the version the default settings make)."""
+    version = features.version("faces", {"min_face_px": 40, "min_score": 0.0})
+    with Catalog(catalog_path) as catalog:
+        return len(catalog.photos.features("faces", version)[0])
+
+
+def test_a_scan_indexes_everything_before_it_looks_for_faces(tmp_path: Path) -> None:
+    root, catalog = tmp_path / "photos", tmp_path / "catalog.db"
+    _library(root)
+    env = {**os.environ, "ORGANIZER_FACES_ENABLED": "on", "ORGANIZER_VECTORS_ENABLED": "false"}
+    done = subprocess.run([sys.executable, "-m", "organizer", "--catalog", str(catalog), "scan", str(root)],
+                          capture_output=True, text=True, timeout=300, env=env)
+    assert done.returncode == 0, done.stderr
+    lines = [ln for ln in done.stderr.splitlines() if ln.startswith("progress")]
+    files = [i for i, ln in enumerate(lines) if ln.startswith(f"progress: {len(PHOTOS)}/{len(PHOTOS)} files")]
+    faces = [i for i, ln in enumerate(lines) if ln.startswith(f"progress, background (faces): {len(PHOTOS)}/")]
+    assert files and faces and files[-1] < faces[0], lines  # every file indexed, then the faces pass
+    assert _faces_done(catalog) == len(PHOTOS)
+
+
+def test_the_daemon_finds_faces_when_idle_in_idle_priority_workers(tmp_path: Path) -> None:
+    root = tmp_path / "photos"
+    root.mkdir()
+    daemon = Daemon(tmp_path, root, env={"ORGANIZER_FACES_ENABLED": "on", "ORGANIZER_SCAN_WORKERS": "2"})
+    daemon.start()
+    try:
+        for f in PHOTOS:
+            shutil.copy(FACES / f, root / Path(f).name)
+        wait_for(lambda: _faces_done(daemon.catalog) == len(PHOTOS), 180, "faces of every photo")
+        policies = {pid: os.sched_getscheduler(pid) for pid in processes_of(tmp_path) if _alive(pid)}
+        idle = [pid for pid, policy in policies.items() if policy == os.SCHED_IDLE]
+        assert len(idle) == 2, policies  # the background pass's two workers, kept for the next photos
+        assert any(policy != os.SCHED_IDLE for policy in policies.values())  # the daemon and its indexers
+
+        started = time.monotonic()  # a new photo while the pass has nothing to do: linked at once
+        make_jpeg(root / "new.jpg", original="2020:01:01 10:00:00")
+        wait_for(lambda: any((daemon.out / "Timeline").rglob("new.jpg")), 60, "the new photo's link")
+        assert time.monotonic() - started < 30
+    finally:
+        daemon.stop()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.sched_getscheduler(pid)
+        return True
+    except OSError:
+        return False
