@@ -78,18 +78,16 @@ class WorkerSettings:
     max_megapixels: float = 250.0  # scan.max_megapixels
     features: Mapping[str, features.Params] = field(default_factory=dict)  # registered features wanted
     background: frozenset[str] = frozenset()  # of those, the ones only refresh tasks compute
-    idle: bool = False  # workers of the background pass: at the CPU's idle priority
+    idle: bool = False  # workers of the background pass: at the lowest CPU priority
 
 
 def _idle_priority() -> None:
-    """Run only when nothing else wants the CPU (Linux SCHED_IDLE; elsewhere the lowest nice)."""
+    """The lowest CPU priority (nice 19): anything else that wants the CPU gets it first, and the
+    pass still moves on a machine that is never idle (SCHED_IDLE starved it there)."""
     try:
-        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))  # type: ignore[attr-defined]
-    except (AttributeError, OSError):
-        try:
-            os.nice(19)
-        except OSError:
-            pass
+        os.nice(19 - os.nice(0))
+    except OSError:
+        pass
 
 
 def thumb_path(thumbs_dir: str, digest: str) -> str:

@@ -1,6 +1,6 @@
 """Faces are the background pass's: a scan indexes every file first (links and albums never wait
 for dlib), then finds faces with its own progress line; the daemon finds them when idle, in
-workers at the CPU's idle priority, and gives the pass up as soon as a file arrives."""
+workers at the lowest CPU priority (nice 19), and gives the pass up as soon as a file arrives."""
 
 from __future__ import annotations
 
@@ -53,7 +53,7 @@ def test_a_scan_indexes_everything_before_it_looks_for_faces(tmp_path: Path) -> 
     assert _faces_done(catalog) == len(PHOTOS)
 
 
-def test_the_daemon_finds_faces_when_idle_in_idle_priority_workers(tmp_path: Path) -> None:
+def test_the_daemon_finds_faces_when_idle_in_workers_at_the_lowest_priority(tmp_path: Path) -> None:
     root = tmp_path / "photos"
     root.mkdir()
     daemon = Daemon(tmp_path, root, env={"ORGANIZER_FACES_ENABLED": "on", "ORGANIZER_SCAN_WORKERS": "2"})
@@ -61,11 +61,11 @@ def test_the_daemon_finds_faces_when_idle_in_idle_priority_workers(tmp_path: Pat
     try:
         for f in PHOTOS:
             shutil.copy(FACES / f, root / Path(f).name)
-        wait_for(lambda: _faces_done(daemon.catalog) == len(PHOTOS), 180, "faces of every photo")
-        policies = {pid: os.sched_getscheduler(pid) for pid in processes_of(tmp_path) if _alive(pid)}
-        idle = [pid for pid, policy in policies.items() if policy == os.SCHED_IDLE]
-        assert len(idle) == 2, policies  # the background pass's two workers, kept for the next photos
-        assert any(policy != os.SCHED_IDLE for policy in policies.values())  # the daemon and its indexers
+        # at nice 19, the pass waits for whatever else this machine runs (other tests, a CI neighbour)
+        wait_for(lambda: _faces_done(daemon.catalog) == len(PHOTOS), 600, "faces of every photo")
+        niceness = {pid: _nice(pid) for pid in processes_of(tmp_path)}
+        assert sorted(n for n in niceness.values() if n is not None).count(19) == 2, niceness  # the pass's 2 workers
+        assert any(n == 0 for n in niceness.values()), niceness  # the daemon and its indexing workers
 
         started = time.monotonic()  # a new photo while the pass has nothing to do: linked at once
         make_jpeg(root / "new.jpg", original="2020:01:01 10:00:00")
@@ -75,9 +75,8 @@ def test_the_daemon_finds_faces_when_idle_in_idle_priority_workers(tmp_path: Pat
         daemon.stop()
 
 
-def _alive(pid: int) -> bool:
+def _nice(pid: int) -> int | None:
     try:
-        os.sched_getscheduler(pid)
-        return True
-    except OSError:
-        return False
+        return os.getpriority(os.PRIO_PROCESS, pid)
+    except OSError:  # gone meanwhile
+        return None

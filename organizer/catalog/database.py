@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -83,7 +84,7 @@ def connect(path: Path, readonly: bool) -> sqlite3.Connection:
             conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
             conn.execute("PRAGMA foreign_keys = ON")
             if not readonly:
-                conn.execute("PRAGMA journal_mode = WAL")
+                _wal(conn)
                 conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("SELECT count(*) FROM sqlite_master").fetchone()  # reads the header and schema
             return conn
@@ -95,6 +96,21 @@ def connect(path: Path, readonly: bool) -> sqlite3.Connection:
     if readonly or code in (sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_CANTOPEN):
         raise CatalogError(f"{path}: cannot open the catalog: {last}") from None
     raise translate(last, path) from None
+
+
+def _wal(conn: sqlite3.Connection) -> None:
+    """Switch to WAL, waiting up to BUSY_TIMEOUT_S: two organizers opening a new catalog at once
+    race for the switch, and SQLite answers the loser 'database is locked' at once, whatever the
+    busy timeout (seen under load: the second of two concurrent scans failed)."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 def quick_check(conn: sqlite3.Connection) -> str:
