@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from organizer.catalog.paths import from_db, to_db
@@ -319,6 +319,16 @@ class PhotoStore:
             "(SELECT 1 FROM files f WHERE f.photo_id = x.photo_id AND f.state = 'ok') ORDER BY x.photo_id",
             (name, version)).fetchall()
         return [r[0] for r in rows], [r[1] for r in rows]
+
+    def feature_values(self, name: str, version: str, photo_ids: Sequence[int]) -> dict[int, bytes]:
+        """Photo id -> its value of a feature at a version, for these photos (those that have it)."""
+        out: dict[int, bytes] = {}
+        for start in range(0, len(photo_ids), 500):
+            chunk = list(photo_ids[start:start + 500])
+            out.update(self.conn.execute(
+                f"SELECT photo_id, value FROM features WHERE name = ? AND version = ? AND photo_id IN "
+                f"({','.join('?' * len(chunk))})", (name, version, *chunk)).fetchall())
+        return out
 
     def vector_model(self, photo_id: int) -> str | None:
         row = self.conn.execute("SELECT model FROM vectors WHERE photo_id = ?", (photo_id,)).fetchone()

@@ -40,6 +40,7 @@ class Album:
     cover: int = 0  # index in `items` of the photo on its card
     start: datetime | None = None
     end: datetime | None = None
+    cover_thumb: str | None = None  # a picture of its own on its card (a person's face), under map/thumbs/
 
     @property
     def count(self) -> int:
@@ -62,7 +63,7 @@ class Card:
 
     @classmethod
     def of(cls, album: Album, page: str) -> Card:
-        cover = album.items[album.cover].thumb if album.items else None
+        cover = album.cover_thumb or (album.items[album.cover].thumb if album.items else None)
         return cls(album.kind, album.path, album.name, album.count,
                    album.start.date().isoformat() if album.start else None,
                    album.end.date().isoformat() if album.end else None, cover, page)

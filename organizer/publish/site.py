@@ -21,7 +21,8 @@ from organizer.catalog import Catalog
 from organizer.config import Config
 from organizer.errors import OrganizerError
 from organizer.extract import vectors as vector_models
-from organizer.publish import gallery, mapview, pages, thumbs, web
+from organizer.extract import features
+from organizer.publish import facecrops, gallery, mapview, pages, thumbs, web
 from organizer.publish.albums import AlbumTree
 from organizer.publish.dirfd import Unsafe
 from organizer.publish.gallery import Album, Card, Item
@@ -57,12 +58,36 @@ class _Library:
         self.size = {f.path: f.size for p in photos.values() for f in p.files}
         self._thumbs: dict[int, str | None] = {}
         self.model = _vector_model(config)
+        self.cache_dir = config.catalog.cache_dir
+        wanted = features.wanted(config).get("faces")
+        self.faces_version = features.version("faces", wanted) if wanted is not None else None
+        self.crops: dict[str, str] = {}  # face crops shown: name under map/thumbs/ -> cached file
 
     def thumb(self, pid: int) -> str | None:
         if pid not in self._thumbs:
             p = self.photos[pid]
             self._thumbs[pid] = thumbs.name(p.digest) if p.thumb and os.path.exists(p.thumb) else None
         return self._thumbs[pid]
+
+    def face_cover(self, pids: list[int]) -> str | None:
+        """A crop of the face of the person in these photos (see publish.facecrops), or None."""
+        if self.faces_version is None:
+            return None
+        from organizer.extract.faces import RECORD  # the faces extra: asked for only where faces are on
+
+        blobs = self.catalog.photos.feature_values("faces", self.faces_version, pids)
+        found = facecrops.choose({pid: np.frombuffer(b, dtype=RECORD) for pid, b in blobs.items()
+                                  if self.photos[pid].kind == "photo"})
+        if found is None:
+            return None
+        pid, box = found
+        photo = self.photos[pid]
+        rel = facecrops.name(photo.digest, box)
+        made = facecrops.make(self.cache_dir, rel, photo.path, photo.format, box)
+        if made is None:
+            return None
+        self.crops[rel] = made
+        return rel
 
     def vectors(self, pids: list[int]) -> np.ndarray | None:
         if self.model is None:
@@ -126,8 +151,9 @@ def collect(path: str, planned: Planned, lib: _Library) -> Album:
     cover = _cover([it for it, _ in items], [pid for _, pid in items], rule.visual, lib)
     dated = [it.taken for it, _ in items if it.taken]
     folder = path.rsplit("/", 1)[-1]
+    face = lib.face_cover([pid for _, pid in items if pid is not None]) if planned.kind == "person" else None
     return Album(planned.kind, path, rule.names.get(folder, folder), tuple(it for it, _ in items), cover,
-                 min(dated) if dated else None, max(dated) if dated else None)
+                 min(dated) if dated else None, max(dated) if dated else None, face)
 
 
 def _cover(items: list[Item], pids: list[int | None], visual: bool, lib: _Library) -> int:
@@ -231,6 +257,7 @@ def build(tree: AlbumTree, catalog: Catalog, config: Config, albums: Mapping[str
     shown_ids = lib.owner.values() if full else {lib.owner[i.path] for a in shown.values() for i in a.items
                                                  if i.path in lib.owner}
     wanted = {t: photos[pid].thumb for pid in shown_ids if (t := lib.thumb(pid))}
+    wanted.update(lib.crops)  # a full publish renders every People album: every crop shown is here
     report.thumbs_copied = thumbs.sync(site / thumbs.FOLDER, wanted, prune=full)  # type: ignore[arg-type]
     web.write_if_changed(tree.root / "index.html", pages.index_page([c for c, _ in cards.values()]))
     report.gallery = str(tree.root / "index.html")

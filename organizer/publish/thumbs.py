@@ -21,10 +21,11 @@ def name(digest: str) -> str:
 
 
 def _present(folder: Path) -> set[str]:
-    """What is there, with the flat `<digest>.jpg` files earlier versions made (pruned)."""
+    """What is there, with the flat `<digest>.jpg` files earlier versions made (pruned); the
+    `faces/` folder holds People albums' covers (publish.facecrops)."""
     found = set()
     for entry in os.scandir(folder):
-        if entry.is_dir(follow_symlinks=False) and len(entry.name) == 2:
+        if entry.is_dir(follow_symlinks=False) and (len(entry.name) == 2 or entry.name == "faces"):
             found.update(f"{entry.name}/{inner}" for inner in os.listdir(entry.path))
         elif entry.name.endswith(".jpg"):
             found.add(entry.name)
