@@ -1,0 +1,190 @@
+"""Readers the corpora hold no file for, on fixtures built here byte by byte (struct) or written by
+Pillow, pillow-heif and PyAV: Canon CR3, CR2 and NEF maker-note time zones, XMP embedded in
+HEIF, TIFF and WebP, a HEIF dated only by its ISO-BMFF box, and MPEG-TS/M2TS clips."""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from organizer.extract import Options, extract_file
+
+NOW = datetime(2026, 11, 22, 12, 0)
+
+# --- a TIFF writer: each IFD's out-of-line values follow it; a value may be a function of its
+# own position (a sub-IFD, a maker note whose offsets count from the TIFF header) --------------
+
+Data = bytes | Callable[[int], bytes]
+Entry = tuple[int, int, int, Data]  # tag, type, count, value bytes (or a function of their position)
+ASCII, SHORT, LONG, RATIONAL, UNDEFINED, SSHORT, SLONG = 2, 3, 4, 5, 7, 8, 9
+
+
+def ifd(entries: list[Entry], order: str) -> Callable[[int], bytes]:
+    """An IFD to be placed at offset `at` from the TIFF header, its values after it."""
+
+    def build(at: int) -> bytes:
+        head = struct.pack(order + "H", len(entries))
+        data = b""
+        data_at = at + 2 + 12 * len(entries) + 4
+        for tag, typ, count, value in sorted(entries, key=lambda e: e[0]):
+            where = data_at + len(data)
+            raw = value(where) if callable(value) else value
+            if callable(value) or len(raw) > 4:
+                data += raw + b"\x00" * (len(raw) & 1)
+                field = struct.pack(order + "I", where)
+            else:
+                field = raw.ljust(4, b"\x00")
+            head += struct.pack(order + "HHI", tag, typ, count) + field
+        return head + b"\x00\x00\x00\x00" + data
+
+    return build
+
+
+def tiff(entries: list[Entry], order: str = "<") -> bytes:
+    mark = b"II*\x00" if order == "<" else b"MM\x00*"
+    return mark + struct.pack(order + "I", 8) + ifd(entries, order)(8)
+
+
+def text(tag: int, value: str) -> Entry:
+    raw = value.encode() + b"\x00"
+    return tag, ASCII, len(raw), raw
+
+
+def ints(tag: int, typ: int, values: tuple[int, ...], order: str) -> Entry:
+    fmt = {SHORT: "H", LONG: "I", SSHORT: "h", SLONG: "i"}[typ]
+    return tag, typ, len(values), struct.pack(f"{order}{len(values)}{fmt}", *values)
+
+
+def rationals(tag: int, values: tuple[tuple[int, int], ...], order: str) -> Entry:
+    return tag, RATIONAL, len(values), b"".join(struct.pack(order + "II", n, d) for n, d in values)
+
+
+def sub_ifd(tag: int, entries: list[Entry], order: str) -> Entry:
+    return tag, LONG, 1, ifd(entries, order)
+
+
+def gps_entries(order: str) -> list[Entry]:
+    """Arezzo: 43 28' 26.8" N, 11 52' 58.08" E."""
+    return [text(1, "N"), rationals(2, ((43, 1), (28, 1), (2680, 100)), order),
+            text(3, "E"), rationals(4, ((11, 1), (52, 1), (5808, 100)), order)]
+
+
+def canon_time_info(zone: int, dst: int, order: str) -> Entry:
+    """Canon TimeInfo (0x0035): int32s[4] size, TimeZone minutes, city, DaylightSavings minutes."""
+    return ints(0x0035, SLONG, (16, zone, 0, dst), order)
+
+
+def facts(path: Path, **options):
+    return extract_file(str(path), path.stat().st_mtime, NOW, Options(**options))
+
+
+# --- Canon CR3: ISO-BMFF, the EXIF in the CMT boxes of Canon's uuid box ----------------------
+
+CANON_UUID = bytes.fromhex("85c0b687820f11e08111f4ce462b6a48")
+
+
+def box(kind: bytes, payload: bytes) -> bytes:
+    return struct.pack(">I", 8 + len(payload)) + kind + payload
+
+
+def make_cr3(path: Path, *, original: str = "2021:07:04 18:30:05", zone: int = 60, dst: int = 60) -> Path:
+    """A CR3 as Canon lays it out (no image data: LibRaw cannot decode it)."""
+    o = "<"
+    cmt1 = tiff([text(0x010F, "Canon"), text(0x0110, "Canon EOS R5")], o)
+    cmt2 = tiff([text(0x9003, original), text(0x9004, original)], o)
+    cmt3 = tiff([canon_time_info(zone, dst, o)], o)
+    cmt4 = tiff(gps_entries(o), o)
+    canon = box(b"uuid", CANON_UUID + box(b"CNCV", b"CanonCR3_001/00.09.00/00.00.00")
+                + b"".join(box(name, data) for name, data in
+                           ((b"CMT1", cmt1), (b"CMT2", cmt2), (b"CMT3", cmt3), (b"CMT4", cmt4))))
+    ftyp = box(b"ftyp", b"crx \x00\x00\x00\x01crx isom")
+    path.write_bytes(ftyp + box(b"moov", canon) + box(b"mdat", b"\x00" * 64))
+    return path
+
+
+def test_cr3_date_camera_place_and_the_canon_time_zone(tmp_path: Path) -> None:
+    f = facts(make_cr3(tmp_path / "IMG_0001.CR3"))
+    assert (f.kind, f.format) == ("raw", "cr3")
+    assert (f.make, f.model) == ("Canon", "Canon EOS R5")
+    assert (f.taken.local, f.taken.source) == (datetime(2021, 7, 4, 18, 30, 5), "exif")
+    # TimeZone +60 plus DaylightSavings 60: two hours, from the camera, before the GPS zone
+    assert (f.taken.offset_minutes, f.taken.offset_source) == (120, "vendor-offset")
+    assert (f.lat, f.lon) == (pytest.approx(43.4741111), pytest.approx(11.8828))
+    assert f.decode_error  # no image data: the metadata alone
+
+
+def test_cr3_time_zone_without_daylight_saving_and_west_of_greenwich(tmp_path: Path) -> None:
+    f = facts(make_cr3(tmp_path / "IMG_0002.CR3", original="2020:01:15 09:00:00", zone=-300, dst=0))
+    assert (f.taken.offset_minutes, f.taken.offset_source) == (-300, "vendor-offset")
+    assert f.taken.utc == datetime(2020, 1, 15, 14, 0)
+
+
+def test_cr3_whose_pixels_cannot_be_decoded_is_catalogued_with_its_date(tmp_path: Path, run) -> None:
+    root = tmp_path / "photos"
+    root.mkdir()
+    path = make_cr3(root / "IMG_0003.CR3")
+    run("scan", str(root), env={"ORGANIZER_VECTORS_ENABLED": "false"})
+    info = run.json("explain", str(path))
+    assert (info["taken_at"], info["utc_offset"], info["taken_at_source"]) == ("2021-07-04T18:30:05", 120, "exif")
+    assert (info["kind"], info["camera"], info["state"]) == ("raw", "Canon Canon EOS R5", "ok")
+    assert (info["lat"], info["phash"], info["thumbnail"]) == (pytest.approx(43.4741111), None, None)
+    assert [e["stage"] for e in info["errors"]] == ["pixels"] and "RAW" in info["errors"][0]["message"]
+
+
+# --- CR2 and NEF: TIFF-based RAW, the time zone in the maker note ----------------------------
+
+def maker_note(build: Callable[[int], bytes]) -> Entry:
+    return 0x927C, UNDEFINED, len(build(0)), build
+
+
+def make_tiff_raw(path: Path, make: str, model: str, note: Entry, order: str, *, original: str,
+                  offset: str | None = None) -> Path:
+    exif = [text(0x9003, original), note] + ([text(0x9011, offset)] if offset else [])
+    path.write_bytes(tiff([text(0x010F, make), text(0x0110, model), ints(0x0112, SHORT, (1,), order),
+                           sub_ifd(0x8769, exif, order)], order))
+    return path
+
+
+def make_cr2(path: Path, *, zone: int, dst: int, original: str = "2019:08:10 14:00:00",
+             offset: str | None = None) -> Path:
+    """Canon's maker note is an IFD whose offsets count from the file's TIFF header."""
+    note = maker_note(ifd([canon_time_info(zone, dst, "<")], "<"))
+    return make_tiff_raw(path, "Canon", "Canon EOS 5D Mark IV", note, "<", original=original, offset=offset)
+
+
+def make_nef(path: Path, *, zone: int, dst: int, original: str = "2019:08:10 14:00:00",
+             offset: str | None = None) -> Path:
+    """Nikon's type-3 note: 'Nikon\\0', a version, then its own TIFF header; WorldTime (0x0024) is
+    int16s TimeZone minutes, int8 DaylightSavings, int8 DateDisplayFormat."""
+    world_time = 0x0024, UNDEFINED, 4, struct.pack(">hBB", zone, dst, 0)
+    note = b"Nikon\x00\x02\x10\x00\x00" + tiff([world_time], ">")
+    return make_tiff_raw(path, "NIKON CORPORATION", "NIKON D850", (0x927C, UNDEFINED, len(note), note), ">",
+                         original=original, offset=offset)
+
+
+def test_cr2_offset_from_the_canon_maker_note(tmp_path: Path) -> None:
+    f = facts(make_cr2(tmp_path / "IMG_0001.CR2", zone=-300, dst=60))
+    assert (f.kind, f.format, f.make, f.model) == ("raw", "cr2", "Canon", "Canon EOS 5D Mark IV")
+    assert (f.taken.local, f.taken.source) == (datetime(2019, 8, 10, 14, 0), "exif")
+    assert (f.taken.offset_minutes, f.taken.offset_source) == (-240, "vendor-offset")
+    assert f.decode_error
+
+
+def test_nef_offset_from_the_nikon_world_time(tmp_path: Path) -> None:
+    f = facts(make_nef(tmp_path / "DSC_0001.NEF", zone=330, dst=0))
+    assert (f.kind, f.format, f.make) == ("raw", "nef", "NIKON CORPORATION")
+    assert (f.taken.local, f.taken.source) == (datetime(2019, 8, 10, 14, 0), "exif")
+    assert (f.taken.offset_minutes, f.taken.offset_source) == (330, "vendor-offset")
+    dst = facts(make_nef(tmp_path / "DSC_0002.NEF", zone=60, dst=1))
+    assert (dst.taken.offset_minutes, dst.taken.offset_source) == (120, "vendor-offset")
+
+
+@pytest.mark.parametrize("make", [make_cr2, make_nef])
+def test_offset_time_original_wins_over_the_maker_note(tmp_path: Path, make) -> None:
+    """docs/catalog.md: the chosen date's own offset first, the camera's time-zone setting after."""
+    f = facts(make(tmp_path / f"{make.__name__}.{make.__name__[-3:]}", zone=60, dst=0, offset="+09:00"))
+    assert (f.taken.offset_minutes, f.taken.offset_source) == (540, "exif-offset")
