@@ -9,11 +9,17 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
+import piexif
+import pillow_heif
 import pytest
 
 from organizer.extract import Options, extract_file
 
+from conftest import picture
+from test_readers import packet
+
 NOW = datetime(2026, 11, 22, 12, 0)
+pillow_heif.register_heif_opener()  # Pillow saves HEIF
 
 # --- a TIFF writer: each IFD's out-of-line values follow it; a value may be a function of its
 # own position (a sub-IFD, a maker note whose offsets count from the TIFF header) --------------
@@ -188,3 +194,59 @@ def test_offset_time_original_wins_over_the_maker_note(tmp_path: Path, make) -> 
     """docs/catalog.md: the chosen date's own offset first, the camera's time-zone setting after."""
     f = facts(make(tmp_path / f"{make.__name__}.{make.__name__[-3:]}", zone=60, dst=0, offset="+09:00"))
     assert (f.taken.offset_minutes, f.taken.offset_source) == (540, "exif-offset")
+
+
+# --- XMP embedded in HEIF (a mime item), TIFF (tag 700) and WebP (an 'XMP ' chunk) -----------
+
+def save_image(path: Path, fmt: str, xmp: bytes, exif: bytes | None = None) -> Path:
+    extra = {"tiffinfo": {700: xmp}} if fmt == "TIFF" else {"xmp": xmp}
+    picture((64, 48), 3).save(path, fmt, **extra, **({"exif": exif} if exif else {}))
+    return path
+
+
+KEYWORDS = '<dc:subject><rdf:Bag><rdf:li>Tuscany</rdf:li><rdf:li>market</rdf:li></rdf:Bag></dc:subject>'
+
+
+@pytest.mark.parametrize("fmt, ext, found", [("HEIF", "heic", "heif"), ("TIFF", "tif", "tiff"), ("WEBP", "webp", "webp")])
+@pytest.mark.parametrize("prop", ["exif:DateTimeOriginal", "xmp:CreateDate"])
+def test_embedded_xmp_date_with_offset_and_keywords(tmp_path: Path, fmt: str, ext: str, found: str,
+                                                    prop: str) -> None:
+    xmp = packet(f'{prop}="2015-05-06T07:08:09.5+03:00">{KEYWORDS}</rdf:Description>')
+    f = facts(save_image(tmp_path / f"photo.{ext}", fmt, xmp))
+    assert f.format == found and f.thumbnail  # the pixels decode too
+    assert (f.taken.local, f.taken.source) == (datetime(2015, 5, 6, 7, 8, 9, 500000), "xmp")
+    assert (f.taken.offset_minutes, f.taken.offset_source) == (180, "xmp-offset")
+    assert f.keywords == ("Tuscany", "market") and f.sources["keywords"] == "xmp"
+
+
+def test_heif_exif_date_wins_and_takes_the_zone_of_the_same_time_in_xmp(tmp_path: Path) -> None:
+    exif = piexif.dump({"Exif": {piexif.ExifIFD.DateTimeOriginal: b"2015:05:06 07:08:09"}})
+    xmp = packet('xmp:CreateDate="2015-05-06T07:08:09+03:00" photoshop:DateCreated="2001-01-01"/>')
+    f = facts(save_image(tmp_path / "both.heic", "HEIF", xmp, exif))
+    assert (f.taken.local, f.taken.source) == (datetime(2015, 5, 6, 7, 8, 9), "exif")
+    assert (f.taken.offset_minutes, f.taken.offset_source) == (180, "xmp-offset")
+
+
+# --- a HEIF dated only by ISO-BMFF: a movie header (an image sequence's) beside the image -----
+
+MAC_EPOCH = datetime(1904, 1, 1)
+
+
+def mvhd(created: datetime) -> bytes:
+    """A version-0 movie header: creation and modification times in seconds since 1904 (UTC)."""
+    seconds = int((created - MAC_EPOCH).total_seconds())
+    return box(b"mvhd", struct.pack(">B3xIIII", 0, seconds, seconds, 1000, 0) + b"\x00" * 80)
+
+
+def test_heif_dated_only_by_its_movie_header(tmp_path: Path) -> None:
+    from zoneinfo import ZoneInfo
+
+    path = tmp_path / "sequence.heic"
+    picture((64, 48), 5).save(path, "HEIF")
+    with open(path, "ab") as fh:
+        fh.write(box(b"moov", mvhd(datetime(2018, 3, 4, 11, 0, 0))))
+    f = facts(path, local_zone=ZoneInfo("Europe/Rome"))
+    assert f.format == "heif" and f.thumbnail
+    # mvhd is UTC: local time in the given zone (no GPS), 11:00 UTC is 12:00 in Rome in March
+    assert (f.taken.local, f.taken.source) == (datetime(2018, 3, 4, 12, 0), "quicktime")
+    assert (f.taken.offset_minutes, f.taken.offset_source) == (60, "system")
