@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 
 import piexif
@@ -250,3 +250,109 @@ def test_heif_dated_only_by_its_movie_header(tmp_path: Path) -> None:
     # mvhd is UTC: local time in the given zone (no GPS), 11:00 UTC is 12:00 in Rome in March
     assert (f.taken.local, f.taken.source) == (datetime(2018, 3, 4, 12, 0), "quicktime")
     assert (f.taken.offset_minutes, f.taken.offset_source) == (60, "system")
+
+
+# --- MPEG-TS and M2TS (AVCHD's .mts): H.264 from PyAV, the recording date in an SEI ----------
+
+def bcd(value: int) -> int:
+    return int(str(value), 16)
+
+
+def mdpm(when: datetime, zone_hours: int) -> bytes:
+    """AVCHD's recording date: SEI user data (UUID 17ee8c60-f84d-11d9-8cd6-0800200c9a66, 'MDPM',
+    a count, 5-byte entries). 0x18: zone byte (0x20 sign, 0x1e hours, 0x01 half hour), year (two
+    BCD bytes), month; 0x19: day, hour, minute, second in BCD."""
+    zone = (0x20 if zone_hours < 0 else 0) | (abs(zone_hours) << 1)
+    entries = bytes([0x18, zone, bcd(when.year // 100), bcd(when.year % 100), bcd(when.month),
+                     0x19, bcd(when.day), bcd(when.hour), bcd(when.minute), bcd(when.second)])
+    return bytes.fromhex("17ee8c60f84d11d98cd60800200c9a66") + b"MDPM" + bytes([2]) + entries
+
+
+def sei_nal(payload: bytes) -> bytes:
+    """An H.264 SEI NAL unit (user data unregistered), with emulation prevention bytes."""
+    rbsp, out, zeros = bytes([5, len(payload)]) + payload + b"\x80", bytearray(), 0
+    for byte in rbsp:
+        if zeros >= 2 and byte <= 3:
+            out.append(3)
+            zeros = 0
+        out.append(byte)
+        zeros = zeros + 1 if byte == 0 else 0
+    return b"\x00\x00\x00\x01\x06" + bytes(out)
+
+
+def make_ts(path: Path, *, m2ts: bool, sei: bytes | None = None, gop: int = 5, frames: int = 20) -> Path:
+    """An H.264 clip in MPEG-TS (188-byte packets) or M2TS (192: a timestamp before each), 10 fps,
+    `sei` inserted before the first picture's slice."""
+    import av
+    import numpy as np
+
+    out = av.open(str(path), "w", format="mpegts", options={"mpegts_m2ts_mode": "1"} if m2ts else {})
+    stream = out.add_stream("libx264", rate=10)
+    stream.width, stream.height, stream.pix_fmt = 96, 64, "yuv420p"
+    stream.options = {"g": str(gop)}
+    stream.codec_context.thread_count = 1  # no encoder threads left behind (see test_videos_raw)
+    image = np.asarray(picture((96, 64), 6))
+    pending = sei
+
+    def mux(packet: av.Packet) -> None:
+        nonlocal pending
+        data = bytes(packet)
+        if pending and packet.is_keyframe:
+            idr = next(i for i in range(len(data) - 3) if data[i : i + 3] == b"\x00\x00\x01" and data[i + 3] & 0x1F == 5)
+            idr -= 1 if idr and data[idr - 1] == 0 else 0
+            edited = av.Packet(data[:idr] + sei_nal(pending) + data[idr:])
+            edited.pts, edited.dts, edited.time_base, edited.stream = packet.pts, packet.dts, packet.time_base, stream
+            edited.is_keyframe, packet, pending = True, edited, None
+        out.mux(packet)
+
+    for _ in range(frames):
+        for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
+            mux(packet)
+    for packet in stream.encode():
+        mux(packet)
+    out.close()
+    return path
+
+
+@pytest.mark.parametrize("name, m2ts, fmt", [("00001.MTS", True, "m2ts"), ("clip.ts", False, "mpegts")])
+def test_avchd_recording_date_in_the_camera_zone(tmp_path: Path, name: str, m2ts: bool, fmt: str) -> None:
+    path = make_ts(tmp_path / name, m2ts=m2ts, sei=mdpm(datetime(2015, 4, 24, 15, 17, 53), 8))
+    f = facts(path)
+    assert (f.kind, f.format, f.duration, bool(f.thumbnail)) == ("video", fmt, pytest.approx(2.0), True)
+    # the camera's wall clock and its zone, as ExifTool shows it (2015:04:24 15:17:53+08:00)
+    assert (f.taken.local, f.taken.source) == (datetime(2015, 4, 24, 15, 17, 53), "quicktime")
+    assert (f.taken.offset_minutes, f.taken.offset_source) == (480, "quicktime-offset")
+
+
+def test_avchd_recording_date_west_of_greenwich(tmp_path: Path) -> None:
+    f = facts(make_ts(tmp_path / "00002.MTS", m2ts=True, sei=mdpm(datetime(2012, 12, 24, 19, 45, 12), -5)))
+    assert (f.taken.local, f.taken.offset_minutes) == (datetime(2012, 12, 24, 19, 45, 12), -300)
+    assert f.taken.utc == datetime(2012, 12, 25, 0, 45, 12)
+
+
+def test_ts_without_a_recording_date_has_its_duration_and_its_mtime(tmp_path: Path) -> None:
+    import os
+
+    path = make_ts(tmp_path / "00003.MTS", m2ts=True)
+    os.utime(path, (1_500_000_000, 1_500_000_000))
+    f = facts(path, local_zone=timezone.utc)
+    assert (f.kind, f.format, f.duration) == ("video", "m2ts", pytest.approx(2.0))
+    assert (f.taken.local, f.taken.source) == (datetime(2017, 7, 14, 2, 40), "mtime")
+
+
+def test_ts_whose_only_key_frame_is_the_first_has_a_thumbnail(tmp_path: Path) -> None:
+    """Seeks in MPEG-TS land on the next key frame after the target: a clip shorter than its GOP
+    has none after 10, 30 or 50 %, and the frame comes from the start."""
+    f = facts(make_ts(tmp_path / "long-gop.mts", m2ts=True, gop=250, frames=40))
+    assert f.thumbnail and f.decode_error is None and f.duration == pytest.approx(4.0)
+
+
+def test_avchd_recording_date_at_zone_zero_is_an_instant(tmp_path: Path) -> None:
+    """MediaInfo writes a zero zone as 'UTC': the instant is kept, shown in the machine's zone."""
+    from zoneinfo import ZoneInfo
+
+    f = facts(make_ts(tmp_path / "00004.MTS", m2ts=True, sei=mdpm(datetime(2015, 4, 24, 15, 17, 53), 0)),
+              local_zone=ZoneInfo("Asia/Tokyo"))
+    assert (f.taken.utc, f.taken.source) == (datetime(2015, 4, 24, 15, 17, 53), "quicktime")
+    assert (f.taken.local, f.taken.offset_source) == (datetime(2015, 4, 25, 0, 17, 53), "system")
+
