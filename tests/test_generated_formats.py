@@ -356,3 +356,21 @@ def test_avchd_recording_date_at_zone_zero_is_an_instant(tmp_path: Path) -> None
     assert (f.taken.utc, f.taken.source) == (datetime(2015, 4, 24, 15, 17, 53), "quicktime")
     assert (f.taken.local, f.taken.offset_source) == (datetime(2015, 4, 25, 0, 17, 53), "system")
 
+
+# --- Fujifilm RAF: the metadata is the embedded JPEG's ---------------------------------------
+
+def test_raf_metadata_from_its_embedded_jpeg(tmp_path: Path) -> None:
+    """A RAF header: magic and version, the camera's name, and at byte 84 the offset and length of
+    the JPEG preview (big-endian)."""
+    from conftest import make_jpeg
+
+    jpeg = make_jpeg(tmp_path / "preview.jpg", original="2022:09:01 10:11:12", offset="-03:00",
+                     make="FUJIFILM", model="X-T4").read_bytes()
+    head = b"FUJIFILMCCD-RAW 0201FF393501" + b"X-T4".ljust(32, b"\x00")
+    head = head.ljust(84, b"\x00") + struct.pack(">II", 160, len(jpeg))
+    path = tmp_path / "DSCF0001.RAF"
+    path.write_bytes(head.ljust(160, b"\x00") + jpeg)
+    f = facts(path)
+    assert (f.kind, f.format, f.make, f.model) == ("raw", "raf", "FUJIFILM", "X-T4")
+    assert (f.taken.local, f.taken.offset_minutes, f.taken.offset_source) == (
+        datetime(2022, 9, 1, 10, 11, 12), -180, "exif-offset")
