@@ -1,21 +1,25 @@
 """Readers the corpora hold no file for, on fixtures built here byte by byte (struct) or written by
 Pillow, pillow-heif and PyAV: Canon CR3, CR2 and NEF maker-note time zones, XMP embedded in
-HEIF, TIFF and WebP, a HEIF dated only by its ISO-BMFF box, and MPEG-TS/M2TS clips."""
+HEIF, TIFF and WebP, a HEIF dated only by its ISO-BMFF box, MPEG-TS/M2TS clips, a RAF."""
 
 from __future__ import annotations
 
+import os
 import struct
 from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
+import av
+import numpy as np
 import piexif
 import pillow_heif
 import pytest
 
 from organizer.extract import Options, extract_file
 
-from conftest import picture
+from conftest import make_jpeg, picture
 from test_readers import packet
 
 NOW = datetime(2026, 11, 22, 12, 0)
@@ -239,8 +243,6 @@ def mvhd(created: datetime) -> bytes:
 
 
 def test_heif_dated_only_by_its_movie_header(tmp_path: Path) -> None:
-    from zoneinfo import ZoneInfo
-
     path = tmp_path / "sequence.heic"
     picture((64, 48), 5).save(path, "HEIF")
     with open(path, "ab") as fh:
@@ -283,9 +285,6 @@ def sei_nal(payload: bytes) -> bytes:
 def make_ts(path: Path, *, m2ts: bool, sei: bytes | None = None, gop: int = 5, frames: int = 20) -> Path:
     """An H.264 clip in MPEG-TS (188-byte packets) or M2TS (192: a timestamp before each), 10 fps,
     `sei` inserted before the first picture's slice."""
-    import av
-    import numpy as np
-
     out = av.open(str(path), "w", format="mpegts", options={"mpegts_m2ts_mode": "1"} if m2ts else {})
     stream = out.add_stream("libx264", rate=10)
     stream.width, stream.height, stream.pix_fmt = 96, 64, "yuv420p"
@@ -294,22 +293,22 @@ def make_ts(path: Path, *, m2ts: bool, sei: bytes | None = None, gop: int = 5, f
     image = np.asarray(picture((96, 64), 6))
     pending = sei
 
-    def mux(packet: av.Packet) -> None:
+    def mux(encoded: av.Packet) -> None:
         nonlocal pending
-        data = bytes(packet)
-        if pending and packet.is_keyframe:
+        data = bytes(encoded)
+        if pending and encoded.is_keyframe:
             idr = next(i for i in range(len(data) - 3) if data[i : i + 3] == b"\x00\x00\x01" and data[i + 3] & 0x1F == 5)
             idr -= 1 if idr and data[idr - 1] == 0 else 0
             edited = av.Packet(data[:idr] + sei_nal(pending) + data[idr:])
-            edited.pts, edited.dts, edited.time_base, edited.stream = packet.pts, packet.dts, packet.time_base, stream
-            edited.is_keyframe, packet, pending = True, edited, None
-        out.mux(packet)
+            edited.pts, edited.dts, edited.time_base, edited.stream = encoded.pts, encoded.dts, encoded.time_base, stream
+            edited.is_keyframe, encoded, pending = True, edited, None
+        out.mux(encoded)
 
     for _ in range(frames):
-        for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
-            mux(packet)
-    for packet in stream.encode():
-        mux(packet)
+        for encoded in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
+            mux(encoded)
+    for encoded in stream.encode():
+        mux(encoded)
     out.close()
     return path
 
@@ -331,8 +330,6 @@ def test_avchd_recording_date_west_of_greenwich(tmp_path: Path) -> None:
 
 
 def test_ts_without_a_recording_date_has_its_duration_and_its_mtime(tmp_path: Path) -> None:
-    import os
-
     path = make_ts(tmp_path / "00003.MTS", m2ts=True)
     os.utime(path, (1_500_000_000, 1_500_000_000))
     f = facts(path, local_zone=timezone.utc)
@@ -349,8 +346,6 @@ def test_ts_whose_only_key_frame_is_the_first_has_a_thumbnail(tmp_path: Path) ->
 
 def test_avchd_recording_date_at_zone_zero_is_an_instant(tmp_path: Path) -> None:
     """MediaInfo writes a zero zone as 'UTC': the instant is kept, shown in the machine's zone."""
-    from zoneinfo import ZoneInfo
-
     f = facts(make_ts(tmp_path / "00004.MTS", m2ts=True, sei=mdpm(datetime(2015, 4, 24, 15, 17, 53), 0)),
               local_zone=ZoneInfo("Asia/Tokyo"))
     assert (f.taken.utc, f.taken.source) == (datetime(2015, 4, 24, 15, 17, 53), "quicktime")
@@ -362,8 +357,6 @@ def test_avchd_recording_date_at_zone_zero_is_an_instant(tmp_path: Path) -> None
 def test_raf_metadata_from_its_embedded_jpeg(tmp_path: Path) -> None:
     """A RAF header: magic and version, the camera's name, and at byte 84 the offset and length of
     the JPEG preview (big-endian)."""
-    from conftest import make_jpeg
-
     jpeg = make_jpeg(tmp_path / "preview.jpg", original="2022:09:01 10:11:12", offset="-03:00",
                      make="FUJIFILM", model="X-T4").read_bytes()
     head = b"FUJIFILMCCD-RAW 0201FF393501" + b"X-T4".ljust(32, b"\x00")
