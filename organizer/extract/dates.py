@@ -233,9 +233,12 @@ def _from_quicktime(ev: Evidence) -> _Candidate | None:
     if apple and apple[1] is not None:
         return _Candidate("quicktime", apple[0], apple[1], "quicktime-offset")
     for key in ("creation_time", "date", "recorded_date"):
-        found = parse_iso(tags.get(key))
+        text = tags.get(key)
+        found = parse_iso(text)
         if found and found[0].year > 1970:  # 1904 and 1970 are empty clocks
-            if key == "date" and found[1] is not None:  # a local time with its offset
+            # a local time with its offset: FFmpeg's 'date'; AVCHD's recording date, in the camera's
+            # zone (MediaInfo marks only an instant 'UTC')
+            if found[1] is not None and (key == "date" or (key == "recorded_date" and "UTC" not in (text or ""))):
                 return _Candidate("quicktime", found[0], found[1], "quicktime-offset")
             if found[1] is None:
                 return _Candidate("quicktime", found[0])

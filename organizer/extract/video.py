@@ -69,13 +69,19 @@ def probe(path: str, frame_side: int | None = None) -> tuple[VideoInfo, Image.Im
 def _frame(container: av.container.InputContainer, stream: av.video.stream.VideoStream,
            duration: float | None, side: int) -> tuple[Image.Image | None, int]:
     """The first key frame at 10 %, 30 %, 50 % of the clip that is not blank (else the last one
-    decoded), reduced so its short side is about `side`."""
+    decoded, else the file's first), reduced so its short side is about `side`."""
     stream.codec_context.skip_frame = "NONKEY"
     stream.thread_count = 1
     best: tuple[Image.Image | None, int] = (None, 0)
-    for fraction in _TRIES if duration else (0.0,):
+    for fraction in (*_TRIES, None) if duration else (0.0,):
+        if fraction is None and best[0] is not None:
+            break
         try:
-            if duration:
+            if fraction is None:
+                # MPEG-TS has no index: a seek lands on the next key frame after the target, none
+                # when a long GOP's only one is before it; the start of the file has one
+                container.seek(0)
+            elif duration:
                 container.seek(int(duration * fraction / stream.time_base) + (stream.start_time or 0),
                                stream=stream, backward=True, any_frame=False)
             frame = next(container.decode(stream), None)
