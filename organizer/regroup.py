@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -14,7 +14,7 @@ import numpy as np
 
 from organizer import similarity
 from organizer.catalog import Catalog, GroupRow, PhotoFacts, shown
-from organizer.cluster import copies, duplicates, events, identity, keeper, originals, places, similar, verify
+from organizer.cluster import copies, duplicates, events, identity, keeper, originals, people, places, similar, verify
 from organizer.cluster.library import MIN_SIDE, Library
 from organizer.cluster.registry import CLUSTERERS, Found
 from organizer.config import Config
@@ -72,17 +72,35 @@ def load(catalog: Catalog, config: Config, needs: set[str]) -> Library:
     return replace(lib, inputs=inputs) if inputs else lib
 
 
-def faces_input(catalog: Catalog, config: Config, items: set[int]) -> tuple[np.ndarray, np.ndarray]:
-    """Every stored face of the items: the photo of each (one row per face) and its descriptor."""
+PIN_MATCH = 0.2  # a decision is on the face of its photo this near its stored descriptor (the same face: 0)
+
+
+def faces_input(catalog: Catalog, config: Config, items: set[int]) -> people.LibraryFaces:
+    """Every stored face of the items (one row per face) and the user's decisions on them."""
     from organizer.extract.faces import RECORD  # the faces extra: only asked for when it is installed
 
     wanted = features.wanted(config)["faces"]
     ids, blobs = catalog.photos.features("faces", features.version("faces", wanted))
     rows = [(pid, np.frombuffer(b, dtype=RECORD)) for pid, b in zip(ids, blobs) if pid in items]
     photo_of = np.array([pid for pid, r in rows for _ in range(len(r))], dtype=np.int64)
+    number = np.array([n for _, r in rows for n in range(len(r))], dtype=np.int64)
     descriptors = (np.concatenate([r["descriptor"] for _, r in rows]) if len(photo_of)
                    else np.zeros((0, 128), dtype=np.float32))
-    return photo_of, descriptors
+    ends = np.cumsum([len(r) for _, r in rows], dtype=np.int64)
+    span = {pid: slice(int(end) - len(r), int(end)) for (pid, r), end in zip(rows, ends) if len(r)}  # photo -> its rows
+    pins: dict[int, str | None] = {}
+    exact: set[int] = set()
+    for pin in catalog.groups.face_pins():
+        own = span.get(pin.photo_id)
+        if own is None:
+            continue
+        near, distance = people.nearest(np.frombuffer(pin.descriptor, dtype="<f4")[None, :], descriptors[own])
+        face = own.start + int(near[0])
+        if distance[0] <= PIN_MATCH and face not in exact:  # a decision on the face's own number wins
+            pins[face] = None if pin.forgotten else pin.person
+            if number[face] == pin.face:
+                exact.add(face)
+    return people.LibraryFaces(photo_of, number, descriptors, pins)
 
 
 def copies_input(catalog: Catalog, rows: list[PhotoFacts], lib: Library) -> tuple[
@@ -150,27 +168,38 @@ def _capture(row: PhotoFacts) -> verify.Capture:
                              f"{when.microsecond:06d}".rstrip("0") if when.microsecond else None)
 
 
-def _keyed(kind: str, groups: list[Found], previous: dict[str, frozenset[int]], digest_of: dict[int, str]) -> list[GroupRow]:
-    """Give each group the key of the previous group it continues, or a new key of its own."""
-    keys = identity.match(previous, [g.members for g in groups])
+def keyed(kind: str, groups: list[Found], previous: dict[str, frozenset[int]], digest_of: dict[int, str]) -> list[GroupRow]:
+    """Give each group the key a user fixed, else the key of the previous group it continues, else
+    a new key of its own."""
+    fixed = {g.key for g in groups if g.key}
+    free = [g for g in groups if not g.key]
+    matched = iter(identity.match({k: m for k, m in previous.items() if k not in fixed}, [g.members for g in free]))
+    keys = [g.key or next(matched) for g in groups]
     taken = {k for k in keys if k}
     rows = []
     for group, key in zip(groups, keys):
         if key is None:
-            # a new group is named after its first photo's content: stable, unique per kind
-            key = f"{kind[0]}{min(digest_of[m] for m in group.members)[:15]}"
-            while key in taken:
-                key += "x"
+            key = new_key(kind, group.members, digest_of, taken)
         taken.add(key)
         rows.append(GroupRow(key=key, members=group.members, notes=group.notes, **group.info))
     return rows
 
 
-def regroup(catalog: Catalog, config: Config) -> ClusterReport:
-    """Regroup the whole library with every enabled clusterer, and store the groups."""
+def new_key(kind: str, members: Iterable[int], digest_of: Mapping[int, str], taken: set[str]) -> str:
+    """A new group's key, named after its first photo's content: stable, unique among `taken`."""
+    key = f"{kind[0]}{min(digest_of[m] for m in members)[:15]}"
+    while key in taken:
+        key += "x"
+    return key
+
+
+def regroup(catalog: Catalog, config: Config, kinds: Iterable[str] | None = None) -> ClusterReport:
+    """Regroup the whole library with every enabled clusterer (of `kinds` only, when given), and
+    store the groups."""
     report = ClusterReport()
     run_id = catalog.start_run("cluster")
-    active = [c for c in CLUSTERERS if c.enabled(config)]
+    only = None if kinds is None else set(kinds)
+    active = [c for c in CLUSTERERS if c.enabled(config) and (only is None or c.kind in only)]
     t = time.perf_counter()
     lib = load(catalog, config, {need for c in active for need in c.needs})
     report.photos = len(lib.ids)
@@ -180,7 +209,7 @@ def regroup(catalog: Catalog, config: Config) -> ClusterReport:
         t = time.perf_counter()
         found = clusterer.find(lib, getattr(config, clusterer.section))
         report.seconds[clusterer.section] = round(time.perf_counter() - t, 3)
-        rows = _keyed(clusterer.kind, found, catalog.groups.members(clusterer.kind), digest_of)
+        rows = keyed(clusterer.kind, found, catalog.groups.members(clusterer.kind), digest_of)
         with catalog.transaction():
             report.changes[clusterer.kind] = catalog.groups.replace(clusterer.kind, rows)
             if "copies" in lib.inputs and clusterer.kind == "duplicate":  # each pair verified once

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import shutil
+import sqlite3
 from pathlib import Path
 
 import numpy as np
@@ -47,7 +48,7 @@ def test_faces_are_found_and_no_two_people_are_merged(truth: list[tuple[Path, li
         descriptors.append(found.descriptor)
         if len(names) == 1 and names[0] != "?":
             labels[i] = names[0]
-    persons = people.find_people(np.array(photo_of), np.concatenate(descriptors), 0.55, 1)
+    persons = [p.photos for p in people.find_people(np.array(photo_of), np.concatenate(descriptors), 0.55, 1)]
     for person in persons:
         named = {labels[p] for p in person if p in labels}
         assert len(named) <= 1, named  # no person holds the single-person photos of two people
@@ -78,8 +79,26 @@ def test_whispers_keeps_apart_what_is_far_and_joins_chains() -> None:
     a, b = a / np.linalg.norm(a), b / np.linalg.norm(b)  # 1.3 apart or so
     x = np.array([a, a + 0.01, a - 0.01, b, b + 0.01], dtype=np.float32)
     found = people.find_people(np.array([1, 2, 3, 4, 5]), x, 0.5, 2)
-    assert found == [frozenset({1, 2, 3}), frozenset({4, 5})]
-    assert people.find_people(np.array([1, 2, 3, 4, 5]), x, 0.5, 3) == [frozenset({1, 2, 3})]
+    assert found == [people.Person((0, 1, 2), frozenset({1, 2, 3})), people.Person((3, 4), frozenset({4, 5}))]
+    assert [p.photos for p in people.find_people(np.array([1, 2, 3, 4, 5]), x, 0.5, 3)] == [frozenset({1, 2, 3})]
+
+
+def test_pins_hold_faces_and_new_faces_follow_the_nearest_pin() -> None:
+    rng = np.random.default_rng(1)
+    a = rng.normal(size=128)
+    a /= np.linalg.norm(a)
+    step = rng.normal(size=128)
+    step *= 0.3 / np.linalg.norm(step)
+    x = np.array([a, a + 0.02, a + step, a + step + 0.02, a + 0.01, a + step + 0.01], dtype=np.float32)
+    photos = np.arange(10, 16)
+    assert [p.photos for p in people.find_people(photos, x, 0.5, 2)] == [frozenset(photos)]  # one chain
+    # split: faces 0, 1 pinned to "a", 2, 3 to "b"; 4 and 5 (new) go to their nearest pin
+    split = people.find_people(photos, x, 0.5, 2, {0: "a", 1: "a", 2: "b", 3: "b"})
+    assert {p.key: p.photos for p in split} == {"a": {10, 11, 14}, "b": {12, 13, 15}}
+    # forgotten: the pinned faces and those nearest them are no person; a pinned person needs no min_faces
+    forgot = people.find_people(photos, x, 0.5, 3, {0: None, 1: None, 2: "b"})
+    assert {p.key: p.photos for p in forgot} == {"b": {12, 13, 15}}
+    assert people.find_people(photos[:1], x[:1], 0.5, 2, {0: "c"}) == [people.Person((0,), frozenset({10}), "c")]
 
 
 def test_faces_on_without_the_extra_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -154,3 +173,109 @@ def test_a_library_scanned_without_faces_gets_them_in_the_idle_refresh(truth: li
             indexer.close()
         ids, blobs = catalog.photos.features("faces", version)
     assert len(ids) == 2 and [len(faces.unpack(b)) for b in blobs] == [1, 1]
+
+
+def test_people_with_faces_off_says_how_to_turn_them_on(run: Cli, tmp_path: Path) -> None:
+    (tmp_path / "photos").mkdir()
+    run("scan", str(tmp_path / "photos"))
+    result = run("people")
+    assert 'faces.enabled = "on"' in result.stdout and "pip install 'organizer[faces]'" in result.stdout
+    assert result.stderr == ""
+    assert run.json("people") == []
+    assert "Faces are off" in run("people", "forget", "p1", code=1).stderr  # no decision without faces
+
+
+def _library(tmp_path: Path, files: dict[str, list[str]]) -> tuple[Path, Path]:
+    """The photos `files` (folder -> corpus files) under tmp_path/photos; returns (root, albums)."""
+    root = tmp_path / "photos"
+    for folder, names in files.items():
+        (root / folder).mkdir(parents=True, exist_ok=True)
+        for f in names:
+            shutil.copy(FACES / f, root / folder / Path(f).name)
+    return root, tmp_path / "albums"
+
+
+def _organized(run: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path, dict[str, str]]:
+    """ONE_PERSON organized with faces on: (root, albums, person id by folder)."""
+    monkeypatch.setenv("ORGANIZER_FACES_ENABLED", "on")
+    root, out = _library(tmp_path, ONE_PERSON)
+    run("organize", str(root), "--output", str(out))
+    return root, out, {Path(p["sample"]).parent.name: p["id"] for p in run.json("people")}
+
+
+def _listed(run: Cli) -> dict[str, tuple[int, str | None]]:
+    return {p["id"]: (p["photos"], p["name"]) for p in run.json("people")}
+
+
+def _album(out: Path, name: str) -> list[str]:
+    return sorted(p.name for p in (out / "People" / name).iterdir())
+
+
+def test_merged_persons_stay_merged_and_new_photos_of_either_join(truth: list, run: Cli, tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    root, out, ids = _organized(run, tmp_path, monkeypatch)
+    run("people", "name", ids["biden"], "Joe")
+    run("people", "merge", ids["obama"], "nobody", code=1)
+    assert "'nobody'" in run("people", "merge", "nobody", ids["obama"], code=1).stderr
+    assert "Joe" in run("people", "merge", ids["obama"], ids["biden"]).stdout
+    # the first id kept, with the first name given among them
+    listed = _listed(run)
+    assert listed == {ids["obama"]: (5, "Joe"), ids["kit"]: (2, None)}
+
+    with sqlite3.connect(tmp_path / "catalog.db") as db:  # as if the faces were detected anew, numbered otherwise:
+        db.execute("UPDATE person_faces SET face = face + 10")  # each decision finds its face by its descriptor
+    run("cluster")
+    run("publish", "--output", str(out))
+    assert sorted(p.name for p in (out / "People").iterdir()) == ["Joe", "Person"]
+    assert _album(out, "Joe") == sorted(Path(f).name for f in ONE_PERSON["obama"] + ONE_PERSON["biden"])
+
+    # new photos of either, a recluster: they join the one person
+    shutil.copy(FACES / "tests/test_images/obama3.jpg", root / "obama" / "obama3.jpg")
+    shutil.copy(FACES / "examples/knn_examples/test/obama_and_biden.jpg", root / "biden" / "obama_and_biden.jpg")
+    run("organize", str(root), "--output", str(out))
+    listed = _listed(run)
+    assert listed[ids["obama"]] == (7, "Joe") and listed[ids["kit"]] == (2, None)
+    assert {"obama3.jpg", "obama_and_biden.jpg"} <= set(_album(out, "Joe"))
+
+
+def test_split_and_forgotten_persons_hold_across_reclusters(truth: list, run: Cli, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    root, out, ids = _organized(run, tmp_path, monkeypatch)
+    run("people", "name", ids["obama"], "Barack")
+    run("people", "name", ids["kit"], "Kit")
+    run("people", "merge", ids["obama"], ids["biden"])  # a wrong merge, then the split that mends it
+    biden = [str(root / "biden" / Path(f).name) for f in ONE_PERSON["biden"]]
+    assert "'nobody'" in run("people", "split", "nobody", *biden, code=1).stderr
+    kit_photo = str(root / "kit" / "john1.jpeg")
+    assert "no face of person" in run("people", "split", ids["obama"], kit_photo, code=1).stderr
+    everyone = [str(p) for p in (root / "obama").iterdir()] + biden
+    assert "nothing would be left" in run("people", "split", ids["obama"], *everyone, code=1).stderr
+    new = run("people", "split", ids["obama"], *biden, "--name", "Joe").stdout.split(":")[0]
+    assert new != ids["obama"]  # (named after its first photo, as every new group: here biden's old key)
+
+    assert "'nobody'" in run("people", "forget", "nobody", code=1).stderr
+    run("people", "forget", ids["kit"])
+    assert run("people", "forget", "--list").stdout.split()[0] == ids["kit"]
+    expected = {ids["obama"]: (3, "Barack"), new: (2, "Joe")}
+    assert _listed(run) == expected
+
+    # a recluster and new photos: the split stays, each face of a photo of both goes to its own
+    # person, and the forgotten person's new photo makes no person
+    run("cluster")
+    assert _listed(run) == expected
+    shutil.copy(FACES / "examples/knn_examples/test/obama_and_biden.jpg", root / "obama_and_biden.jpg")
+    shutil.copy(FACES / "examples/knn_examples/test/johnsnow_test1.jpg", root / "kit" / "johnsnow_test1.jpg")
+    run("organize", str(root), "--output", str(out))
+    assert _listed(run) == {
+        ids["obama"]: (4, "Barack"), new: (3, "Joe")}
+    assert sorted(p.name for p in (out / "People").iterdir()) == ["Barack", "Joe"]
+    assert _album(out, "Joe") == ["biden.jpg", "biden2.jpg", "obama_and_biden.jpg"]
+    assert "obama_and_biden.jpg" in _album(out, "Barack")
+
+    # forgetting undone: the person is back, with its name and its new photo
+    assert "'nobody'" in run("people", "forget", "--undo", "nobody", code=1).stderr
+    run("people", "forget", "--undo", ids["kit"])
+    run("cluster")
+    run("publish", "--output", str(out))
+    assert _album(out, "Kit") == ["john1.jpeg", "john2.jpeg", "johnsnow_test1.jpg"]
+    assert run("people", "forget", "--list").stdout == ""

@@ -19,7 +19,7 @@ from organizer.catalog.albums import AlbumRecord, AlbumStore
 from organizer.catalog.database import (CatalogDamagedError, CatalogFullError, connect, now_iso, quick_check,
                                         recovery_advice, transaction)
 from organizer.catalog.files import STATES, FileRow, FileStore, KnownFile
-from organizer.catalog.groups import GroupRow, GroupStore, Membership
+from organizer.catalog.groups import FacePin, GroupRow, GroupStore, Membership
 from organizer.catalog.log import ErrorRow, ErrorStore, RunRow, RunStore
 from organizer.catalog.pairs import PairStore
 from organizer.catalog.paths import shown
@@ -29,7 +29,7 @@ from organizer.errors import CatalogError
 
 __all__ = [
     "AlbumRecord", "CachedName", "Catalog", "CatalogDamagedError", "CatalogFullError", "ErrorRow", "FileRow",
-    "GroupRow", "KnownFile", "Membership", "PhotoFacts", "PhotoRecord", "RunRow", "STATES", "now_iso", "shown",
+    "FacePin", "GroupRow", "KnownFile", "Membership", "PhotoFacts", "PhotoRecord", "RunRow", "STATES", "now_iso", "shown",
 ]
 
 log = logging.getLogger(__name__)

@@ -37,6 +37,17 @@ class Membership:
     end: str | None
 
 
+@dataclass(frozen=True)
+class FacePin:
+    """A user's decision on one face: the person (key) it belongs to, or, forgotten, none."""
+
+    photo_id: int
+    face: int  # its number among the photo's faces when decided
+    descriptor: bytes  # 128 float32, to find the face again if the faces are detected anew
+    person: str
+    forgotten: bool = False
+
+
 class GroupStore:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
@@ -124,9 +135,34 @@ class GroupStore:
         return dict(self.conn.execute("SELECT key, name FROM person_names").fetchall())
 
     def name_person(self, key: str, name: str) -> None:
-        with self.conn:
-            self.conn.execute("INSERT INTO person_names (key, name) VALUES (?, ?) "
-                              "ON CONFLICT (key) DO UPDATE SET name = excluded.name", (key, name))
+        self.conn.execute("INSERT INTO person_names (key, name) VALUES (?, ?) "
+                          "ON CONFLICT (key) DO UPDATE SET name = excluded.name", (key, name))
+
+    def unname_persons(self, keys: Iterable[str]) -> None:
+        self.conn.executemany("DELETE FROM person_names WHERE key = ?", [(k,) for k in keys])
+
+    def face_pins(self) -> list[FacePin]:
+        """Every decision on a face, in (photo, face) order."""
+        return [FacePin(pid, face, bytes(d), person, bool(f)) for pid, face, d, person, f in self.conn.execute(
+            "SELECT photo_id, face, descriptor, person, forgotten FROM person_faces ORDER BY photo_id, face")]
+
+    def pin_faces(self, pins: Iterable[FacePin]) -> None:
+        """Store decisions, each replacing the one on the same face (call inside a transaction)."""
+        self.conn.executemany(
+            "INSERT INTO person_faces (photo_id, face, descriptor, person, forgotten) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (photo_id, face) DO UPDATE SET descriptor = excluded.descriptor, "
+            "person = excluded.person, forgotten = excluded.forgotten",
+            [(p.photo_id, p.face, p.descriptor, p.person, int(p.forgotten)) for p in pins])
+
+    def unforget_person(self, key: str) -> int:
+        """The faces forgotten as person `key` are its again; returns how many."""
+        return self.conn.execute("UPDATE person_faces SET forgotten = 0 WHERE person = ? AND forgotten = 1",
+                                 (key,)).rowcount
+
+    def forgotten_persons(self) -> dict[str, int]:
+        """Forgotten person key -> its forgotten faces."""
+        return dict(self.conn.execute(
+            "SELECT person, count(*) FROM person_faces WHERE forgotten = 1 GROUP BY person ORDER BY person"))
 
     def contains(self, kind: str, photo_id: int) -> bool:
         return self.conn.execute(

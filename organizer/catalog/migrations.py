@@ -317,6 +317,26 @@ def m013_person_names(db: sqlite_utils.Database) -> None:
     )
 
 
+@MIGRATIONS()
+def m014_person_faces(db: sqlite_utils.Database) -> None:
+    """The user's decisions on faces (`organizer people merge / split / forget`): a face (its
+    photo, its number in the photo's faces and its descriptor, which finds it again if the faces
+    are detected anew) pinned to a person's key, or forgotten (not a person; the key kept for undo)."""
+    db.executescript(
+        """
+        CREATE TABLE person_faces (
+            photo_id INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+            face INTEGER NOT NULL,
+            descriptor BLOB NOT NULL,
+            person TEXT NOT NULL,
+            forgotten INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (photo_id, face)
+        ) WITHOUT ROWID;
+        CREATE INDEX person_faces_person ON person_faces(person);
+        """
+    )
+
+
 # Before migrations had names, `PRAGMA user_version` counted the applied ones.
 LEGACY = ("m001_initial", "m002_groups", "m003_publishing", "m004_vectors", "m005_album_digests")
 

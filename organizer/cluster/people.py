@@ -4,9 +4,16 @@ Euclidean distance of about 0.54 and different people at about 0.85).
 Chinese whispers (dlib's own method for its descriptors): faces closer than `max_distance` are
 linked; each face takes the label most of its links carry, in a seeded order, until no label
 changes. A person is the photos its faces are in. Pure numpy; the distance matrix is computed in
-blocks, so memory is O(faces x block), time O(faces^2) (a few seconds at 20k faces)."""
+blocks, so memory is O(faces x block), time O(faces^2) (a few seconds at 20k faces).
+
+The user's decisions (merge, split, forget) are pins: a face pinned to a person's key belongs to
+it, a face pinned to None is nobody's. Within a chinese-whispers cluster that holds pinned faces,
+every other face goes where its nearest pinned face is, so new photos follow the decisions."""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -25,6 +32,20 @@ def links(descriptors: np.ndarray, max_distance: float) -> list[np.ndarray]:
             row[start + i] = False
             out.append(np.flatnonzero(row))
     return out
+
+
+def nearest(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each row of `x`, the index of its nearest row of `y` (Euclidean) and that distance;
+    in blocks of rows, so memory is O(block x len(y))."""
+    x, y = np.asarray(x, dtype=np.float32), np.asarray(y, dtype=np.float32)
+    sy = (y * y).sum(axis=1)
+    index, distance = np.zeros(len(x), dtype=np.int64), np.zeros(len(x), dtype=np.float32)
+    for start in range(0, len(x), BLOCK):
+        block = x[start:start + BLOCK]
+        d2 = (block * block).sum(axis=1)[:, None] + sy[None, :] - 2.0 * (block @ y.T)
+        index[start:start + BLOCK] = best = np.argmin(d2, axis=1)
+        distance[start:start + BLOCK] = np.sqrt(np.maximum(d2[np.arange(len(block)), best], 0.0))
+    return index, distance
 
 
 def whispers(descriptors: np.ndarray, max_distance: float, seed: int = 0) -> np.ndarray:
@@ -47,15 +68,48 @@ def whispers(descriptors: np.ndarray, max_distance: float, seed: int = 0) -> np.
     return order[inverse]
 
 
-def find_people(photo_of: np.ndarray, descriptors: np.ndarray, max_distance: float, min_faces: int) -> list[frozenset[int]]:
-    """Persons (the photo ids their faces are in) with at least `min_faces` faces, largest first;
-    `photo_of[i]` is the photo of face i."""
+@dataclass(frozen=True)
+class LibraryFaces:
+    """The library's faces, one row each: its photo, its number among that photo's faces, its
+    descriptor; and the user's pins (face row -> person key, or None: not a person)."""
+
+    photo_of: np.ndarray
+    number: np.ndarray
+    descriptors: np.ndarray
+    pins: dict[int, str | None]
+
+
+@dataclass(frozen=True)
+class Person:
+    """A person: its faces (indices), the photos they are in, and the key the user's pins gave it
+    (None: a person found, whose key the identity matching keeps)."""
+
+    faces: tuple[int, ...]
+    photos: frozenset[int]
+    key: str | None = None
+
+
+def find_people(photo_of: np.ndarray, descriptors: np.ndarray, max_distance: float, min_faces: int,
+                pins: Mapping[int, str | None] | None = None) -> list[Person]:
+    """Persons with at least `min_faces` faces (a pinned person: any number), largest first;
+    `photo_of[i]` is the photo of face i, `pins` face -> key or None (not a person)."""
     if not len(photo_of):
         return []
+    pins = pins or {}
     labels = whispers(descriptors, max_distance)
-    people = []
+    found: list[Person] = []
+    pinned: dict[str, list[int]] = {}
     for label in range(labels.max() + 1):
         faces = np.flatnonzero(labels == label)
-        if len(faces) >= min_faces:
-            people.append(frozenset(int(p) for p in photo_of[faces]))
-    return sorted(people, key=lambda p: (-len(p), min(p)))
+        held = np.array([f for f in faces if f in pins], dtype=np.int64)
+        if not len(held):
+            if len(faces) >= min_faces:
+                found.append(Person(tuple(int(f) for f in faces), frozenset(int(p) for p in photo_of[faces])))
+            continue
+        for face, near in zip(faces, held[nearest(descriptors[faces], descriptors[held])[0]]):
+            key = pins[int(face)] if int(face) in pins else pins[int(near)]
+            if key is not None:
+                pinned.setdefault(key, []).append(int(face))
+    found += [Person(tuple(sorted(faces)), frozenset(int(photo_of[f]) for f in faces), key)
+              for key, faces in pinned.items()]
+    return sorted(found, key=lambda p: (-len(p.photos), min(p.photos), p.key or ""))

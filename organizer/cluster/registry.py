@@ -28,6 +28,7 @@ class Found:
     members: frozenset[int]
     info: dict[str, Any] = field(default_factory=dict)
     notes: dict[int, str] = field(default_factory=dict)  # member -> what it is to the group
+    key: str | None = None  # the key a user's decision fixed (else kept by identity matching)
 
 
 @dataclass(frozen=True)
@@ -90,8 +91,9 @@ def find_similar(lib: Library, cfg: Any) -> list[Found]:
 
 def find_people(lib: Library, cfg: Any) -> list[Found]:
     """Persons: the photos each one's faces are in (see cluster.people)."""
-    photo_of, descriptors = lib.inputs["faces"]
-    return [Found(p) for p in people.find_people(photo_of, descriptors, cfg.max_distance, cfg.min_faces)]
+    f: people.LibraryFaces = lib.inputs["faces"]
+    return [Found(p.photos, key=p.key)
+            for p in people.find_people(f.photo_of, f.descriptors, cfg.max_distance, cfg.min_faces, f.pins)]
 
 
 CLUSTERERS: tuple[Clusterer, ...] = (
