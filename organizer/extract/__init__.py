@@ -19,7 +19,7 @@ from organizer.extract.xmp import Face
 # What produced each stored feature; a change to one recomputes only that one (the catalog keeps
 # the version it stored per feature). "metadata": dates, GPS, camera, keywords...; "pixels": size,
 # orientation, thumbnail, pHash/dHash (and the vector's input).
-VERSIONS = {"metadata": 2, "pixels": 2, "video": 1, "raw": 1}
+VERSIONS = {"metadata": 3, "pixels": 2, "video": 1, "raw": 1}
 EXTRACTOR_VERSION = max(VERSIONS.values())
 
 __all__ = ["VERSIONS", "EXTRACTOR_VERSION", "Facts", "Face", "NotAPhoto", "NotMedia", "Options", "Source",
