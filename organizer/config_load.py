@@ -5,6 +5,7 @@ checks across keys, paths made absolute, and where each value came from (`Config
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import sys
 from collections.abc import Mapping
@@ -79,11 +80,12 @@ def _to_int(raw: Any, from_text: bool) -> int:
 
 
 def _to_float(raw: Any, from_text: bool) -> float:
-    if _is_number(raw):
-        return float(raw)
-    if from_text and isinstance(raw, str):
-        return float(raw.strip())
-    raise ValueError
+    """A finite number: TOML's nan and inf, and "nan" from the environment, compare false with
+    every limit, so they would pass every check."""
+    value = float(raw) if _is_number(raw) else float(raw.strip()) if from_text and isinstance(raw, str) else math.nan
+    if not math.isfinite(value):
+        raise ValueError
+    return value
 
 
 def _to_str(raw: Any, from_text: bool) -> str:
@@ -95,7 +97,7 @@ def _to_str(raw: Any, from_text: bool) -> str:
 def _to_floats(raw: Any, from_text: bool) -> tuple[float, ...]:
     if from_text and isinstance(raw, str):
         raw = [float(part) for part in raw.strip().strip("[]").split(",") if part.strip()]
-    if isinstance(raw, (list, tuple)) and all(_is_number(x) for x in raw):
+    if isinstance(raw, (list, tuple)) and all(_is_number(x) and math.isfinite(x) for x in raw):
         return tuple(float(x) for x in raw)
     raise ValueError
 
@@ -143,14 +145,25 @@ def _check(key: str, value: Any, meta: Mapping[str, Any], where: str) -> None:
         raise ConfigError(f"{where}: {key}: must be one of {', '.join(map(str, choices))}, got {value!r}")
 
 
+MAX_FILE_BYTES = 1 << 20  # a config file is a few kilobytes; more is a mistake (or /dev/zero)
+
+
 def _read_file(path: Path) -> dict[str, Any]:
     try:
         with open(path, "rb") as fh:
-            return tomllib.load(fh)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+            data = fh.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read the config file: {exc.strerror}") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise ConfigError(f"{path}: not a config file: larger than {MAX_FILE_BYTES // 1024} KB")
+    try:
+        return tomllib.loads(data.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: not UTF-8 ({exc.reason} at byte {exc.start})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    except RecursionError:  # tomllib parses nested arrays and tables recursively
+        raise ConfigError(f"{path}: invalid TOML: nested too deeply") from None
 
 
 def load(
@@ -185,7 +198,8 @@ def _file_path(config_path: str | os.PathLike | None, env: Mapping[str, str]) ->
     else:
         return None
     if not path.is_file():
-        raise ConfigError(f"{path}: config file not found")
+        raise ConfigError(f"{path}: " + ("not a regular file (a device, a FIFO or a folder)" if path.exists()
+                                         else "config file not found"))
     return path
 
 
@@ -292,6 +306,7 @@ def normal_path(text: str) -> str:
 
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+MAX_INTERVAL_S = 3650 * 86400  # ten years; a longer one overflowed the scheduler's dates
 
 
 def trigger(text: str, start: datetime | None = None):  # noqa: ANN201  (an apscheduler trigger)
@@ -305,6 +320,8 @@ def trigger(text: str, start: datetime | None = None):  # noqa: ANN201  (an apsc
         seconds = float(value[:-1]) * _UNITS[value[-1]]
         if seconds <= 0:
             raise ValueError("an interval must be positive")
+        if seconds > MAX_INTERVAL_S:
+            raise ValueError(f"an interval must be at most {MAX_INTERVAL_S // 86400} days, got {text!r}")
         return IntervalTrigger(seconds=seconds, start_date=(start or datetime.now(timezone.utc)) + timedelta(
             seconds=seconds))
     if len(value.split()) == 5:

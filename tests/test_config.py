@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import sys
 from importlib import resources
 from pathlib import Path
@@ -135,3 +136,50 @@ def test_cli_config_shows_sources_and_bad_config_exits_1(tmp_path: Path) -> None
     assert result.exit_code == 1
     assert result.stderr.strip() == f"organizer: error: {bad}: scan.workers: expected a whole number, got 'x'"
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("[similar]\nsim = nan\n", "similar.sim: expected a number, got nan"),  # nan > 1 and nan < 0 are false
+        ("[events]\ngap_hours = inf\n", "events.gap_hours: expected a number, got inf"),
+        ("[vectors]\nmean = [1.0, nan, 2.0]\n", "vectors.mean: expected a list of numbers"),
+        ("a = " + "[" * 50_000 + "]" * 50_000 + "\n", "invalid TOML: nested too deeply"),  # was a RecursionError
+        ("[scan]\nroots = ['\xff']\n".encode("latin-1"), "invalid TOML: not UTF-8"),  # was a UnicodeDecodeError
+        ("# " + "x" * (2 << 20) + "\n", "not a config file: larger than 1024 KB"),
+        ("[schedule]\nrecluster = '99999999999999999999999d'\n", "schedule.recluster: an interval must be at most"),
+    ],
+    ids=["nan", "inf", "nan-in-list", "deep", "not-utf8", "huge", "long-interval"],
+)
+def test_hostile_file_is_a_message_naming_key_and_file(tmp_path: Path, text: str | bytes, message: str) -> None:
+    cfg_file = tmp_path / "bad.toml"
+    cfg_file.write_bytes(text if isinstance(text, bytes) else text.encode())
+    with pytest.raises(ConfigError) as err:
+        config.load(cfg_file, env={})
+    assert str(cfg_file) in str(err.value) and message in str(err.value)
+
+
+@pytest.mark.parametrize("var, value, message", [
+    ("ORGANIZER_SIMILAR_SIM", "nan", "similar.sim: expected a number, got 'nan'"),
+    ("ORGANIZER_PLACES_RADIUS_M", "-inf", "places.radius_m: expected a number"),
+    ("ORGANIZER_VECTORS_STD", "[1, 2, inf]", "vectors.std: expected a list of numbers"),
+    ("ORGANIZER_SCHEDULE_RESCAN", "1" * 30 + "s", "schedule.rescan: an interval must be at most"),
+])
+def test_non_finite_environment_values_name_the_variable(var: str, value: str, message: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        config.load(env={var: value})
+    assert var in str(err.value) and message in str(err.value)
+
+
+def test_config_that_is_a_device_or_fifo_is_refused_at_once(tmp_path: Path) -> None:
+    """A symlink to /dev/zero, a FIFO or a folder named as the config: one line saying what it is,
+    never a read that does not end."""
+    (tmp_path / "zero.toml").symlink_to("/dev/zero")
+    os.mkfifo(tmp_path / "fifo.toml")
+    for name in ("zero.toml", "fifo.toml", "."):
+        with pytest.raises(ConfigError, match="not a regular file"):
+            config.load(tmp_path / name, env={})
+        with pytest.raises(ConfigError, match="not a regular file"):
+            config.load(env={"ORGANIZER_CONFIG": str(tmp_path / name)})
+    result = CliRunner().invoke(cli, ["--config", str(tmp_path / "zero.toml"), "status"])
+    assert result.exit_code == 1 and "not a regular file" in result.output and "Traceback" not in result.output

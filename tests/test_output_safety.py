@@ -177,3 +177,40 @@ def test_an_output_on_an_unplugged_disk_is_offline(tmp_path: Path, run: Cli) -> 
 
     shutil.rmtree(other)
     assert run.json("publish", "--output", str(other))["written"] > 3
+
+
+def test_a_full_output_disk_is_a_one_line_error_leaving_no_partial_file(tmp_path: Path, run: Cli) -> None:
+    """The output's disk fills while the gallery is written (its assets alone are over 1 MB): the
+    command says so in one line (it was an OSError traceback), leaves no half-written temporary
+    file to fill the disk further, keeps the album folders and their records, and the next
+    publish with room again completes."""
+    import subprocess
+
+    if os.geteuid() != 0:
+        pytest.skip("mounting a file system needs root")
+    root, disk = library(tmp_path), tmp_path / "disk"
+    disk.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(disk)], check=True)
+    out, filler = disk / "Albums", disk / "filler"
+    try:
+        with open(filler, "wb", buffering=0) as fh:  # fill the disk, then leave room for links, not the assets
+            try:
+                while True:
+                    fh.write(b"\0" * 65536)
+            except OSError:
+                pass
+            fh.truncate(os.fstat(fh.fileno()).st_size - 256 * 1024)
+        result = run("organize", str(root), "--output", str(out), code=1)
+        assert "the gallery and the map could not be written (No space left on device)" in result.stderr
+        assert "Traceback" not in result.output
+        assert [line for line in result.stderr.splitlines() if not line.startswith("progress:")] == [
+            f"organizer: error: {out}: the gallery and the map could not be written (No space left on device); "
+            "the album folders are up to date"]
+        assert not [p for p in out.rglob("*") if p.name.endswith(".tmp")]
+        assert "Timeline/2008/10/DSCN0011.jpg" in tree(out)  # the album folders were written ...
+        filler.unlink()
+        report = run.json("publish", "--output", str(out))
+        assert report["written"] == 0 and report["gallery"]  # ... and recorded: none written again and (out / "index.html").is_file()
+        assert (out / "map.html").is_file() and not [p for p in out.rglob("*") if p.name.endswith(".tmp")]
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], capture_output=True)

@@ -5,6 +5,7 @@ recorded with that source."""
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 
 from organizer.extract import metadata, video, xmp
@@ -80,9 +81,11 @@ def _camera(ev: Evidence) -> tuple[str | None, str | None, str | None]:
 
 
 def _unique(items: list[str]) -> tuple[str, ...]:
+    """Each keyword once, ignoring case, in NFC: macOS writes 'Café' decomposed, Windows composed,
+    and the same tag made two albums ('Café' and 'Café 2')."""
     seen: dict[str, str] = {}
     for item in items:
-        item = item.strip()
+        item = unicodedata.normalize("NFC", item.strip())
         if item and item.casefold() not in seen:
             seen[item.casefold()] = item
     return tuple(seen.values())

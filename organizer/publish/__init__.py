@@ -99,11 +99,15 @@ def publish(catalog: Catalog, config: Config, output: str | None = None, with_ma
         stale = ({p for p in albums if d.recorded.get(p) != d.digests[p]} | result.changed
                  | {p for p in (albums if verify else write) if p not in ours}) - set(result.failed) - set(result.unsafe)
         _record(catalog, out, albums, d.digests, result.links, ours, stale, gone)
-        pages = site.build(tree, catalog, config, albums, src.photos, None if verify else write | gone, with_map)
-        report.gallery, report.pages_written = pages.gallery, pages.pages_written
-        report.map, report.map_photos, report.unsafe = pages.map, pages.map_photos, report.unsafe + pages.unsafe
         with catalog.transaction():
             catalog.albums.set_device(out, os.stat(root).st_dev)
+        try:
+            pages = site.build(tree, catalog, config, albums, src.photos, None if verify else write | gone, with_map)
+        except OSError as exc:  # a full or read-only disk: the album folders above are written and recorded
+            raise OutputError(f"{exc.filename or root}: the gallery and the map could not be written "
+                              f"({exc.strerror or exc}); the album folders are up to date") from None
+        report.gallery, report.pages_written = pages.gallery, pages.pages_written
+        report.map, report.map_photos, report.unsafe = pages.map, pages.map_photos, report.unsafe + pages.unsafe
     report.seconds = round(time.monotonic() - started, 3)
     catalog.finish_run(catalog.start_run("publish"), report.as_dict())
     if result.failed:  # every other album is written; these are tried again next time

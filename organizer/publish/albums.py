@@ -158,9 +158,16 @@ class AlbumTree:
         """A file at the output's top level, replaced atomically (never through a symlink)."""
         tmp = f".{name}.{os.getpid()}.tmp"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644, dir_fd=self.fd)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, name, src_dir_fd=self.fd, dst_dir_fd=self.fd)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(text)
+            os.replace(tmp, name, src_dir_fd=self.fd, dst_dir_fd=self.fd)
+        except BaseException:  # a full disk: no half-written file left to fill it further
+            try:
+                os.unlink(tmp, dir_fd=self.fd)
+            except FileNotFoundError:
+                pass
+            raise
 
     def _save(self) -> None:
         self.write_file(MARKER, json.dumps({"managed_by": "organizer", "version": 1,
