@@ -38,8 +38,9 @@ def library(tmp_path: Path) -> Path:
 def test_cluster_finds_events_places_and_duplicates_and_keeps_identity(
     tmp_path: Path, run: Cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # similar groups (CNN) are tested on real photos; generated blobs all look alike to a CNN
+    # similar groups (CNN) and persons are tested on real photos; generated blobs all look alike to a CNN
     monkeypatch.setenv("ORGANIZER_VECTORS_ENABLED", "false")
+    monkeypatch.setenv("ORGANIZER_FACES_ENABLED", "off")
     root = library(tmp_path)
     run.json("scan", str(root))
     report = run.json("cluster")

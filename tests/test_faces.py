@@ -107,7 +107,7 @@ def test_faces_on_without_the_extra_is_a_clear_error(monkeypatch: pytest.MonkeyP
     from organizer import config
 
     auto = {"faces.enabled": ("auto", "test")}
-    assert "faces" not in features.wanted(config.load(env={}))  # off by default
+    assert "faces" in features.wanted(config.load(env={}))  # auto by default: on, with the extra installed
     assert "faces" in features.wanted(config.load(env={}, overrides=auto))  # auto, with the extra installed
     monkeypatch.setitem(sys.modules, "dlib", None)  # as if dlib-bin were not installed
     monkeypatch.delitem(sys.modules, "organizer.extract.faces")
@@ -175,7 +175,9 @@ def test_a_library_scanned_without_faces_gets_them_in_the_idle_refresh(truth: li
     assert len(ids) == 2 and [len(faces.unpack(b)) for b in blobs] == [1, 1]
 
 
-def test_people_with_faces_off_says_how_to_turn_them_on(run: Cli, tmp_path: Path) -> None:
+def test_people_with_faces_off_says_how_to_turn_them_on(run: Cli, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ORGANIZER_FACES_ENABLED", "off")
     (tmp_path / "photos").mkdir()
     run("scan", str(tmp_path / "photos"))
     result = run("people")

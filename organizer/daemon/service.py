@@ -317,6 +317,12 @@ class Service:
     def _note_scan(self, report: Report) -> None:
         self.stats.indexed += report.indexed
         self.stats.offline.update(report.offline)
+        self._indexed(report)
+
+    def _indexed(self, report: Report) -> None:
+        """New photos lack what only the background pass computes (faces): idle work is due."""
+        if report.indexed and self.indexer.background_features:
+            self.agenda.refresh_pending = True
 
     def _touch(self, photos: list[int]) -> None:
         if self.touched is not None:
@@ -389,6 +395,7 @@ class Service:
         report = self.indexer.update(self._root_of, ready, gone, moved, should_stop=self.stopping)
         self.stats.batches += 1
         self.stats.indexed += report.indexed
+        self._indexed(report)
         self.stats.moved += report.moved
         self.stats.missing += report.missing
         if report.indexed or report.known or report.moved or report.missing or report.restat:
