@@ -138,6 +138,8 @@ def copies_input(catalog: Catalog, rows: list[PhotoFacts], lib: Library) -> tupl
         vectors=vectors_,
         region_boxes=np.array([d.box or (0.0, 0.0, 1.0, 1.0) for d in dupes], dtype=np.float64),
         region_thumbnail=np.array([d.thumbnail is not None for d in dupes], dtype=bool),
+        video=np.array([r.kind == "video" for r in rows], dtype=bool),
+        duration=np.array([np.nan if r.duration is None else r.duration for r in rows], dtype=np.float64),
     )
     thumbs = {r.id: r.thumb for r in rows}
     own = {r.id: d.thumbnail for r, d in zip(rows, dupes) if d.thumbnail is not None}

@@ -135,6 +135,41 @@ def make_jpeg(
     return path
 
 
+def make_video(path: Path, *, fmt: str | None = None, codec: str = "mpeg4", size=(96, 64), frames: int = 30,
+               black: int = 5, metadata: dict | None = None, rotation: int | None = None,
+               bit_rate: int | None = None) -> Path:
+    """A real clip (PyAV), `frames` at 10 a second: `black` black frames first, then a picture (so
+    the thumbnail must skip them); `bit_rate` in bits per second, else the encoder's default."""
+    import av
+    import numpy as np
+
+    options = {"movflags": "use_metadata_tags"} if path.suffix.lower() in (".mov", ".mp4", ".m4v") else {}
+    out = av.open(str(path), "w", format=fmt, options=options)
+    for k, v in (metadata or {}).items():
+        out.metadata[k] = v
+    stream = out.add_stream(codec, rate=10)
+    stream.width, stream.height, stream.pix_fmt = size[0], size[1], "yuv420p"
+    stream.options = {"g": "5"}  # a key frame every half second
+    if bit_rate is not None:
+        stream.bit_rate = bit_rate
+    # no encoder threads: they would outlive the clip in this process, and a worker forked from
+    # it later would inherit their locks held
+    stream.codec_context.thread_count = 1
+    if rotation is not None:
+        stream.set_display_rotation(rotation)
+    rng = np.random.default_rng(1)
+    picture = np.kron(rng.integers(0, 256, (4, 6, 3), dtype=np.uint8), np.ones((size[1] // 4, size[0] // 6, 1),
+                                                                              dtype=np.uint8))
+    for i in range(frames):
+        pixels = np.zeros_like(picture) if i < black else picture
+        for packet in stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(pixels), format="rgb24")):
+            out.mux(packet)
+    for packet in stream.encode():
+        out.mux(packet)
+    out.close()
+    return path
+
+
 def add_photo(catalog: Any, i: int, root: str, path: str, **values: Any) -> int:
     """Catalog rows for a photo with no file behind it (libraries at scale, for tests and
     benchmarks): content digest from `i`, one present file at `path` under `root`."""

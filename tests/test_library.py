@@ -12,9 +12,8 @@ from pathlib import Path
 import piexif
 import pytest
 
-from conftest import CORPORA, Cli, gps_ifd, make_jpeg, picture
+from conftest import CORPORA, Cli, gps_ifd, make_jpeg, make_video, picture
 from test_readers import apple_maker_note, packet
-from test_videos_raw import make_video
 
 AREZZO = (43.4674483, 11.8851267)
 KEY = b"6F9C2B9A-3C43-4B63-8F41-1234567890AB"

@@ -10,8 +10,10 @@ cropped, turned, toned, framed or screenshotted, and never the next frame of a b
    aligns) or `DIFFERENT` (EXIF says two captures, or it aligns and its pixels changed or moved).
 3. Groups: photos linked by SAME pairs, then complete linkage over every pair of a linked set
    (SAME 0, UNSURE 0.5, DIFFERENT 1, cut below 1; pairs that were not candidates are judged by
-   EXIF alone): no group holds two photos known to be different captures, and near misses
+   EXIF and `apart` alone): no group holds two photos known to be different captures, and near misses
    (UNSURE) link nothing.
+   A video is hashed and verified by one decoded frame; it is never one capture with a still, nor
+   with a video of another duration (`apart`).
 4. The keeper (`keeper.choose_keeper`) and, per copy, how it differs from the keeper.
 """
 
@@ -34,6 +36,7 @@ from organizer.cluster.differences import describe
 log = logging.getLogger(__name__)
 
 SAME, UNSURE, DIFFERENT = 0.0, 0.5, 1.0
+DURATION_S, DURATION_SHARE = 0.5, 0.02  # two videos' durations agree within max(0.5 s, 2 % of the longer)
 BATCH = 512  # pairs verified at a time (views loaded for them together)
 
 Pixels = Callable[[Sequence[int]], Sequence[bytes | None]]
@@ -84,6 +87,8 @@ class Photos:
     vectors: np.ndarray | None = None  # float16 (n, d), L2-normalised; None: no CNN candidates
     region_boxes: np.ndarray | None = None  # float (n, 4): x0, y0, x1, y1 of the region, fractions
     region_thumbnail: np.ndarray | None = None  # bool: the region has a thumbnail of its own
+    video: np.ndarray | None = None  # bool: a video, hashed by one decoded frame; None: all stills
+    duration: np.ndarray | None = None  # float: a video's seconds, NaN when unknown
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -212,9 +217,11 @@ class _Verifier:
         return UNSURE
 
     def judged(self, pair: tuple[int, int]) -> float:
-        """The verified outcome of a pair, or for one never verified what EXIF alone says."""
+        """The verified outcome of a pair, or for one never verified what `apart` and EXIF say."""
         if pair in self.outcome:
             return self.outcome[pair]
+        if apart(self.photos, pair[0], pair[1]):
+            return DIFFERENT
         same = verify.same_capture(self.photos.captures[pair[0]], self.photos.captures[pair[1]])
         return DIFFERENT if same is False else UNSURE
 
@@ -227,32 +234,58 @@ def candidates(photos: Photos, settings: Settings, informative: np.ndarray,
                near: np.ndarray | None = None) -> np.ndarray:
     """Candidate pairs of rows (i < j), unique, as an (k, 2) array. `near` may hold each row's
     nearest neighbours by CNN vector (as `similar.neighbours` returns them) to share that work."""
-    rows = np.flatnonzero(informative)
+    rows = np.flatnonzero(informative & (_clip_key(photos) >= 0))
     framed = rows[photos.framed[rows]]
     owner = np.concatenate([rows, framed])
     ph = np.concatenate([photos.phash[rows], photos.region_phash[framed]])
     dh = np.concatenate([photos.dhash[rows], photos.region_dhash[framed]])
-    found = [_hash_pairs(owner, ph, dh, settings)]
+    found = [_hash_pairs(photos, owner, ph, dh, settings)]
     if photos.vectors is not None and len(photos) > 1:
         found.append(_vector_pairs(photos.vectors, settings, near))
     pairs = np.concatenate(found)
     pairs = np.sort(pairs, axis=1)
     pairs = pairs[pairs[:, 0] != pairs[:, 1]]
-    keep = informative[pairs[:, 0]] & informative[pairs[:, 1]]
+    keep = informative[pairs[:, 0]] & informative[pairs[:, 1]] & ~apart(photos, pairs[:, 0], pairs[:, 1])
     return np.unique(pairs[keep], axis=0) if len(pairs) else pairs
 
 
-def _hash_pairs(owner: np.ndarray, ph: np.ndarray, dh: np.ndarray, settings: Settings) -> np.ndarray:
-    points, first, inverse = np.unique(np.stack([ph, dh], axis=1), axis=0, return_index=True, return_inverse=True)
+def apart(photos: Photos, i: np.ndarray | int, j: np.ndarray | int) -> np.ndarray:
+    """Pairs of rows that are never one capture, however alike their pixels: a video and a still
+    (a Live Photo's MOV and its still are companions, not copies), and two videos whose durations
+    do not agree (another cut of a clip; an unknown duration agrees with none)."""
+    if photos.video is None or photos.duration is None:
+        return np.zeros(np.shape(i), dtype=bool)
+    video_i, video_j = photos.video[i], photos.video[j]
+    a, b = photos.duration[i], photos.duration[j]
+    agree = np.abs(a - b) <= np.maximum(DURATION_S, DURATION_SHARE * np.fmax(a, b))
+    return (video_i != video_j) | (video_i & video_j & ~agree)
+
+
+def _clip_key(photos: Photos) -> np.ndarray:
+    """Per row: 0 for a still, 1 + the duration in ms for a video, -1 for a video of unknown
+    duration (one with no candidates)."""
+    if photos.video is None or photos.duration is None:
+        return np.zeros(len(photos), dtype=np.int64)
+    ms = np.round(np.nan_to_num(photos.duration, nan=-1.0) * 1000).astype(np.int64)
+    return np.where(photos.video, np.where(ms >= 0, ms + 1, -1), 0)
+
+
+def _hash_pairs(photos: Photos, owner: np.ndarray, ph: np.ndarray, dh: np.ndarray, settings: Settings) -> np.ndarray:
+    # a point is one hash pair of one kind and duration, so that a point's photos can be one capture
+    # (a video's frame may hash as a still, or as another cut, does: those are separate points)
+    clip = _clip_key(photos)[owner].view(np.uint64)
+    points, first, inverse = np.unique(np.stack([ph, dh, clip], axis=1), axis=0, return_index=True,
+                                       return_inverse=True)
     inverse = inverse.reshape(-1)
-    # photos sharing one hash point: each linked to the point's first photo
+    # photos sharing one point: each linked to the point's first photo
     same = np.stack([owner[first[inverse]], owner], axis=1)
     near = duplicates.near_pairs(points[:, 0].copy(), settings.phash_distance)
     if len(near):
         close = duplicates.popcount(points[near[:, 0], 1] ^ points[near[:, 1], 1]) <= settings.dhash_distance
         near = near[close]
     between = np.stack([owner[first[near[:, 0]]], owner[first[near[:, 1]]]], axis=1) if len(near) else same[:0]
-    return np.concatenate([same, between])
+    # points of one hash but other kinds or durations are near pairs too: kept only when they can be one capture
+    return np.concatenate([same, between[~apart(photos, between[:, 0], between[:, 1])]])
 
 
 def _vector_pairs(vectors: np.ndarray, settings: Settings, near: np.ndarray | None) -> np.ndarray:
