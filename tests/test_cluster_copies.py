@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageEnhance, ImageFont, ImageOps
 
+from conftest import CORPORA
 from organizer.cluster import copies, keeper, verify
 from organizer.extract import decode, dupefeatures, hashes
 
@@ -367,3 +368,25 @@ def test_a_moved_subject_counts_less_against_a_crop_and_never_against_exif() -> 
     assert judge._outcome(found, None, frames=False) == copies.SAME
     assert judge._outcome(found, True, frames=True) == copies.SAME
     judge.close()
+
+
+# real photos whose burst frame verify version 1 took for a copy (all three in one group)
+REAL = ["AC_lychee/without_exif.jpg", "B_imagededup/tests/data/base_images/ukbench08996.jpg",
+        "A_exif-samples/heic/IMG_5195.HEIC"]
+
+
+@pytest.mark.parametrize("name", REAL)
+def test_on_real_photos_a_burst_frame_stays_apart_and_a_watermarked_copy_joins(name: str) -> None:
+    """The generated burst frame of test_a_burst_frame_... over real photos of the corpora."""
+    path = CORPORA / name
+    if not path.is_file():
+        pytest.skip(f"{path} is not present")
+    with Image.open(path) as im:
+        photo = ImageOps.exif_transpose(im).convert("RGB")
+    photo.thumbnail((1600, 1600))
+    lib = Library()
+    first = lib.add(encode(photo), "burst/0001.jpg")
+    lib.add(encode(next_frame(photo, (0.02, 0.012), 5)), "burst/0002.jpg")
+    copy = lib.add(encode(watermarked(photo)), "shared/0001.jpg")
+    groups = copies.find_copies(lib.photos(all_pairs_vectors(3)), lib.pixels)
+    assert [g.members for g in groups] == [(100 + first, 100 + copy)]
