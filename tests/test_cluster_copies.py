@@ -7,9 +7,9 @@ import io
 
 import numpy as np
 import pytest
+from conftest import CORPORA
 from PIL import Image, ImageDraw, ImageEnhance, ImageFont, ImageOps
 
-from conftest import CORPORA
 from organizer.cluster import copies, keeper, verify
 from organizer.extract import decode, dupefeatures, hashes
 
