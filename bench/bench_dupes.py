@@ -67,7 +67,7 @@ class Truth:
         for i, r in enumerate(rows):
             if r.scene:
                 by_scene[r.scene].append(i)
-        self.distractors = {(a, b): ("burst" if rows[a].transform == "burst" else "same scene")
+        self.distractors = {(a, b): ("burst" if "burst" in (rows[a].transform, rows[b].transform) else "same scene")
                             for members in by_scene.values() for a, b in itertools.combinations(members, 2)
                             if rows[a].capture_id != rows[b].capture_id}
 

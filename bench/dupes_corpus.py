@@ -261,6 +261,18 @@ def _essential_exif(exif: Image.Exif) -> bytes | None:
     return kept.tobytes() if len(kept) or ifd else None
 
 
+def bird_truth(rows: list[dict[str, str]], source: str | None) -> None:
+    """The burst file is a source too (its primary image, with its copies): its first frame is
+    that capture, and the other frames are the next captures of that scene."""
+    if source is None:
+        return
+    for row in rows:
+        if row["source"] == "bird0":
+            row["capture"] = source
+        if row["capture"] == source:
+            row["scene"] = "burst-bird"
+
+
 def build(out: Path) -> list[dict[str, str]]:
     """Write the library into `out` (made if missing) and return the truth rows."""
     out.mkdir(parents=True, exist_ok=True)
@@ -297,6 +309,7 @@ def build(out: Path) -> list[dict[str, str]]:
         for k, frame in enumerate(pillow_heif.open_heif(bird)):
             write(f"bird{k}~burst.jpg", encode(frame.to_pillow().convert("RGB"), "JPEG", None), f"bird{k}", "burst",
                   "burst-bird")
+        bird_truth(rows, index.get(str(bird.relative_to(CORPORA))))
     with open(out / "truth.csv", "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=["file", "source", "capture", "transform", "scene"])
         writer.writeheader()

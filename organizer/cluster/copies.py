@@ -56,6 +56,10 @@ class Settings:
     # fitted a few chance matches; another capture aligned still agrees over most of the frame)
     misaligned: float = 0.25
     moved: int = 8  # SAME needs fewer matches than this moving together off the alignment
+    subject: int = 5  # DIFFERENT: a region of this many grid cells displaced against the still rest
+    # (a burst's subject that moved); EXIF's one capture overrides it
+    burst_subject: int = 3  # ... this many for two frames alike, as a burst's are (same pixel size, neither
+    # framed; a crop, a border or a screenshot against its original is not)
     min_inliers: int = 15
     min_cells: int = 30  # SAME needs at least this many textured cells to judge by
     max_component: int = 64  # linked sets up to this size are verified pair by pair
@@ -160,7 +164,7 @@ class _Verifier:
                 self.outcome[pair] = DIFFERENT
             elif stored is not None:  # measured by an earlier run: no pixels needed
                 self.matches[pair] = stored
-                self.outcome[pair] = self._combine(exif, self._outcome(stored))
+                self.outcome[pair] = self._outcome(stored, exif, self._frames(pair))
             else:
                 todo.append(pair)
         for start in range(0, len(todo), BATCH):
@@ -199,19 +203,26 @@ class _Verifier:
                 found = None
         if found is None:
             found = verify.match(a, b)
-        return self._combine(exif, self._outcome(found)), found
+        return self._outcome(found, exif, self._frames(pair)), found
 
-    @staticmethod
-    def _combine(exif: bool | None, pixels: float) -> float:
-        """EXIF's one capture confirms what the pixels do not contradict."""
-        return SAME if exif and pixels != DIFFERENT else pixels
+    def _frames(self, pair: tuple[int, int]) -> bool:
+        """Two frames alike, as a burst's are: the same pixel size, neither framed."""
+        p, (i, j) = self.photos, pair
+        return bool(p.width[i] == p.width[j] and p.height[i] == p.height[j] and not (p.framed[i] or p.framed[j]))
 
-    def _outcome(self, found: verify.Match) -> float:
+    def _outcome(self, found: verify.Match, exif: bool | None, frames: bool = False) -> float:
+        """What the pixels say; EXIF's one capture confirms what they do not contradict, and
+        outweighs a subject that seemed to move (`frames`: the pair could be a burst's, which
+        lowers the region that counts as one)."""
         s = self.settings
         if found.agreement is None or 0 <= found.inliers < s.min_inliers or found.agreement < s.misaligned:
-            return UNSURE  # no alignment: the pixels cannot tell (too little overlap, too small)
+            return SAME if exif else UNSURE  # no alignment: the pixels cannot tell (too little overlap, too small)
         if found.agreement < s.disagreement or found.moved >= 2 * s.moved:
             return DIFFERENT  # aligned, yet much of it changed or moved: another capture
+        if exif:
+            return SAME
+        if found.subject >= (s.burst_subject if frames else s.subject):
+            return DIFFERENT  # the background agrees, a subject moved: the next frame
         if found.agreement >= s.agreement and found.moved < s.moved and found.cells >= s.min_cells:
             return SAME
         return UNSURE

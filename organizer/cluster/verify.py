@@ -32,7 +32,14 @@ AGREE_NCC = 0.9  # a cell agrees when its normalised cross-correlation reaches t
 BLUR_SIGMA = 1.0
 TIMEZONE_STEP_S = 900  # a copy whose clock was shifted by whole quarters of an hour is not evidence
 
-VERSION = 1  # bumped when a Match of the same pixels would measure differently (stored matches expire)
+SUBJECT_PX = 1.0  # a cell moved when its flow, off the frame's own (fitted affine) motion, is this long
+SUBJECT_MAX_PX = 16.0  # ... and at most this (longer: the flow lost track, not a subject)
+RESTORED_NCC = 0.9  # ... and following its flow makes it agree (a displaced object, not new strokes)
+CONSISTENT_PX = 0.5  # ... and the flow back from b returns within this of where it started
+SUBJECT_MIN_CELLS = 3  # smaller regions are not measured (0): too few cells to tell a subject
+INNER_PX = 8  # cells this near the overlap's edge are not judged for motion (the flow is unsure there)
+
+VERSION = 2  # bumped when a Match of the same pixels would measure differently (stored matches expire)
 
 cv2.setNumThreads(1)  # callers parallelise over pairs; OpenCV's own threads would fight them
 
@@ -73,11 +80,12 @@ class Match:
     cells: int
     width_a: int = 0  # the thumbnails' widths the measurement was made on
     width_b: int = 0
+    subject: int = 0  # cells of the largest region displaced against the still rest: a subject that moved
 
     def flipped(self) -> Match:
         """The same measurement seen from b: scale inverted, angle negated, sides swapped."""
         return Match(self.inliers, self.moved, self.residual, 1.0 / max(self.scale, 1e-9), -self.angle, self.cover_b,
-                     self.cover_a, self.agreement, self.cells, self.width_b, self.width_a)
+                     self.cover_a, self.agreement, self.cells, self.width_b, self.width_a, self.subject)
 
 
 NO_MATCH = Match(0, 0, math.inf, 1.0, 0.0, 0.0, 0.0, None, 0)
@@ -125,20 +133,74 @@ def _ncc(ca: np.ndarray, cb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.nda
     return (ca * cb).mean(axis=1) / np.maximum(sa * sb, 1e-6), sa, sb
 
 
-def _agreement(a: np.ndarray, b_in_a: np.ndarray, inside: np.ndarray) -> tuple[float | None, int]:
+def _agreement(a: np.ndarray, b_in_a: np.ndarray, inside: np.ndarray) -> tuple[float | None, int, int]:
     """Share of textured grid cells (fully inside the overlap) where the aligned pixels agree,
-    both blurred a little first so that resampling and JPEG noise do not count as change."""
+    both blurred a little first so that resampling and JPEG noise do not count as change; their
+    count; and the cells of a subject that moved (`_subject`)."""
     h, w = (a.shape[0] // CELL) * CELL, (a.shape[1] // CELL) * CELL
     if h == 0 or w == 0:
-        return None, 0
-    blur_a = cv2.GaussianBlur(a, (0, 0), BLUR_SIGMA).astype(np.float32)
-    blur_b = cv2.GaussianBlur(b_in_a, (0, 0), BLUR_SIGMA).astype(np.float32)
+        return None, 0, 0
+    blur_a = cv2.GaussianBlur(a, (0, 0), BLUR_SIGMA)
+    blur_b = cv2.GaussianBlur(b_in_a, (0, 0), BLUR_SIGMA)
     full = _cells(inside.astype(np.float32), h, w).min(axis=1) > 0
-    ncc, sa, sb = _ncc(_cells(blur_a, h, w), _cells(blur_b, h, w))
+    ca, cb = _cells(blur_a.astype(np.float32), h, w), _cells(blur_b.astype(np.float32), h, w)
+    ncc, sa, sb = _ncc(ca, cb)
     textured = full & (sa >= TEXTURED) & (sb >= TEXTURED)
     if not textured.any():
-        return None, 0
-    return float((ncc[textured] >= AGREE_NCC).mean()), int(textured.sum())
+        return None, 0, 0
+    agree = ncc >= AGREE_NCC
+    return float(agree[textured].mean()), int(textured.sum()), _subject(blur_a, blur_b, inside, textured, ncc)
+
+
+def _subject(a: np.ndarray, b: np.ndarray, inside: np.ndarray, textured: np.ndarray, ncc: np.ndarray) -> int:
+    """Cells of the largest connected region of b displaced against a while the rest stands still.
+    Dense optical flow (DIS) between the aligned, blurred pair (b toned to a's mean and contrast),
+    per cell its median, less the affine motion fitted to the still cells (what the alignment
+    left). A cell moved when it disagrees in place (NCC under AGREE_NCC), its flow is SUBJECT_PX to
+    SUBJECT_MAX_PX long, b followed along the flow agrees with a there (NCC at least RESTORED_NCC),
+    and the flow back from b leads to where it came from (a displaced object; the flow in a
+    clipped highlight or over a watermark's strokes points anywhere). A copy moves nothing."""
+    h, w = (a.shape[0] // CELL) * CELL, (a.shape[1] // CELL) * CELL
+    rows, cols = h // CELL, w // CELL
+    over = inside.astype(bool)
+    inner = cv2.erode(over.astype(np.uint8), np.ones((2 * INNER_PX + 1,) * 2, np.uint8))
+    judged = textured & (_cells(inner.astype(np.float32), h, w).min(axis=1) > 0)
+    if _largest(judged & (ncc < AGREE_NCC), rows, cols) < SUBJECT_MIN_CELLS or judged.sum() < 6:
+        return 0  # (nearly) every cell agrees in place: nothing moved
+    toned = (b.astype(np.float32) - b[over].mean()) * (a[over].std() / max(float(b[over].std()), 1e-6)) + a[over].mean()
+    toned = np.where(over, np.clip(toned, 0, 255), a).astype(np.uint8)  # no motion outside the overlap
+    flow = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST).calc(a, toned, None)
+    fx = np.median(_cells(flow[..., 0], h, w), axis=1)
+    fy = np.median(_cells(flow[..., 1], h, w), axis=1)
+    gy, gx = np.divmod(np.arange(rows * cols), cols)
+    grid = np.stack([gx, gy, np.ones_like(gx)], axis=1).astype(np.float64)
+    fit = judged
+    for _ in range(2):  # the frame's own motion, fitted again without the cells that moved off it
+        coef, *_ = np.linalg.lstsq(grid[fit], np.stack([fx[fit], fy[fit]], axis=1), rcond=None)
+        off = np.hypot(*(np.stack([fx, fy], axis=1) - grid @ coef).T)
+        fit = judged & (off < SUBJECT_PX * 0.75)
+        if fit.sum() < 6:
+            return 0  # nothing stands still: no subject against a background
+    ys, xs = np.mgrid[0:a.shape[0], 0:a.shape[1]].astype(np.float32)
+    to_x, to_y = xs + flow[..., 0], ys + flow[..., 1]
+    restored, _, _ = _ncc(_cells(a.astype(np.float32), h, w),
+                          _cells(cv2.remap(b, to_x, to_y, cv2.INTER_LINEAR).astype(np.float32), h, w))
+    moved = judged & (ncc < AGREE_NCC) & (off >= SUBJECT_PX) & (off <= SUBJECT_MAX_PX) & (restored >= RESTORED_NCC)
+    if _largest(moved, rows, cols) < SUBJECT_MIN_CELLS:
+        return 0
+    back = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST).calc(toned, a, None)
+    gap = np.hypot(flow[..., 0] + cv2.remap(back[..., 0], to_x, to_y, cv2.INTER_LINEAR),
+                   flow[..., 1] + cv2.remap(back[..., 1], to_x, to_y, cv2.INTER_LINEAR))
+    found = _largest(moved & (np.median(_cells(gap, h, w), axis=1) < CONSISTENT_PX), rows, cols)
+    return found if found >= SUBJECT_MIN_CELLS else 0
+
+
+def _largest(cells: np.ndarray, rows: int, cols: int) -> int:
+    """Size of the largest 8-connected region of the grid's flagged cells."""
+    if not cells.any():
+        return 0
+    _, _, stats, _ = cv2.connectedComponentsWithStats(cells.reshape(rows, cols).astype(np.uint8), connectivity=8)
+    return int(stats[1:, cv2.CC_STAT_AREA].max())
 
 
 def _moved(offsets: np.ndarray) -> int:
@@ -164,8 +226,8 @@ def match_in_place(a: View, b: View, stretch: bool = False) -> Match | None:
     if abs(wa / ha - wb / hb) > (STRETCH if stretch else 0.02) * wa / ha:
         return None
     b_in_a = cv2.resize(b.grey, (wa, ha), interpolation=cv2.INTER_AREA) if (ha, wa) != (hb, wb) else b.grey
-    agreement, cells = _agreement(a.grey, b_in_a, np.ones((ha, wa), dtype=bool))
-    return Match(-1, 0, 0.0, wb / wa, 0.0, 1.0, 1.0, agreement, cells, wa, wb)
+    agreement, cells, subject = _agreement(a.grey, b_in_a, np.ones((ha, wa), dtype=bool))
+    return Match(-1, 0, 0.0, wb / wa, 0.0, 1.0, 1.0, agreement, cells, wa, wb, subject)
 
 
 def match(a: View, b: View) -> Match:
@@ -189,9 +251,9 @@ def match(a: View, b: View) -> Match:
     b_in_a = cv2.warpAffine(b.grey, transform, (wa, ha), flags=cv2.INTER_LINEAR)
     inside = cv2.warpAffine(np.full((hb, wb), 255, np.uint8), transform, (wa, ha), flags=cv2.INTER_NEAREST)
     overlap = float((inside > 0).sum())
-    agreement, cells = _agreement(a.grey, b_in_a, inside > 0)
+    agreement, cells, subject = _agreement(a.grey, b_in_a, inside > 0)
     return Match(int(inlier.sum()), _moved(offsets), residual, 1.0 / max(scale, 1e-9), angle, overlap / (wa * ha),
-                 min(1.0, overlap * (1 / max(scale, 1e-9)) ** 2 / (wb * hb)), agreement, cells, wa, wb)
+                 min(1.0, overlap * (1 / max(scale, 1e-9)) ** 2 / (wb * hb)), agreement, cells, wa, wb, subject)
 
 
 @dataclass(frozen=True)
