@@ -14,8 +14,7 @@ from PIL import Image
 
 from browsing import browser, library  # noqa: F401  (pytest fixtures, module-scoped)
 from browsing import GEOTAGGED, HOSTILE, HOSTILE_TOWN, Tab, needs_chromium, screenshot, site
-from conftest import Cli, gps_ifd, make_jpeg
-from test_videos_raw import make_video
+from conftest import Cli, gps_ifd, make_jpeg, make_video
 
 pytestmark = needs_chromium
 LAND = (242, 239, 230)  # the outlines' fill (map.js), and the sea behind them (map.css)
