@@ -48,7 +48,7 @@ def test_a_scan_indexes_everything_before_it_looks_for_faces(tmp_path: Path) -> 
     assert done.returncode == 0, done.stderr
     lines = [ln for ln in done.stderr.splitlines() if ln.startswith("progress")]
     files = [i for i, ln in enumerate(lines) if ln.startswith(f"progress: {len(PHOTOS)}/{len(PHOTOS)} files")]
-    faces = [i for i, ln in enumerate(lines) if ln.startswith(f"progress, background (faces): {len(PHOTOS)}/")]
+    faces = [i for i, ln in enumerate(lines) if ln.startswith(f"progress: background (faces): {len(PHOTOS)}/")]
     assert files and faces and files[-1] < faces[0], lines  # every file indexed, then the faces pass
     assert _faces_done(catalog) == len(PHOTOS)
 

@@ -63,6 +63,6 @@ def progress(verbosity: int, enabled: bool = True) -> Iterator[Progress | None]:
         if phase == "files":
             click.echo(f"progress: {done}/{total} files, {rate:.1f} files/s, ETA {eta}", err=True)
         else:
-            click.echo(f"progress, {phase}: {done}/{total} photos, {rate:.1f} photos/s, ETA {eta}", err=True)
+            click.echo(f"progress: {phase}: {done}/{total} photos, {rate:.1f} photos/s, ETA {eta}", err=True)
 
     yield log_line
