@@ -360,3 +360,7 @@ def test_xmp_face_regions_name_persons_and_a_users_name_wins(truth: list, run: C
     run("publish", "--output", str(out))
     assert sorted(p.name for p in (out / "People").iterdir()) == ["Barack", "Joe", "Kit"]
     assert {p["name"]: p["named_by"] for p in run.json("people")} == {"Barack": "user", "Joe": "xmp", "Kit": "user"}
+    # the sidecar retagged in Lightroom: the next organize reads it again and the album follows
+    (biden[0].with_suffix(".xmp")).write_text(_region_xmp([("Joseph", _head(biden[0]))]))
+    run("organize", str(root), "--output", str(out))
+    assert sorted(p.name for p in (out / "People").iterdir()) == ["Barack", "Joseph", "Kit"]
