@@ -68,15 +68,16 @@ def load(catalog: Catalog, config: Config, needs: set[str]) -> Library:
     if "copies" in needs:
         inputs["copies"] = copies_input(catalog, rows, lib)
     if "faces" in needs:
-        inputs["faces"] = faces_input(catalog, config, {r.id for r in rows})
+        inputs["faces"] = faces_input(catalog, config, {r.id: r.orientation for r in rows})
     return replace(lib, inputs=inputs) if inputs else lib
 
 
 PIN_MATCH = 0.2  # a decision is on the face of its photo this near its stored descriptor (the same face: 0)
 
 
-def faces_input(catalog: Catalog, config: Config, items: set[int]) -> people.LibraryFaces:
-    """Every stored face of the items (one row per face) and the user's decisions on them."""
+def faces_input(catalog: Catalog, config: Config, items: Mapping[int, int | None]) -> people.LibraryFaces:
+    """Every stored face of the items (item -> its EXIF orientation; one row per face), the names
+    their XMP face regions give them, and the user's decisions on them."""
     from organizer.extract.faces import RECORD  # the faces extra: only asked for when it is installed
 
     wanted = features.wanted(config)["faces"]
@@ -100,7 +101,12 @@ def faces_input(catalog: Catalog, config: Config, items: set[int]) -> people.Lib
             pins[face] = None if pin.forgotten else pin.person
             if number[face] == pin.face:
                 exact.add(face)
-    return people.LibraryFaces(photo_of, number, descriptors, pins)
+    labels: list[str | None] = [None] * len(photo_of)
+    record = dict(rows)
+    for pid, regions in catalog.photos.regions(list(span)).items():
+        boxes = [(name, people.region_box(x, y, w, h, items[pid])) for name, x, y, w, h in regions]
+        labels[span[pid]] = people.labels(record[pid]["box"], boxes)
+    return people.LibraryFaces(photo_of, number, descriptors, pins, labels)
 
 
 def copies_input(catalog: Catalog, rows: list[PhotoFacts], lib: Library) -> tuple[

@@ -281,3 +281,86 @@ def test_split_and_forgotten_persons_hold_across_reclusters(truth: list, run: Cl
     run("publish", "--output", str(out))
     assert _album(out, "Kit") == ["john1.jpeg", "john2.jpeg", "johnsnow_test1.jpg"]
     assert run("people", "forget", "--list").stdout == ""
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_a_region_turns_with_the_photos_orientation(orientation: int) -> None:
+    """A region written on the image as stored lands where the decode's turn puts its pixels."""
+    from organizer.extract.decode import _TRANSPOSE
+
+    stored = Image.new("L", (200, 100))
+    stored.paste(255, (20, 10, 60, 40))  # centre (0.2, 0.25), size (0.2, 0.3)
+    shown = stored.transpose(_TRANSPOSE[orientation]) if orientation in _TRANSPOSE else stored
+    left, top, right, bottom = shown.getbbox()
+    want = (left / shown.width, top / shown.height, right / shown.width, bottom / shown.height)
+    assert people.region_box(0.2, 0.25, 0.2, 0.3, orientation) == pytest.approx(want)
+
+
+def test_labels_go_to_the_face_a_region_overlaps_or_surrounds() -> None:
+    boxes = np.array([[0.10, 0.10, 0.20, 0.20], [0.50, 0.50, 0.60, 0.60], [0.80, 0.10, 0.90, 0.20]])
+    regions = [("Head", (0.45, 0.42, 0.65, 0.70)),  # around the whole head: IoU 0.18, centres inside each other
+               ("Near", (0.11, 0.11, 0.21, 0.21)),  # IoU 0.68
+               ("Also near", (0.09, 0.09, 0.19, 0.19)),  # IoU 0.68 too: the face is Near's, a face takes one name
+               ("Elsewhere", (0.30, 0.70, 0.40, 0.80)),  # on no face
+               ("Corner", (0.86, 0.16, 0.99, 0.30))]  # overlaps the third face a little: IoU 0.06, centres outside
+    assert people.labels(boxes, regions) == ["Near", "Head", None]
+    assert people.labels(boxes, []) == [None, None, None]
+
+
+def _region_xmp(regions: list[tuple[str, tuple[float, float, float, float]]]) -> str:
+    """An XMP packet with MWG face regions (name, left, top, right, bottom), as digiKam writes it."""
+    items = "".join(
+        f'<rdf:li><rdf:Description mwg-rs:Name="{name}" mwg-rs:Type="Face"><mwg-rs:Area stArea:x="{(x0 + x1) / 2}" '
+        f'stArea:y="{(y0 + y1) / 2}" stArea:w="{x1 - x0}" stArea:h="{y1 - y0}" stArea:unit="normalized"/>'
+        f'</rdf:Description></rdf:li>' for name, (x0, y0, x1, y1) in regions)
+    return ('<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+            '<rdf:Description rdf:about="" xmlns:mwg-rs="http://www.metadataworkinggroup.com/schemas/regions/" '
+            'xmlns:stArea="http://ns.adobe.com/xmp/sType/Area#"><mwg-rs:Regions rdf:parseType="Resource">'
+            f'<mwg-rs:RegionList><rdf:Bag>{items}</rdf:Bag></mwg-rs:RegionList></mwg-rs:Regions>'
+            '</rdf:Description></rdf:RDF></x:xmpmeta>')
+
+
+def _head(photo: Path) -> tuple[float, float, float, float]:
+    """The box of the photo's one face, grown by half on each side: a region drawn around the head."""
+    found = faces.detect(_open(photo), 20, 0.0)
+    assert len(found) == 1
+    x0, y0, x1, y1 = (float(v) for v in found.box[0])
+    w, h = x1 - x0, y1 - y0
+    return max(x0 - w / 4, 0.0), max(y0 - h / 2, 0.0), min(x1 + w / 4, 1.0), min(y1 + h / 4, 1.0)
+
+
+def test_xmp_face_regions_name_persons_and_a_users_name_wins(truth: list, run: Cli, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Regions named in XMP (sidecars as digiKam and Lightroom write them, and a packet in the JPEG
+    itself) name the faces dlib finds in them: a person takes its faces' most frequent name; two
+    persons of one name are two albums; a region on no face names nobody; a user's name wins."""
+    monkeypatch.setenv("ORGANIZER_FACES_ENABLED", "on")
+    root, out = _library(tmp_path, ONE_PERSON)
+    obama, biden, kit = (sorted((root / n).iterdir()) for n in ("obama", "biden", "kit"))
+    nowhere = ("Nobody", (0.0, 0.0, 0.05, 0.05))
+    for photo, name in zip(obama, ["Barack Obama", "Barack Obama", "Obama"]):
+        (photo.parent / (photo.name + ".xmp")).write_text(_region_xmp([(name, _head(photo)), nowhere]))  # digiKam
+    (biden[0].with_suffix(".xmp")).write_text(_region_xmp([("Joe", _head(biden[0]))]))  # Lightroom: photo.xmp
+    data = kit[0].read_bytes()  # in the JPEG: an APP1 XMP packet after SOI
+    packet = b"http://ns.adobe.com/xap/1.0/\x00" + _region_xmp([("Joe", _head(kit[0]))]).encode()
+    kit[0].write_bytes(data[:2] + b"\xff\xe1" + (len(packet) + 2).to_bytes(2, "big") + packet + data[2:])
+    run("organize", str(root), "--output", str(out))
+
+    listed = {Path(p["sample"]).parent.name: p for p in run.json("people")}
+    assert {n: (p["name"], p["named_by"], p["photos"]) for n, p in listed.items()} == {
+        "obama": ("Barack Obama", "xmp", 3), "biden": ("Joe", "xmp", 2), "kit": ("Joe", "xmp", 2)}
+    assert "Barack Obama (XMP)" in run("people").stdout
+    assert sorted(p.name for p in (out / "People").iterdir()) == ["Barack Obama", "Joe", "Joe 2"]  # not merged
+    assert _album(out, "Barack Obama") == sorted(p.name for p in obama)
+    joes = {tuple(_album(out, "Joe")), tuple(_album(out, "Joe 2"))}
+    assert joes == {tuple(sorted(p.name for p in biden)), tuple(sorted(p.name for p in kit))}
+
+    run("people", "name", listed["obama"]["id"], "Barack")
+    run("people", "name", listed["kit"]["id"], "Kit")
+    run("publish", "--output", str(out))
+    assert sorted(p.name for p in (out / "People").iterdir()) == ["Barack", "Joe", "Kit"]
+    assert {p["name"]: p["named_by"] for p in run.json("people")} == {"Barack": "user", "Joe": "xmp", "Kit": "user"}
+    # the sidecar retagged in Lightroom: the next organize reads it again and the album follows
+    (biden[0].with_suffix(".xmp")).write_text(_region_xmp([("Joseph", _head(biden[0]))]))
+    run("organize", str(root), "--output", str(out))
+    assert sorted(p.name for p in (out / "People").iterdir()) == ["Barack", "Joseph", "Kit"]

@@ -8,13 +8,17 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import unquote
 
+import shutil
+
 import numpy as np
+import piexif
 import pytest
 from PIL import Image
 
 from browsing import browser, library  # noqa: F401  (pytest fixtures, module-scoped)
 from browsing import GEOTAGGED, HOSTILE, HOSTILE_TOWN, Tab, needs_chromium, screenshot, site
-from conftest import Cli, gps_ifd, make_jpeg, make_video
+from conftest import CORPORA, Cli, gps_ifd, make_jpeg, make_video
+from organizer.extract import features
 
 pytestmark = needs_chromium
 LAND = (242, 239, 230)  # the outlines' fill (map.js), and the sea behind them (map.css)
@@ -235,4 +239,68 @@ def test_a_video_has_a_play_mark_and_its_popup_plays_it(tmp_path: Path, browser,
                            ".textContent === 'IMG_1.jpg'")
     assert page.locator(".leaflet-popup-content .organizer-video").count() == 0
     assert "video" not in page.locator(".leaflet-popup-content .organizer-when").inner_text()
+    tab.clean()
+
+
+FACES = CORPORA / "F_face-recognition"
+
+
+@pytest.mark.skipif(not FACES.is_dir(), reason="../shared/corpora/F_face-recognition is not present")
+@pytest.mark.skipif(not features._faces_installed(), reason="the faces extra is not installed")
+def test_a_photos_popup_lists_the_people_in_it(tmp_path: Path, browser, run: Cli) -> None:
+    """Photos of the face corpus, geotagged a degree apart, one event: a photo's popup names the persons in
+    it (a user's name as text: '&lt;' is not '<'; 'Person' as its album is named), each a link to its gallery page,
+    and its other albums without them; the rows carry no field for it (People albums are among
+    a photo's albums already); a photo with no one in it has no people line."""
+    root, out = tmp_path / "photos", tmp_path / "albums"
+    root.mkdir()
+    files = ["train/obama/obama.jpg", "train/obama/obama2.jpg", "test/obama1.jpg", "train/biden/biden.jpg",
+             "train/biden/biden2.jpg", "test/obama_and_biden.jpg"]
+    spots = {}
+    for k, f in enumerate(files):
+        photo = root / Path(f).name
+        shutil.copy(FACES / "examples/knn_examples" / f, photo)
+        spots[photo.name] = (48.0, 2.0 + k)
+        exif = {"GPS": gps_ifd(*spots[photo.name]),
+                "Exif": {piexif.ExifIFD.DateTimeOriginal: f"2020:06:01 1{k}:00:00".encode()}}
+        piexif.insert(piexif.dump(exif), str(photo))
+    make_jpeg(root / "field.jpg", original="2020:06:01 19:00:00", gps=gps_ifd(48.0, 9.0), seed=5, size=(640, 480))
+    spots["field.jpg"] = (48.0, 9.0)
+    env = {"ORGANIZER_FACES_ENABLED": "on", "ORGANIZER_VECTORS_ENABLED": "false"}
+    run("organize", str(root), "--output", str(out), env=env)
+    obama = next(p["id"] for p in run.json("people", env=env) if p["sample"].endswith("/obama.jpg"))
+    run("people", "name", obama, "Barack &lt;O&gt;", env=env)
+    run("publish", "--output", str(out), env=env)
+    assert sorted(p.name for p in (out / "People").iterdir()) == ["Barack &lt;O&gt;", "Person"]
+
+    tab = Tab(browser, out.as_uri())
+    page = tab.open("map.html")
+    _settle(page)
+    assert page.evaluate("organizer.photos.every(function (p) { return p.length === 10; })")  # no field added
+    assert sorted(page.evaluate("organizer.albums.filter(function (a) { return a[4]; }).map(function (a) "
+                                "{ return a[0]; })")) == ["People/Barack &lt;O&gt;", "People/Person"]
+
+    def popup_of(name: str):
+        page.evaluate("([lat, lon]) => { organizer.map.closePopup(); organizer.map.setView([lat, lon], 18, "
+                      "{animate: false}); }", list(spots[name]))
+        _settle(page)
+        page.locator(".organizer-photo").click()
+        popup = page.locator(".leaflet-popup-content .organizer-popup")
+        page.wait_for_function("(n) => (document.querySelector('.leaflet-popup-content .organizer-name') || {})"
+                               ".textContent === n", arg=name)
+        return popup
+
+    both = popup_of("obama_and_biden.jpg")
+    assert both.locator(".organizer-people").inner_text() == "People: Barack &lt;O&gt;, Person"
+    albums = both.locator("a.organizer-album").all_inner_texts()
+    assert albums and all(a.startswith("Events/") for a in albums), albums  # its event; its persons not twice
+    page.wait_for_timeout(400)  # the popup faded in
+    screenshot(page, "map-people.png")
+    assert popup_of("obama2.jpg").locator(".organizer-people").inner_text() == "People: Barack &lt;O&gt;"
+    assert popup_of("field.jpg").locator(".organizer-people").count() == 0
+    both = popup_of("obama_and_biden.jpg")
+    with page.expect_navigation():
+        both.locator("a.organizer-person", has_text="Person").click()  # to the person's gallery page
+    assert page.locator("h1").inner_text() == "Person"
+    assert page.locator("a.tile").count() == 3  # biden.jpg, biden2.jpg, obama_and_biden.jpg
     tab.clean()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -133,6 +134,19 @@ class GroupStore:
     def person_names(self) -> dict[str, str]:
         """Person group key -> the name a user gave it."""
         return dict(self.conn.execute("SELECT key, name FROM person_names").fetchall())
+
+    def person_labels(self) -> dict[str, str]:
+        """Person group key -> the name its faces' XMP regions give it most often (a tie: the
+        first in name order), for the persons whose faces carry such names (their members' notes)."""
+        out: dict[str, str] = {}
+        for key, notes in self.notes("person").items():
+            counts = Counter(notes.values())
+            out[key] = min(counts, key=lambda name: (-counts[name], name))
+        return out
+
+    def shown_person_names(self) -> dict[str, str]:
+        """Person group key -> its name: the one a user gave it, else the one its XMP regions give."""
+        return {**self.person_labels(), **self.person_names()}
 
     def name_person(self, key: str, name: str) -> None:
         self.conn.execute("INSERT INTO person_names (key, name) VALUES (?, ?) "

@@ -159,6 +159,18 @@ class PhotoStore:
         self.conn.executemany("INSERT INTO regions (photo_id, name, x, y, w, h) VALUES (?, ?, ?, ?, ?, ?)",
                               [(photo_id, *r) for r in regions])
 
+    def regions(self, photo_ids: Sequence[int]) -> dict[int, list[tuple[str, float, float, float, float]]]:
+        """Photo id -> its named face regions (name, centre x, y, width, height), for those of
+        `photo_ids` that have any; regions without a name are left out."""
+        out: dict[int, list[tuple[str, float, float, float, float]]] = {}
+        for start in range(0, len(photo_ids), 500):
+            chunk = list(photo_ids[start:start + 500])
+            for pid, *region in self.conn.execute(
+                    f"SELECT photo_id, name, x, y, w, h FROM regions WHERE name != '' AND photo_id IN "
+                    f"({','.join('?' * len(chunk))}) ORDER BY rowid", chunk):
+                out.setdefault(pid, []).append(tuple(region))  # type: ignore[arg-type]
+        return out
+
     def set_companions(self, primary: int, companions: Iterable[int], relation: str) -> None:
         """Make `companions` the companions of `primary` (each companion has one primary)."""
         self.conn.execute("DELETE FROM companions WHERE primary_id = ?", (primary,))

@@ -15,12 +15,13 @@ from organizer.errors import OrganizerError
 @json_option
 @click.pass_context
 def people(ctx: click.Context, as_json: bool) -> None:
-    """The persons: id, photos, a sample file, name (see docs/faces.md)."""
+    """The persons: id, photos, a sample file, name (a user's, else the one the photos' XMP face
+    regions give, marked "(XMP)"; see docs/faces.md)."""
     if ctx.invoked_subcommand is not None:
         return
     g: Globals = ctx.obj
     with g.reader() as (cfg, catalog):
-        names = catalog.groups.person_names()
+        names, labels = catalog.groups.person_names(), catalog.groups.person_labels()
         rows = sorted(catalog.groups.rows("person"), key=lambda r: (-len(r.members), r.key))
         files = catalog.files.present({m for r in rows for m in r.members})
         data = []
@@ -28,12 +29,14 @@ def people(ctx: click.Context, as_json: bool) -> None:
             paths = sorted((f for m in r.sorted_members() for f in files.get(m, [])),
                            key=lambda f: original_key(f.path, f.mtime_ns))
             data.append({"id": r.key, "photos": len(r.members), "sample": shown(paths[0].path) if paths else None,
-                         "name": names.get(r.key)})
+                         "name": names.get(r.key, labels.get(r.key)),
+                         "named_by": "user" if r.key in names else "xmp" if r.key in labels else None})
     if as_json:
         print_json(data)
         return
     for p in data:
-        say(f"{p['id']}  {p['photos']:>5} photos  {p['name'] or '-'}  {p['sample'] or '-'}")
+        name = f"{p['name']} (XMP)" if p["named_by"] == "xmp" else p["name"] or "-"
+        say(f"{p['id']}  {p['photos']:>5} photos  {name}  {p['sample'] or '-'}")
     reason = persons.off_reason(cfg)
     if reason:
         say(reason if not data else f"(These persons were found before.) {reason}")

@@ -8,17 +8,26 @@ blocks, so memory is O(faces x block), time O(faces^2) (a few seconds at 20k fac
 
 The user's decisions (merge, split, forget) are pins: a face pinned to a person's key belongs to
 it, a face pinned to None is nobody's. Within a chinese-whispers cluster that holds pinned faces,
-every other face goes where its nearest pinned face is, so new photos follow the decisions."""
+every other face goes where its nearest pinned face is, so new photos follow the decisions.
+
+Labels: a face inside a named MWG region of its photo's XMP (digiKam, Lightroom, Apple) carries that
+name (`labels`); the persons are found from the descriptors alone, the labels only name them."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 BLOCK = 2048
 ROUNDS = 100
+LABEL_IOU = 0.3  # a face and a region this much overlapping (intersection over union) match
+
+# a point (fractions of the image as stored) where the EXIF orientation puts it in the image as shown
+_TURN: dict[int, Callable[[float, float], tuple[float, float]]] = {
+    2: lambda u, v: (1 - u, v), 3: lambda u, v: (1 - u, 1 - v), 4: lambda u, v: (u, 1 - v),
+    5: lambda u, v: (v, u), 6: lambda u, v: (1 - v, u), 7: lambda u, v: (1 - v, 1 - u), 8: lambda u, v: (v, 1 - u)}
 
 
 def links(descriptors: np.ndarray, max_distance: float) -> list[np.ndarray]:
@@ -68,15 +77,56 @@ def whispers(descriptors: np.ndarray, max_distance: float, seed: int = 0) -> np.
     return order[inverse]
 
 
+def region_box(x: float, y: float, w: float, h: float, orientation: int | None) -> tuple[float, float, float, float]:
+    """An MWG region (centre and size, fractions of the image as stored: digiKam and Lightroom
+    write them before the EXIF orientation turns the image) as (left, top, right, bottom)
+    fractions of the image as shown, the faces' frame."""
+    turn = _TURN.get(orientation or 1, lambda u, v: (u, v))
+    (u0, v0), (u1, v1) = turn(x - w / 2, y - h / 2), turn(x + w / 2, y + h / 2)
+    return (max(min(u0, u1), 0.0), max(min(v0, v1), 0.0), min(max(u0, u1), 1.0), min(max(v0, v1), 1.0))
+
+
+def _inside(point: tuple[float, float], box: Sequence[float]) -> bool:
+    return box[0] <= point[0] <= box[2] and box[1] <= point[1] <= box[3]
+
+
+def labels(boxes: np.ndarray, regions: Sequence[tuple[str, tuple[float, float, float, float]]]) -> list[str | None]:
+    """The name each face of a photo (boxes: left, top, right, bottom) takes from the photo's named
+    regions (name, box in the same frame): a face and a region match when their intersection over
+    union is at least LABEL_IOU or each one's centre is inside the other (a region drawn around
+    the whole head holds dlib's tighter box); best overlap first, a region names one face at most."""
+    pairs = []
+    for f, face in enumerate(np.asarray(boxes, dtype=np.float64).tolist()):
+        for r, (_, box) in enumerate(regions):
+            width = min(face[2], box[2]) - max(face[0], box[0])
+            height = min(face[3], box[3]) - max(face[1], box[1])
+            common = max(width, 0.0) * max(height, 0.0)
+            union = (face[2] - face[0]) * (face[3] - face[1]) + (box[2] - box[0]) * (box[3] - box[1]) - common
+            iou = common / union if union > 0 else 0.0
+            centres = (_inside(((face[0] + face[2]) / 2, (face[1] + face[3]) / 2), box)
+                       and _inside(((box[0] + box[2]) / 2, (box[1] + box[3]) / 2), face))
+            if iou >= LABEL_IOU or centres:
+                pairs.append((-iou, f, r))
+    out: list[str | None] = [None] * len(boxes)
+    taken: set[int] = set()
+    for _, f, r in sorted(pairs):
+        if out[f] is None and r not in taken:
+            out[f] = regions[r][0]
+            taken.add(r)
+    return out
+
+
 @dataclass(frozen=True)
 class LibraryFaces:
     """The library's faces, one row each: its photo, its number among that photo's faces, its
-    descriptor; and the user's pins (face row -> person key, or None: not a person)."""
+    descriptor, the name its photo's XMP regions give it (else None); and the user's pins (face
+    row -> person key, or None: not a person)."""
 
     photo_of: np.ndarray
     number: np.ndarray
     descriptors: np.ndarray
     pins: dict[int, str | None]
+    labels: Sequence[str | None]
 
 
 @dataclass(frozen=True)

@@ -90,10 +90,17 @@ def find_similar(lib: Library, cfg: Any) -> list[Found]:
 
 
 def find_people(lib: Library, cfg: Any) -> list[Found]:
-    """Persons: the photos each one's faces are in (see cluster.people)."""
+    """Persons: the photos each one's faces are in (see cluster.people), each photo's note the
+    name its XMP region gives the person's face there."""
     f: people.LibraryFaces = lib.inputs["faces"]
-    return [Found(p.photos, key=p.key)
-            for p in people.find_people(f.photo_of, f.descriptors, cfg.max_distance, cfg.min_faces, f.pins)]
+    found = []
+    for p in people.find_people(f.photo_of, f.descriptors, cfg.max_distance, cfg.min_faces, f.pins):
+        notes: dict[int, str] = {}
+        for face in p.faces:
+            if (label := f.labels[face]) is not None:
+                notes.setdefault(int(f.photo_of[face]), label)
+        found.append(Found(p.photos, notes=notes, key=p.key))
+    return found
 
 
 CLUSTERERS: tuple[Clusterer, ...] = (

@@ -44,6 +44,7 @@ class MapAlbum:
     path: str  # "Events/2008-10-22 Arezzo"
     name: str
     page: str | None  # its gallery page, relative to the output
+    person: bool = False  # a People album: its photos' popups list it among the people, by name
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,8 @@ def data(photos: Sequence[MapPhoto], albums: Sequence[MapAlbum], areas: Sequence
     """The page's data, kept small for 100k photos: rows of arrays, newest photo first (so that a
     cluster's newest is its lowest row), a photo's link as its album's index and, only when it
     differs from the file's name, its link's name; thumbnails by digest (map/thumbs/ab/<digest>.jpg);
-    last, a video's duration in whole seconds (at least 1), 0 for a photo."""
+    last, a video's duration in whole seconds (at least 1), 0 for a photo. A photo's albums hold
+    its People albums too (a person: 1 in its album's row), so the people in it cost no field."""
     index = {a.path: k for k, a in enumerate(albums)}
     rows = []
     for p in sorted(photos, key=lambda p: p.taken or "", reverse=True):
@@ -101,7 +103,7 @@ def data(photos: Sequence[MapPhoto], albums: Sequence[MapAlbum], areas: Sequence
                      0 if plain or not isinstance(where, int) else web.href(link_name),
                      0 if p.video is None else max(round(p.video), 1)])
     return {
-        "albums": [[a.path, a.name, a.page, web.href(a.path)] for a in albums],
+        "albums": [[a.path, a.name, a.page, web.href(a.path), int(a.person)] for a in albums],
         "photos": rows,
         "areas": [[round(a.lat, 5), round(a.lon, 5), round(a.radius_m), a.album] for a in areas],
     }

@@ -237,9 +237,10 @@ def similar(src: Source, ctx: Context) -> dict[str, Album]:
 
 
 def people(src: Source, ctx: Context) -> dict[str, Album]:
-    """People/<name>/ for a person a user named (`organizer people name`), People/Person, Person 2,
-    ... (in the order of their stable keys) for the others."""
-    names = src.catalog.groups.person_names()
+    """People/<name>/ for a person a user named (`organizer people name`) or its faces' XMP regions
+    name, People/Person, Person 2, ... (in the order of their stable keys) for the others; two
+    persons of one name are Marie and Marie 2."""
+    names = src.catalog.groups.shown_person_names()
     present = {g.key: [m for m in g.sorted_members() if m in src.photos] for g in src.groups("person")}
     titles = [(key, names.get(key, "Person")) for key, here in present.items() if here]
     return {f"People/{folder}": Album("person", key, present[key], _linked(present[key], src.photos, ctx))

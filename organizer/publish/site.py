@@ -273,7 +273,8 @@ def _map_data(albums: Mapping[str, Planned], shown: Mapping[str, Album], lib: _L
               page_of: Mapping[str, str]) -> tuple[list[mapview.MapPhoto], list[mapview.MapAlbum],
                                                    list[mapview.MapArea]]:
     """Every geotagged photo with the link it opens (through its first album, events first), the
-    albums it is listed in (not the timeline's) and its event; each place as a circle."""
+    albums it is listed in (not the timeline's; its People albums among them) and its event; each
+    place as a circle."""
     order = sorted(shown, key=lambda p: (gallery.kind_order(shown[p].kind), p))
     index = {p: i for i, p in enumerate(order)}
     link: dict[int, tuple[str, str]] = {}
@@ -299,7 +300,8 @@ def _map_data(albums: Mapping[str, Planned], shown: Mapping[str, Album], lib: _L
                                        p.taken.strftime("%Y-%m-%d %H:%M") if p.taken else None, name, href,
                                        tuple(sorted(set(member.get(pid, ())))), event.get(pid),
                                        (p.duration or 0.0) if p.kind == "video" else None))
-    map_albums = [mapview.MapAlbum(p, shown[p].name, f"{web.SITE_DIR}/pages/{page_of[p]}") for p in order]
+    map_albums = [mapview.MapAlbum(p, shown[p].name, f"{web.SITE_DIR}/pages/{page_of[p]}", shown[p].kind == "person")
+                  for p in order]
     areas = [mapview.MapArea(a.area[0], a.area[1], a.area[2], index[p]) for p, a in albums.items()
              if a.area is not None and p in index]
     return points, map_albums, areas

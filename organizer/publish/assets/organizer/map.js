@@ -300,8 +300,24 @@
       open.appendChild(el('span', 'organizer-name', p[4]));
       box.appendChild(open);
       box.appendChild(el('div', 'organizer-when', (p[3] || 'undated') + (p[9] ? ' \u00b7 video ' + clock(p[9]) : '')));
+      var people = p[6].filter(function (k) { return albums[k][4]; });
+      if (people.length) {  // the persons in it, by name ('Person 2' as their album is named), to their pages
+        var line = el('div', 'organizer-people', 'People: ');
+        people.forEach(function (k, n) {
+          var a = albums[k];
+          var link = el('a', 'organizer-person', a[1]);
+          if (a[2]) { link.href = a[2]; }
+          link.title = a[0];
+          if (n) { line.appendChild(document.createTextNode(', ')); }
+          line.appendChild(link);
+        });
+        box.appendChild(line);
+      }
       var list = el('ul');
-      p[6].forEach(function (k) { var li = el('li'); li.appendChild(albumLink(k)); list.appendChild(li); });
+      p[6].forEach(function (k) {
+        if (albums[k][4]) { return; }
+        var li = el('li'); li.appendChild(albumLink(k)); list.appendChild(li);
+      });
       box.appendChild(list);
       if (p[7] >= 0) {
         var button = el('button', 'organizer-show-track', 'Show the event\u2019s track');
