@@ -87,8 +87,9 @@ def link_latencies(albums: Path, root: Path, staging: Path, gap_s: float = 0.25)
         while not done.is_set():
             now = time.monotonic()
             for month in timeline.glob("*/*") if timeline.is_dir() else ():
-                for name in os.listdir(month):
-                    seen.setdefault(name, now)
+                if month.is_dir():  # Timeline/2021/05/, not Timeline/Undated/<a photo>
+                    for name in os.listdir(month):
+                        seen.setdefault(name, now)
             time.sleep(0.02)
 
     threading.Thread(target=watch, daemon=True).start()
