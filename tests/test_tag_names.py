@@ -86,6 +86,17 @@ def test_a_keyword_in_two_cases_on_two_photos_is_one_album_named_by_its_commones
     assert run.json("explain", str(root / "c.jpg"))["keywords"] == ["FAMILY"]  # the photo keeps its spelling
 
 
+def test_keywords_with_no_letter_or_digit_are_no_albums(tmp_path: Path, run: Cli) -> None:
+    """'.', '..', '...' (a broken tagger's) were 'Unnamed', 'Unnamed 2', 'Unnamed 3' beside a real
+    'Unnamed' keyword; they are no album, and `explain` still shows them."""
+    root, out = tmp_path / "Pictures", tmp_path / "Albums"
+    _tagged(root, "p", [".", "..", "...", "- -", "\u2764", "Unnamed", "2022"], 0)
+    run("organize", str(root), "--output", str(out))
+    assert sorted(os.listdir(out / "Tags")) == ["2022", "Unnamed"]
+    assert os.listdir(out / "Tags" / "Unnamed") == ["p.jpg"]
+    assert {".", "..", "...", "- -", "\u2764"} <= set(run.json("explain", str(root / "p.jpg"))["keywords"])
+
+
 def test_the_daemons_quick_update_adds_a_spelling_to_the_whole_album(tmp_path: Path, daemon) -> None:
     """A photo tagged 'FAMILY' arrives while the daemon runs: its quick update (which plans only
     the albums the new photo touches) fills the one 'Family' album with every spelling's photos,

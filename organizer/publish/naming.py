@@ -71,6 +71,12 @@ def tag_key(keyword: str) -> str:
     return unicodedata.normalize("NFC", unicodedata.normalize("NFC", keyword).casefold())
 
 
+def has_name(keyword: str) -> bool:
+    """Whether a keyword keeps a letter or a digit once a safe folder name ('.', '..', '---' do not:
+    they would all be 'Unnamed')."""
+    return any(c.isalnum() for c in safe(keyword, ""))
+
+
 def event_title(start: datetime, end: datetime, place: str | None) -> str:
     """'2008-10-22 Arezzo', or '2024-07-12 - 2024-07-19 Lisbon' for several days."""
     span = start.strftime("%Y-%m-%d")

@@ -295,13 +295,14 @@ def timeline(src: Source, ctx: Context) -> dict[str, Album]:
 
 def tags(src: Source, ctx: Context) -> dict[str, Album]:
     """Tags/<keyword>/ for every keyword (XMP dc:subject, Lightroom's hierarchy's leaves, digiKam's
-    TagsList, IPTC Keywords): one album per keyword ignoring case and Unicode form (its identity,
-    `naming.tag_key`), named by its most frequent spelling (of a tie, the first in sort order)."""
+    TagsList, IPTC Keywords) with a letter or a digit: one album per keyword ignoring case and
+    Unicode form (its identity, `naming.tag_key`), named by its most frequent spelling (of a tie,
+    the first in sort order)."""
     members: dict[str, set[int]] = {}
     spellings: dict[str, Counter[str]] = {}
     for pid, words in src.keywords().items():
         if pid in src.photos:
-            for word in words:
+            for word in filter(naming.has_name, words):
                 key = naming.tag_key(word)
                 members.setdefault(key, set()).add(pid)
                 spellings.setdefault(key, Counter())[word] += 1
