@@ -214,3 +214,72 @@ def test_a_full_output_disk_is_a_one_line_error_leaving_no_partial_file(tmp_path
         assert (out / "map.html").is_file() and not [p for p in out.rglob("*") if p.name.endswith(".tmp")]
     finally:
         subprocess.run(["umount", "-l", str(disk)], capture_output=True)
+
+
+def _fill(path: Path, leave: int) -> None:
+    """Fill the disk `path` is on but for `leave` bytes."""
+    with open(path, "wb", buffering=0) as fh:
+        try:
+            while True:
+                fh.write(b"\0" * 65536)
+        except OSError:
+            pass
+        try:
+            while True:
+                fh.write(b"\0" * 512)
+        except OSError:
+            pass
+        fh.truncate(os.fstat(fh.fileno()).st_size - leave)
+
+
+def test_a_quick_update_whose_gallery_write_failed_shows_its_albums_when_retried(tmp_path: Path, run: Cli) -> None:
+    """The daemon's quick update (the library's quick publish, as the daemon calls it) on a full
+    disk: the album folders change (a symlink and a removal need no data block) but the gallery
+    cannot be written. Retried with room again (the daemon keeps the batch and tries again), the
+    gallery shows the changes: the album's page and card show the new photo (they kept the old
+    ones until the next full publish: the album's digest was recorded, so the retry took it as
+    unchanged), and the album gone meanwhile (its only photo deleted) left the index."""
+    import subprocess
+
+    from organizer import config, publish
+    from organizer.catalog import Catalog
+    from organizer.errors import OutputError
+    from organizer.publish import thumbs
+
+    if os.geteuid() != 0:
+        pytest.skip("mounting a file system needs root")
+    root, disk = library(tmp_path), tmp_path / "disk"
+    for i in range(20):  # pages of more than one 4 KB block
+        make_jpeg(root / "italy" / "more" / f"M{i}.jpg", original=f"2008:10:22 17:{i:02d}:00", seed=40 + i,
+                  size=(48, 32))
+    disk.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(disk)], check=True)
+    out, filler = disk / "Albums", disk / "filler"
+    cfg = config.load(env={"ORGANIZER_VECTORS_ENABLED": "false"},
+                      overrides={"catalog.path": (str(run.catalog), "test")})
+    manifest = out / "map" / "pages" / "manifest.json"
+    try:
+        organize(run, root, out)
+        assert "Timeline/Undated" in json.loads(manifest.read_text())["albums"]
+        with Catalog(run.catalog) as catalog:
+            scan = catalog.files.row(str(root / "scans" / "scan.jpg"))["photo_id"]
+        (root / "scans" / "scan.jpg").unlink()
+        make_jpeg(root / "italy" / "DSCN0099.jpg", original="2008:10:22 16:35:00", seed=99, size=(96, 64))
+        run("scan", str(root))
+        with Catalog(run.catalog) as catalog:
+            touched = {catalog.files.row(str(root / "italy" / "DSCN0099.jpg"))["photo_id"], scan}
+            _fill(filler, 4096)  # room for the marker's one block, not for an album's page
+            with pytest.raises(OutputError, match="the gallery and the map could not be written"):
+                publish.publish(catalog, cfg, str(out), with_map=False, verify=False, touched=touched)
+            assert (out / "Timeline" / "2008" / "10" / "DSCN0099.jpg").is_symlink()  # the folders are written
+            assert not (out / "Timeline" / "Undated").exists()
+            filler.unlink()
+            publish.publish(catalog, cfg, str(out), with_map=False, verify=False, touched=touched)  # the retry
+            thumb = "thumbs/" + thumbs.name(catalog.photos.row(min(touched - {scan}))["digest"])
+        cards = json.loads(manifest.read_text())["albums"]
+        page = (out / "map" / "pages" / cards["Timeline/2008/10"]["card"]["page"]).read_text()
+        assert "DSCN0099.jpg" in page and thumb in page and (out / "map" / thumb).is_file()
+        assert cards["Timeline/2008/10"]["card"]["count"] == 25  # the index's card counts it
+        assert "Timeline/Undated" not in cards and "Undated" not in (out / "index.html").read_text()
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], capture_output=True)

@@ -103,7 +103,8 @@ def publish(catalog: Catalog, config: Config, output: str | None = None, with_ma
         with catalog.transaction():
             catalog.albums.set_device(out, os.stat(root).st_dev)
         try:
-            pages = site.build(tree, catalog, config, albums, src.photos, None if verify else write | gone, with_map)
+            pages = site.build(tree, catalog, config, albums, d.digests, src.photos, None if verify else write | gone,
+                               with_map)
         except OSError as exc:  # a full or read-only disk: the album folders above are written and recorded
             raise OutputError(f"{exc.filename or root}: the gallery and the map could not be written "
                               f"({exc.strerror or exc}); the album folders are up to date") from None
