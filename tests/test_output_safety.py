@@ -203,7 +203,7 @@ def test_a_full_output_disk_is_a_one_line_error_leaving_no_partial_file(tmp_path
         result = run("organize", str(root), "--output", str(out), code=1)
         assert "the gallery and the map could not be written (No space left on device)" in result.stderr
         assert "Traceback" not in result.output
-        assert [line for line in result.stderr.splitlines() if not line.startswith("progress:")] == [
+        assert [line for line in result.stderr.splitlines() if not line.startswith("progress")] == [
             f"organizer: error: {out}: the gallery and the map could not be written (No space left on device); "
             "the album folders are up to date"]
         assert not [p for p in out.rglob("*") if p.name.endswith(".tmp")]
