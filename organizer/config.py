@@ -15,8 +15,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-def _opt(default: Any, help: str, minimum: float | None = None, choices: tuple = ()) -> Any:
-    return field(default=default, metadata={"help": help, "min": minimum, "choices": choices})
+# The most extraction processes: each holds the CNN and a decoded photo (a few hundred MB), so 64
+# already need a server's memory, and a NAS's disks are saturated by far fewer; a typo like 800
+# (meant 8) must be an error, not 800 interpreters.
+MAX_WORKERS = 64
+
+
+def _opt(default: Any, help: str, minimum: float | None = None, maximum: float | None = None,
+         choices: tuple = ()) -> Any:
+    """A key: its default, its help and its limits (`maximum`: where a larger value would exhaust
+    the machine's processes, memory or time, or has no meaning)."""
+    return field(default=default, metadata={"help": help, "min": minimum, "max": maximum, "choices": choices})
 
 
 @dataclass(frozen=True)
@@ -33,23 +42,24 @@ class ScanConfig:
     )
     follow_symlinks: bool = _opt(False, "Follow symlinked files and folders (loops are detected).")
     workers: int = _opt(0, "Extraction processes; 0: one per core this process may use, at most 8 (each "
-                        "holds the CNN and a decoded photo; a NAS's disks are busy well before).", minimum=0)
+                        "holds the CNN and a decoded photo; a NAS's disks are busy well before).",
+                        minimum=0, maximum=MAX_WORKERS)
     inline: bool = _opt(False, "Extract in this process, with no worker processes and no time limit per file "
                                "(for tests, pdb and coverage; never for a library that may hold a hostile file).")
-    file_timeout_s: float = _opt(60.0, "A file taking longer than this is an error.", minimum=0.1)
+    file_timeout_s: float = _opt(60.0, "A file taking longer than this is an error.", minimum=0.1, maximum=3600)
     max_file_mb: int = _opt(1024, "Larger images are reported as errors, never read (videos and RAW files "
-                                  "are streamed, whatever their size).", minimum=1)
+                                  "are streamed, whatever their size).", minimum=1, maximum=16384)
     max_megapixels: float = _opt(250.0, "Images with more pixels are errors, never decoded (a 200 MP phone "
                                         "HEIC passes; each worker needs about 3 bytes a pixel for a PNG or "
-                                        "TIFF this large).", minimum=1)
-    batch_size: int = _opt(200, "Catalog rows written per transaction.", minimum=1)
+                                        "TIFF this large).", minimum=1, maximum=1000)
+    batch_size: int = _opt(200, "Catalog rows written per transaction.", minimum=1, maximum=100_000)
 
 
 @dataclass(frozen=True)
 class OutputConfig:
     path: str = _opt("", "The album folder that organizer manages.")
     retry_s: float = _opt(60.0, "The daemon, when the album folder could not be written (unmounted, "
-                                "read-only, full): seconds before it tries again.", minimum=1)
+                                "read-only, full): seconds before it tries again.", minimum=1, maximum=86400)
 
 
 @dataclass(frozen=True)
@@ -57,7 +67,7 @@ class PublishConfig:
     companions: bool = _opt(True, "Albums link an item's companions beside it (a RAW's JPEG, a Live Photo's MOV, "
                                   "a video's .thm).")
     favorites_rating: int = _opt(4, "Photos rated at least this (XMP or Windows rating, 1-5) are in Favorites/.",
-                                 minimum=1)
+                                 minimum=1, maximum=5)
 
 
 @dataclass(frozen=True)
@@ -76,15 +86,15 @@ class PlacesConfig:
 @dataclass(frozen=True)
 class DuplicatesConfig:
     phash_distance: int = _opt(8, "Candidates: pHash within this Hamming distance (of the whole image, or of the "
-                                  "photo found inside a frame).", minimum=0)
+                                  "photo found inside a frame).", minimum=0, maximum=64)
     dhash_distance: int = _opt(12, "Candidates: and dHash within this (candidates are then verified by their "
-                                   "pixels and EXIF).", minimum=0)
-    cosine: float = _opt(0.75, "Candidates: CNN nearest neighbours at least this alike (0-1).", minimum=0)
-    neighbours: int = _opt(10, "Candidates: CNN nearest neighbours looked at per photo.", minimum=1)
+                                   "pixels and EXIF).", minimum=0, maximum=64)
+    cosine: float = _opt(0.75, "Candidates: CNN nearest neighbours at least this alike (0-1).", minimum=0, maximum=1)
+    neighbours: int = _opt(10, "Candidates: CNN nearest neighbours looked at per photo.", minimum=1, maximum=1000)
     agreement: float = _opt(0.88, "Verification: share of textured cells whose pixels agree after alignment for "
-                                  "two photos to be one capture (0-1).", minimum=0)
+                                  "two photos to be one capture (0-1).", minimum=0, maximum=1)
     max_component: int = _opt(64, "Linked sets up to this many photos are verified pair by pair; larger ones only "
-                                  "along their candidate pairs.", minimum=2)
+                                  "along their candidate pairs.", minimum=2, maximum=512)
 
 
 # What similar groups can be made of and how (docs/explore.md); the registries (extract.visual,
@@ -97,8 +107,8 @@ LINKAGES = ("average", "complete", "single", "weighted")
 
 @dataclass(frozen=True)
 class SimilarConfig:
-    sim: float = _opt(0.8, "How alike photos of a similar group are (0-1, higher is stricter).", minimum=0)
-    neighbours: int = _opt(10, "Nearest neighbours looked at per photo.", minimum=1)
+    sim: float = _opt(0.8, "How alike photos of a similar group are (0-1, higher is stricter).", minimum=0, maximum=1)
+    neighbours: int = _opt(10, "Nearest neighbours looked at per photo.", minimum=1, maximum=1000)
     min_photos: int = _opt(2, "Smallest similar group.", minimum=2)
     features: tuple[str, ...] = _opt(("cnn",), "What photos are compared by: " + ", ".join(SIMILAR_FEATURES)
                                      + " (several: the mean of their cosines).")
@@ -106,25 +116,25 @@ class SimilarConfig:
                        choices=SIMILAR_METHODS)
     linkage: str = _opt("average", "agglomerative and mix: the linkage of the hierarchical clustering.",
                         choices=LINKAGES)
-    k: int = _opt(0, "kmeans: the number of clusters; 0: chosen by k_choice.", minimum=0)
-    k_max: int = _opt(20, "kmeans: the largest k tried when choosing.", minimum=2)
+    k: int = _opt(0, "kmeans: the number of clusters; 0: chosen by k_choice.", minimum=0, maximum=10_000)
+    k_max: int = _opt(20, "kmeans: the largest k tried when choosing.", minimum=2, maximum=200)
     k_choice: str = _opt("knee", "kmeans: knee of the distortion curve, silhouette or davies-bouldin.",
                          choices=("knee", "silhouette", "davies-bouldin"))
-    alpha: float = _opt(0.3, "mix: weight of the time distance against the content distance (0-1).", minimum=0)
+    alpha: float = _opt(0.3, "mix: weight of the time distance against the content distance (0-1).", minimum=0, maximum=1)
     mix_hours: float = _opt(24.0, "mix: photos this many hours apart are at time distance 1 (with an undated one: content alone).", minimum=0.01)
     rescore: tuple[str, ...] = _opt((), "Pixel re-scorers of candidate pairs: " + ", ".join(RESCORERS) + ".")
     rescore_min: float = _opt(0.5, "A candidate pair is kept when every re-scorer gives at least this (0-1).",
-                              minimum=0)
-    hog_size: int = _opt(128, "hog: the side of the grey image it is computed on.", minimum=16)
-    hog_orientations: int = _opt(8, "hog: orientation bins.", minimum=1)
-    hog_pixels_per_cell: int = _opt(8, "hog: the side of a cell in pixels.", minimum=2)
-    hog_cells_per_block: int = _opt(1, "hog: the side of a normalisation block in cells.", minimum=1)
-    grey_size: int = _opt(64, "grey (and pca of grey): the side of the stored grey image.", minimum=8)
+                              minimum=0, maximum=1)
+    hog_size: int = _opt(128, "hog: the side of the grey image it is computed on.", minimum=16, maximum=1024)
+    hog_orientations: int = _opt(8, "hog: orientation bins.", minimum=1, maximum=36)
+    hog_pixels_per_cell: int = _opt(8, "hog: the side of a cell in pixels.", minimum=2, maximum=256)
+    hog_cells_per_block: int = _opt(1, "hog: the side of a normalisation block in cells.", minimum=1, maximum=16)
+    grey_size: int = _opt(64, "grey (and pca of grey): the side of the stored grey image.", minimum=8, maximum=512)
     pca_of: str = _opt("grey", "pca: of the grey pixels or of hog.", choices=("grey", "hog"))
     pca_components: float = _opt(0.95, "pca: components (1 or more) or the variance kept (below 1).",
                                  minimum=0.01)
-    phash_size: int = _opt(8, "phash: x of the x*x grey image (8-16; x*x bits).", minimum=8)
-    orb_keypoints: int = _opt(500, "orb: the most keypoints kept per photo.", minimum=8)
+    phash_size: int = _opt(8, "phash: x of the x*x grey image (8-16; x*x bits).", minimum=8, maximum=16)
+    orb_keypoints: int = _opt(500, "orb: the most keypoints kept per photo.", minimum=8, maximum=10_000)
 
 
 @dataclass(frozen=True)
@@ -133,8 +143,8 @@ class GeocodeConfig:
     domain: str = _opt("nominatim.openstreetmap.org", "The Nominatim server.")
     scheme: str = _opt("https", "http or https.", choices=("http", "https"))
     user_agent: str = _opt("organizer-photo-library", "Nominatim's usage policy asks for one.")
-    timeout_s: float = _opt(10.0, "Give up on one request after this long.", minimum=0.1)
-    min_interval_s: float = _opt(1.0, "At most one request per this many seconds.", minimum=0)
+    timeout_s: float = _opt(10.0, "Give up on one request after this long.", minimum=0.1, maximum=300)
+    min_interval_s: float = _opt(1.0, "At most one request per this many seconds.", minimum=0, maximum=3600)
     language: str = _opt("en", "Language of the place names.")
 
 
@@ -142,8 +152,8 @@ class GeocodeConfig:
 class VectorsConfig:
     enabled: bool = _opt(True, "Compute a CNN vector for every photo (similar groups, `organizer similar`).")
     model: str = _opt("efficientnet-lite0", "The built-in model, or the path of an ONNX image model.")
-    input_size: int = _opt(224, "Your own model's input: a square of this many pixels.", minimum=16)
-    resize: int = _opt(256, "Your own model: the short side is resized to this before the centre crop.", minimum=16)
+    input_size: int = _opt(224, "Your own model's input: a square of this many pixels.", minimum=16, maximum=2048)
+    resize: int = _opt(256, "Your own model: the short side is resized to this before the centre crop.", minimum=16, maximum=2048)
     mean: tuple[float, ...] = _opt((127.0, 127.0, 127.0), "Your own model: per-channel mean (RGB, 0-255) subtracted.")
     std: tuple[float, ...] = _opt((128.0, 128.0, 128.0), "Your own model: per-channel divisor (RGB, 0-255).")
     output: str = _opt("features", "Your own model: the output that is the image's vector.")
@@ -168,8 +178,8 @@ class FacesConfig:
 @dataclass(frozen=True)
 class WatchConfig:
     polling: bool = _opt(False, "Poll every folder instead of inotify (remote file systems always poll).")
-    poll_interval_s: float = _opt(10.0, "Seconds between two polls of a polled folder.", minimum=0.1)
-    settle_s: float = _opt(2.0, "A file is indexed once its size and mtime were still this long.", minimum=0)
+    poll_interval_s: float = _opt(10.0, "Seconds between two polls of a polled folder.", minimum=0.1, maximum=86400)
+    settle_s: float = _opt(2.0, "A file is indexed once its size and mtime were still this long.", minimum=0, maximum=3600)
 
 
 @dataclass(frozen=True)

@@ -140,6 +140,9 @@ def _check(key: str, value: Any, meta: Mapping[str, Any], where: str) -> None:
     minimum = meta.get("min")
     if minimum is not None and value < minimum:
         raise ConfigError(f"{where}: {key}: must be at least {minimum}, got {value!r}")
+    maximum = meta.get("max")
+    if maximum is not None and value > maximum:
+        raise ConfigError(f"{where}: {key}: must be at most {maximum}, got {value!r}")
     choices = meta.get("choices") or ()
     if choices and value not in choices:
         raise ConfigError(f"{where}: {key}: must be one of {', '.join(map(str, choices))}, got {value!r}")
@@ -283,9 +286,6 @@ def _finish(values: dict[str, dict[str, Any]], sources: dict[str, str], path: Pa
 
 
 def _check_similar(get: Any, where: Any) -> None:
-    for key in ("sim", "alpha", "rescore_min"):
-        if get("similar", key) > 1:
-            raise ConfigError(f"{where('similar.' + key)}: similar.{key}: must be at most 1")
     for key, known in (("features", SIMILAR_FEATURES), ("rescore", RESCORERS)):
         unknown = [name for name in get("similar", key) if name not in known]
         if unknown:
@@ -293,8 +293,6 @@ def _check_similar(get: Any, where: Any) -> None:
                               f"(known: {', '.join(known)})")
     if not get("similar", "features"):
         raise ConfigError(f"{where('similar.features')}: similar.features: name at least one feature")
-    if get("similar", "phash_size") > 16:
-        raise ConfigError(f"{where('similar.phash_size')}: similar.phash_size: must be at most 16")
     if get("similar", "hog_size") < get("similar", "hog_pixels_per_cell") * get("similar", "hog_cells_per_block"):
         raise ConfigError(f"{where('similar.hog_size')}: similar.hog_size: must hold one block "
                           "(hog_pixels_per_cell x hog_cells_per_block)")

@@ -183,3 +183,43 @@ def test_config_that_is_a_device_or_fifo_is_refused_at_once(tmp_path: Path) -> N
             config.load(env={"ORGANIZER_CONFIG": str(tmp_path / name)})
     result = CliRunner().invoke(cli, ["--config", str(tmp_path / "zero.toml"), "status"])
     assert result.exit_code == 1 and "not a regular file" in result.output and "Traceback" not in result.output
+
+
+def _bounded() -> list[tuple[str, float, float]]:
+    """Every key with an upper limit: (key, its lower limit, its upper limit)."""
+    return [(f"{s}.{f.name}", f.metadata["min"], f.metadata["max"]) for s, cls in config.SECTIONS.items()
+            for f in dataclasses.fields(cls) if f.metadata.get("max") is not None]
+
+
+def test_huge_workers_is_a_one_line_error_naming_the_bound() -> None:
+    """A typo (800 for 8) or a huge number must not start that many worker processes."""
+    huge = "99999999999999999999999"
+    with pytest.raises(ConfigError) as err:
+        config.load(env={"ORGANIZER_SCAN_WORKERS": huge})
+    assert str(err.value) == (f"environment variable ORGANIZER_SCAN_WORKERS: scan.workers: "
+                              f"must be at most 64, got {huge}")
+    result = CliRunner().invoke(cli, ["config"], env={"ORGANIZER_SCAN_WORKERS": "800"})
+    assert result.exit_code == 1 and "scan.workers: must be at most 64, got 800" in result.output
+    assert "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(("key", "low", "high"), _bounded())
+def test_upper_limits_name_key_bound_and_file(tmp_path: Path, key: str, low: float, high: float) -> None:
+    section, name = key.split(".")
+    typ = type(getattr(config.SECTIONS[section](), name))
+    over = typ(high) + 1
+    cfg_file = write(tmp_path / "c.toml", f"[{section}]\n{name} = {over!r}\n")
+    with pytest.raises(ConfigError) as err:
+        config.load(cfg_file, env={})
+    assert str(err.value) == f"{cfg_file}: {key}: must be at most {high}, got {over!r}"
+    env = {f"ORGANIZER_{section.upper()}_{name.upper()}": repr(typ(high))}
+    needs = {"vectors.input_size": "VECTORS_RESIZE", "similar.hog_pixels_per_cell": "SIMILAR_HOG_SIZE"}
+    if key in needs:  # the crop must fit in the resize, a cell in the hog image
+        env[f"ORGANIZER_{needs[key]}"] = str(int(high))
+    assert config.load(env=env).value(key) == high
+
+
+def test_configuration_doc_lists_every_upper_limit() -> None:
+    doc = (ROOT / "docs" / "configuration.md").read_text()
+    rows = {line for line in doc.splitlines() if line.startswith("| `")}
+    assert rows == {f"| `{key}` | {low:g} | {high:g} |" for key, low, high in _bounded()}

@@ -6,6 +6,9 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -24,6 +27,35 @@ def no_vectors(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def organize(run: Cli, root: Path, out: Path) -> dict:
     return run.json("organize", str(root), "--output", str(out))
+
+
+@contextmanager
+def _tmpfs(folder: Path, size: str) -> Iterator[Path]:
+    """A disk of `size` (a tmpfs) mounted at `folder`; the test is skipped where mounting needs root."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a file system needs root")
+    folder.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)], check=True)
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], capture_output=True, check=False)
+
+
+def _fill(path: Path, leave: int) -> None:
+    """Fill the disk `path` is on but for `leave` bytes."""
+    with open(path, "wb", buffering=0) as fh:
+        try:
+            while True:
+                fh.write(b"\0" * 65536)
+        except OSError:
+            pass
+        try:
+            while True:
+                fh.write(b"\0" * 512)
+        except OSError:
+            pass
+        fh.truncate(os.fstat(fh.fileno()).st_size - leave)
 
 
 def test_a_symlinked_kind_folder_is_never_followed(tmp_path: Path, run: Cli) -> None:
@@ -149,8 +181,6 @@ def test_an_output_holding_only_os_litter_is_accepted_as_empty(tmp_path: Path, r
 def test_an_output_on_an_unplugged_disk_is_offline(tmp_path: Path, run: Cli) -> None:
     """The output lived on a disk mounted at usb/ (a tmpfs here); unplugged, the mount point is an
     empty folder on another device: nothing is written into it, and it comes back whole."""
-    import subprocess
-
     if os.geteuid() != 0:
         pytest.skip("mounting a file system needs root")
     root, usb = library(tmp_path), tmp_path / "usb"
@@ -184,26 +214,14 @@ def test_a_full_output_disk_is_a_one_line_error_leaving_no_partial_file(tmp_path
     command says so in one line (it was an OSError traceback), leaves no half-written temporary
     file to fill the disk further, keeps the album folders and their records, and the next
     publish with room again completes."""
-    import subprocess
-
-    if os.geteuid() != 0:
-        pytest.skip("mounting a file system needs root")
-    root, disk = library(tmp_path), tmp_path / "disk"
-    disk.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(disk)], check=True)
-    out, filler = disk / "Albums", disk / "filler"
-    try:
-        with open(filler, "wb", buffering=0) as fh:  # fill the disk, then leave room for links, not the assets
-            try:
-                while True:
-                    fh.write(b"\0" * 65536)
-            except OSError:
-                pass
-            fh.truncate(os.fstat(fh.fileno()).st_size - 256 * 1024)
+    root = library(tmp_path)
+    with _tmpfs(tmp_path / "disk", "4m") as disk:
+        out, filler = disk / "Albums", disk / "filler"
+        _fill(filler, 256 * 1024)  # room for links, not the assets
         result = run("organize", str(root), "--output", str(out), code=1)
         assert "the gallery and the map could not be written (No space left on device)" in result.stderr
         assert "Traceback" not in result.output
-        assert [line for line in result.stderr.splitlines() if not line.startswith("progress:")] == [
+        assert [line for line in result.stderr.splitlines() if not line.startswith("progress")] == [
             f"organizer: error: {out}: the gallery and the map could not be written (No space left on device); "
             "the album folders are up to date"]
         assert not [p for p in out.rglob("*") if p.name.endswith(".tmp")]
@@ -212,5 +230,68 @@ def test_a_full_output_disk_is_a_one_line_error_leaving_no_partial_file(tmp_path
         report = run.json("publish", "--output", str(out))
         assert report["written"] == 0 and report["gallery"]  # ... and recorded: none written again and (out / "index.html").is_file()
         assert (out / "map.html").is_file() and not [p for p in out.rglob("*") if p.name.endswith(".tmp")]
-    finally:
-        subprocess.run(["umount", "-l", str(disk)], capture_output=True)
+
+
+def test_a_quick_update_whose_gallery_write_failed_shows_its_albums_when_retried(tmp_path: Path, run: Cli) -> None:
+    """The daemon's quick update (the library's quick publish, as the daemon calls it) on a full
+    disk: the album folders change (a symlink and a removal need no data block) but the gallery
+    cannot be written. Retried with room again (the daemon keeps the batch and tries again), the
+    gallery shows the changes: the album's page and card show the new photo (they kept the old
+    ones until the next full publish: the album's digest was recorded, so the retry took it as
+    unchanged), and the album gone meanwhile (its only photo deleted) left the index."""
+    from organizer import config, publish
+    from organizer.catalog import Catalog
+    from organizer.errors import OutputError
+    from organizer.publish import thumbs
+
+    root = library(tmp_path)
+    for i in range(20):  # pages of more than one 4 KB block
+        make_jpeg(root / "italy" / "more" / f"M{i}.jpg", original=f"2008:10:22 17:{i:02d}:00", seed=40 + i,
+                  size=(48, 32))
+    cfg = config.load(env={"ORGANIZER_VECTORS_ENABLED": "false"},
+                      overrides={"catalog.path": (str(run.catalog), "test")})
+    with _tmpfs(tmp_path / "disk", "16m") as disk:
+        out, filler = disk / "Albums", disk / "filler"
+        manifest = out / "map" / "pages" / "manifest.json"
+        organize(run, root, out)
+        assert "Timeline/Undated" in json.loads(manifest.read_text())["albums"]
+        with Catalog(run.catalog) as catalog:
+            scan = catalog.files.row(str(root / "scans" / "scan.jpg"))["photo_id"]
+        (root / "scans" / "scan.jpg").unlink()
+        make_jpeg(root / "italy" / "DSCN0099.jpg", original="2008:10:22 16:35:00", seed=99, size=(96, 64))
+        run("scan", str(root))
+        with Catalog(run.catalog) as catalog:
+            touched = {catalog.files.row(str(root / "italy" / "DSCN0099.jpg"))["photo_id"], scan}
+            _fill(filler, 4096)  # room for the marker's one block, not for an album's page
+            with pytest.raises(OutputError, match="the gallery and the map could not be written"):
+                publish.publish(catalog, cfg, str(out), with_map=False, verify=False, touched=touched)
+            assert (out / "Timeline" / "2008" / "10" / "DSCN0099.jpg").is_symlink()  # the folders are written
+            assert not (out / "Timeline" / "Undated").exists()
+            filler.unlink()
+            publish.publish(catalog, cfg, str(out), with_map=False, verify=False, touched=touched)  # the retry
+            thumb = "thumbs/" + thumbs.name(catalog.photos.row(min(touched - {scan}))["digest"])
+        cards = json.loads(manifest.read_text())["albums"]
+        page = (out / "map" / "pages" / cards["Timeline/2008/10"]["card"]["page"]).read_text()
+        assert "DSCN0099.jpg" in page and thumb in page and (out / "map" / thumb).is_file()
+        assert cards["Timeline/2008/10"]["card"]["count"] == 25  # the index's card counts it
+        assert "Timeline/Undated" not in cards and "Undated" not in (out / "index.html").read_text()
+
+
+def test_an_output_disk_with_no_room_at_all_is_a_one_line_error(tmp_path: Path, run: Cli) -> None:
+    """Not a block left: even the marker file (the list of organizer's albums, rewritten as albums
+    come and go) cannot be written. One line (it was an OSError traceback), and the next publish
+    with room again completes."""
+    root = library(tmp_path)
+    with _tmpfs(tmp_path / "disk", "16m") as disk:
+        out, filler = disk / "Albums", disk / "filler"
+        organize(run, root, out)
+        make_jpeg(root / "later" / "L.jpg", original="2011:03:01 10:00:00", seed=77, size=(96, 64))  # a new album
+        _fill(filler, 0)
+        result = run("organize", str(root), "--output", str(out), code=1)
+        assert "Traceback" not in result.output
+        assert [line for line in result.stderr.splitlines() if not line.startswith("progress")] == [
+            f"organizer: error: {out / MARKER}: the marker file could not be written (No space left on device); "
+            "the albums are written again next time"]
+        filler.unlink()
+        run("publish", "--output", str(out))
+        assert "Timeline/2011/03/L.jpg" in tree(out) and (out / "index.html").is_file()

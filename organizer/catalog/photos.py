@@ -128,6 +128,10 @@ class PhotoStore:
             out.setdefault(pid, []).append(keyword)
         return out
 
+    def keyword_names(self) -> list[str]:
+        """Every keyword some photo carries, once."""
+        return [r[0] for r in self.conn.execute("SELECT DISTINCT keyword FROM keywords")]
+
     def tagged(self, keywords: Iterable[str]) -> set[int]:
         """The photos that carry any of `keywords`."""
         words = sorted(set(keywords))

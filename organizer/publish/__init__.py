@@ -95,14 +95,16 @@ def publish(catalog: Catalog, config: Config, output: str | None = None, with_ma
         _report(report, result, albums)
         # what to record again: changed digests, folders written, and albums with no link record
         # yet (a catalog from before links were recorded; ours is loaded for every album in a full
-        # publish); failed and unsafe albums keep their old record, so they are tried again
-        stale = ({p for p in albums if d.recorded.get(p) != d.digests[p]} | result.changed
+        # publish), and albums recorded under another identity (a tag keyword before tags ignored
+        # case); failed and unsafe albums keep their old record, so they are tried again
+        stale = ({p for p in albums if d.recorded.get(p) != d.digests[p]} | result.changed | d.rekeyed
                  | {p for p in (albums if verify else write) if p not in ours}) - set(result.failed) - set(result.unsafe)
         _record(catalog, out, albums, d.digests, result.links, ours, stale, gone)
         with catalog.transaction():
             catalog.albums.set_device(out, os.stat(root).st_dev)
         try:
-            pages = site.build(tree, catalog, config, albums, src.photos, None if verify else write | gone, with_map)
+            pages = site.build(tree, catalog, config, albums, d.digests, src.photos, None if verify else write | gone,
+                               with_map)
         except OSError as exc:  # a full or read-only disk: the album folders above are written and recorded
             raise OutputError(f"{exc.filename or root}: the gallery and the map could not be written "
                               f"({exc.strerror or exc}); the album folders are up to date") from None
@@ -121,7 +123,7 @@ def publish(catalog: Catalog, config: Config, output: str | None = None, with_ma
 class _Delta:
     """What a publish changes: the planned albums by path, the recorded ones that are gone, the
     renamed ones (new path -> old), every album's digest, the folders to write, and the digests
-    the catalog recorded before."""
+    the catalog recorded before, and the albums recorded under another group key."""
 
     albums: dict[str, Album]
     gone: set[str]
@@ -129,6 +131,7 @@ class _Delta:
     digests: dict[str, str]
     write: set[str]
     recorded: dict[str, str | None]
+    rekeyed: set[str]
 
 
 def _delta(catalog: Catalog, out: str, albums: dict[str, Album], touched: set[int] | None, verify: bool,
@@ -151,7 +154,9 @@ def _delta(catalog: Catalog, out: str, albums: dict[str, Album], touched: set[in
     digests = {path: a.digest() for path, a in albums.items()}
     changed = set(albums) if verify else {path for path in albums if recorded.get(path) != digests[path]}
     write = changed | set(renames) | (set(albums) - managed)  # and any the tree lost (its marker gone)
-    return _Delta(albums, gone, renames, digests, write, recorded)
+    rekeyed = {path for path, a in albums.items()
+               if path in recorded and a.key is not None and previous.get((a.kind, a.key)) != path}
+    return _Delta(albums, gone, renames, digests, write, recorded, rekeyed)
 
 
 def _root(catalog: Catalog, target: str) -> Path:

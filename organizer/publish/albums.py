@@ -170,8 +170,12 @@ class AlbumTree:
             raise
 
     def _save(self) -> None:
-        self.write_file(MARKER, json.dumps({"managed_by": "organizer", "version": 1,
-                                            "albums": sorted(self.managed)}, indent=1))
+        try:
+            self.write_file(MARKER, json.dumps({"managed_by": "organizer", "version": 1,
+                                                "albums": sorted(self.managed)}, indent=1))
+        except OSError as exc:  # a full or read-only disk: one line, not a traceback
+            raise OutputError(f"{self.root / MARKER}: the marker file could not be written "
+                              f"({exc.strerror or exc}); the albums are written again next time") from None
 
     # --- folders ----------------------------------------------------------------------------------
 

@@ -65,6 +65,18 @@ def safe(text: str, fallback: str = "Unnamed", limit: int = MAX_NAME_BYTES) -> s
     return text or fallback
 
 
+def tag_key(keyword: str) -> str:
+    """A keyword's album identity: its case and Unicode form ignored ('Family' and 'family', 'Café'
+    composed or decomposed are one tag, as on a share that ignores case)."""
+    return unicodedata.normalize("NFC", unicodedata.normalize("NFC", keyword).casefold())
+
+
+def has_name(keyword: str) -> bool:
+    """Whether a keyword keeps a letter or a digit once a safe folder name ('.', '..', '---' do not:
+    they would all be 'Unnamed')."""
+    return any(c.isalnum() for c in safe(keyword, ""))
+
+
 def event_title(start: datetime, end: datetime, place: str | None) -> str:
     """'2008-10-22 Arezzo', or '2024-07-12 - 2024-07-19 Lisbon' for several days."""
     span = start.strftime("%Y-%m-%d")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -112,8 +113,8 @@ def month_of(photo: Photo) -> str:
 
 @dataclass
 class Source:
-    """What planners read. `months`, `tags` and `favorites` say which of those albums are whole
-    in `photos` (None: all of them, a full publish)."""
+    """What planners read. `months`, `tags` (by `naming.tag_key`) and `favorites` say which of
+    those albums are whole in `photos` (None: all of them, a full publish)."""
 
     catalog: Catalog
     photos: dict[int, Photo]
@@ -129,8 +130,9 @@ class Source:
 
     def keywords(self) -> dict[int, list[str]]:
         words = self.catalog.photos.keywords()
-        return words if self.tags is None else {p: [w for w in ws if w in self.tags] for p, ws in words.items()
-                                                if p in self.photos}
+        tags = self.tags
+        return words if tags is None else {p: [w for w in ws if naming.tag_key(w) in tags] for p, ws in words.items()
+                                           if p in self.photos}
 
 
 def whole(catalog: Catalog) -> Source:
@@ -148,7 +150,7 @@ def touched_by(catalog: Catalog, output: str, touched: set[int], ctx: Context) -
         if kind == "timeline":
             months.add(path.split("/", 1)[1])
         elif kind == "tag" and key:
-            tags.add(key)
+            tags.add(naming.tag_key(key))  # a record from before tags ignored case holds the keyword
         elif kind == "favorite":
             favorites = True
         elif key:
@@ -158,7 +160,7 @@ def touched_by(catalog: Catalog, output: str, touched: set[int], ctx: Context) -
     now = load_photos(catalog, set(touched))
     months.update(month_of(p) for p in now.values())
     for pid in now:
-        tags.update(catalog.photos.keywords(pid).get(pid, []))
+        tags.update(map(naming.tag_key, catalog.photos.keywords(pid).get(pid, [])))
     favorites = favorites or any(p.rating is not None and p.rating >= ctx.favorites_rating for p in now.values())
     ids = set(touched) | {m for kind, ks in keys.items() for g in catalog.groups.rows(kind, ks) for m in g.members}
     for month in months:
@@ -168,7 +170,7 @@ def touched_by(catalog: Catalog, output: str, touched: set[int], ctx: Context) -
             year, mon = map(int, month.split("/"))
             end = f"{year + mon // 12:04d}-{mon % 12 + 1:02d}"
             ids |= catalog.photos.taken_between(f"{year:04d}-{mon:02d}", end)
-    ids |= catalog.photos.tagged(tags)
+    ids |= catalog.photos.tagged(w for w in catalog.photos.keyword_names() if naming.tag_key(w) in tags)
     if favorites:
         ids |= catalog.photos.rated(ctx.favorites_rating)
     return Source(catalog, load_photos(catalog, ids), keys, months, tags, favorites)
@@ -294,15 +296,20 @@ def timeline(src: Source, ctx: Context) -> dict[str, Album]:
 
 def tags(src: Source, ctx: Context) -> dict[str, Album]:
     """Tags/<keyword>/ for every keyword (XMP dc:subject, Lightroom's hierarchy's leaves, digiKam's
-    TagsList, IPTC Keywords); the keyword is the album's identity."""
-    by_keyword: dict[str, list[int]] = {}
+    TagsList, IPTC Keywords) with a letter or a digit: one album per keyword ignoring case and
+    Unicode form (its identity, `naming.tag_key`), named by its most frequent spelling (of a tie,
+    the first in sort order)."""
+    members: dict[str, set[int]] = {}
+    spellings: dict[str, Counter[str]] = {}
     for pid, words in src.keywords().items():
         if pid in src.photos:
-            for word in words:
-                by_keyword.setdefault(word, []).append(pid)
-    names = naming.numbered((word, word) for word in by_keyword)
-    return {f"Tags/{names[word]}": Album("tag", word, sorted(ids), _linked(sorted(ids), src.photos, ctx))
-            for word, ids in by_keyword.items()}
+            for word in filter(naming.has_name, words):
+                key = naming.tag_key(word)
+                members.setdefault(key, set()).add(pid)
+                spellings.setdefault(key, Counter())[word] += 1
+    names = naming.numbered((key, min(count, key=lambda w: (-count[w], w))) for key, count in spellings.items())
+    return {f"Tags/{names[key]}": Album("tag", key, sorted(ids), _linked(sorted(ids), src.photos, ctx))
+            for key, ids in members.items()}
 
 
 def favorites(src: Source, ctx: Context) -> dict[str, Album]:

@@ -172,19 +172,32 @@ def _cover(items: list[Item], pids: list[int | None], visual: bool, lib: _Librar
     return min(with_thumb, key=lambda i: (abs(i - middle), i))
 
 
-def _load_cards(site: Path) -> dict[str, tuple[Card, int]]:
+@dataclass(frozen=True)
+class Shown:
+    """What the gallery shows of an album: its card, its number of pages, and the digest of the
+    planned album they were rendered from (`plan.Album.digest`; None: from before digests were
+    kept)."""
+
+    card: Card
+    pages: int
+    digest: str | None
+
+
+def _load_cards(site: Path) -> dict[str, Shown]:
     try:
         data = json.loads((site / "pages" / "manifest.json").read_text(encoding="utf-8"))
         if data.get("version") != MANIFEST_VERSION:
             return {}
-        return {path: (Card(**entry["card"]), entry["pages"]) for path, entry in data["albums"].items()}
+        return {path: Shown(Card(**entry["card"]), entry["pages"], entry.get("digest"))
+                for path, entry in data["albums"].items()}
     except (OSError, ValueError, KeyError, TypeError):
         return {}  # none yet, or unreadable: every page is made again
 
 
-def _save_cards(site: Path, cards: Mapping[str, tuple[Card, int]]) -> None:
+def _save_cards(site: Path, cards: Mapping[str, Shown]) -> None:
     data = {"version": MANIFEST_VERSION,
-            "albums": {path: {"card": card.__dict__, "pages": n} for path, (card, n) in sorted(cards.items())}}
+            "albums": {path: {"card": s.card.__dict__, "pages": s.pages, "digest": s.digest}
+                       for path, s in sorted(cards.items())}}
     web.write_if_changed(site / "pages" / "manifest.json", json.dumps(data, ensure_ascii=False, separators=(",", ":")))
 
 
@@ -218,11 +231,14 @@ def copy_assets(site: Path) -> None:
 
 
 def build(tree: AlbumTree, catalog: Catalog, config: Config, albums: Mapping[str, Planned],
-          photos: Mapping[int, Photo], changed: Collection[str] | None = None, with_map: bool = True) -> SiteReport:
-    """Write the gallery (and, `with_map`, the map) into the output. `changed`: the albums whose
-    links changed since the last publish, or that are gone (a quick update, whose `albums` are
-    only those it touched); None: all may have (every album is in `albums`; pages are rendered
-    and written where their text differs)."""
+          digests: Mapping[str, str], photos: Mapping[int, Photo], changed: Collection[str] | None = None,
+          with_map: bool = True) -> SiteReport:
+    """Write the gallery (and, `with_map`, the map) into the output. `digests`: each album's
+    `digest()`. `changed`: the albums whose links changed since the last publish, or that are gone
+    (a quick update, whose `albums` are only those it touched: those, and any whose pages were
+    rendered from other links, as when a full disk stopped the last build, are rendered); None:
+    all may have (every album is in `albums`; pages are rendered and written where their text
+    differs)."""
     report = SiteReport()
     try:
         _folders(tree)
@@ -236,7 +252,8 @@ def build(tree: AlbumTree, catalog: Catalog, config: Config, albums: Mapping[str
     copy_assets(site)
     cards = _load_cards(site)
     full = changed is None or with_map
-    todo = [p for p in sorted(albums) if full or p in changed or p not in cards]  # type: ignore[operator]
+    todo = [p for p in sorted(albums) if full or p in changed or p not in cards  # type: ignore[operator]
+            or cards[p].digest != digests[p]]
     lib = _Library(catalog, config, photos)
     shown: dict[str, Album] = {}
     for path in todo:
@@ -246,24 +263,26 @@ def build(tree: AlbumTree, catalog: Catalog, config: Config, albums: Mapping[str
         report.pages_written += sum(web.write_if_changed(folder / n, t)
                                     for n, t in zip(names, pages.album_pages(album, pid)))
         old = cards.get(path)
-        if old is not None and old[1] > len(names):
-            report.pages_removed += _remove_pages(folder, pages.page_names(pid, old[1])[len(names):])
-        cards[path] = (Card.of(album, names[0]), len(names))
+        if old is not None and old.pages > len(names):
+            report.pages_removed += _remove_pages(folder, pages.page_names(pid, old.pages)[len(names):])
+        cards[path] = Shown(Card.of(album, names[0]), len(names), digests[path])
     report.albums_rendered = len(todo)
-    # a quick update plans only the albums it touched: only those of them no longer planned are gone
-    gone = set(cards) - set(albums) if changed is None else {p for p in changed if p in cards and p not in albums}
+    # a quick update plans only the albums it touched: of the others, those the catalog no longer
+    # records (gone in this update, or in one whose build a full disk stopped) are gone
+    gone = set(cards) - set(albums) if changed is None else set(cards) - set(albums) - set(
+        catalog.albums.digests(str(tree.root)))
     for path in gone:
-        report.pages_removed += _remove_pages(folder, pages.page_names(web.page_id(path), cards.pop(path)[1]))
+        report.pages_removed += _remove_pages(folder, pages.page_names(web.page_id(path), cards.pop(path).pages))
     shown_ids = lib.owner.values() if full else {lib.owner[i.path] for a in shown.values() for i in a.items
                                                  if i.path in lib.owner}
     wanted = {t: photos[pid].thumb for pid in shown_ids if (t := lib.thumb(pid))}
     wanted.update(lib.crops)  # a full publish renders every People album: every crop shown is here
     report.thumbs_copied = thumbs.sync(site / thumbs.FOLDER, wanted, prune=full)  # type: ignore[arg-type]
-    web.write_if_changed(tree.root / "index.html", pages.index_page([c for c, _ in cards.values()]))
+    web.write_if_changed(tree.root / "index.html", pages.index_page([s.card for s in cards.values()]))
     report.gallery = str(tree.root / "index.html")
     _save_cards(site, cards)
     if with_map:
-        points, map_albums, areas = _map_data(albums, shown, lib, {p: c.page for p, (c, _) in cards.items()})
+        points, map_albums, areas = _map_data(albums, shown, lib, {p: s.card.page for p, s in cards.items()})
         report.map = str(mapview.write(tree.root, points, map_albums, areas))
         report.map_photos = len(points)
     return report
