@@ -72,9 +72,9 @@ def tag_key(keyword: str) -> str:
 
 
 def has_name(keyword: str) -> bool:
-    """Whether a keyword keeps a letter or a digit once a safe folder name ('.', '..', '---' do not:
-    they would all be 'Unnamed')."""
-    return any(c.isalnum() for c in safe(keyword, ""))
+    """Whether a keyword keeps anything once a safe folder name: '.', '..' and '...' do not (they
+    would all be 'Unnamed', beside a real 'Unnamed' tag); '---' or an emoji do."""
+    return bool(safe(keyword, ""))
 
 
 def event_title(start: datetime, end: datetime, place: str | None) -> str:
