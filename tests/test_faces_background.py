@@ -83,3 +83,31 @@ def _nice(pid: int) -> int | None:
         return os.getpriority(os.PRIO_PROCESS, pid)
     except OSError:  # gone meanwhile
         return None
+
+
+def test_small_faces_of_a_12_mp_group_photo_are_found(tmp_path: Path) -> None:
+    """The faces pass decodes larger than the index pass: four faces, each about a tenth of a
+    12 MP frame's height, are under `min_face_px` in the index pass's 500 x 375 decode."""
+    from PIL import Image, ImageOps
+
+    from organizer import config, index
+    from organizer.extract import decode, faces
+
+    root = tmp_path / "photos"
+    root.mkdir()
+    group = Image.new("RGB", (4000, 3000), (120, 130, 125))
+    chosen = [PHOTOS[0], PHOTOS[1], PHOTOS[2], "examples/knn_examples/train/biden/biden2.jpg"]
+    for i, f in enumerate(chosen):
+        face = ImageOps.exif_transpose(Image.open(FACES / f)).convert("RGB")
+        face.thumbnail((800, 800))
+        group.paste(face, (100 + i * 980, 1100))
+    group.save(root / "group.jpg", quality=90)
+    with open(root / "group.jpg", "rb") as fh:  # what version 1 looked at: the index pass's decode
+        assert len(faces.detect(decode.decode(fh, "jpeg", 320).image, 40, 0.0)) == 0
+    cfg = config.load(env={}, overrides={"catalog.path": (str(tmp_path / "catalog.db"), "test"),
+                                         "scan.roots": ([str(root)], "test"), "faces.enabled": ("on", "test"),
+                                         "vectors.enabled": (False, "test")})
+    with Catalog(cfg.catalog.path) as catalog:
+        index.index(catalog, cfg, [str(root)])
+        _, blobs = catalog.photos.features("faces", features.version("faces", features.wanted(cfg)["faces"]))
+    assert [len(faces.unpack(b)) for b in blobs] == [4]

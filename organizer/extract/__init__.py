@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, tzinfo
 
 from PIL import Image
@@ -222,6 +222,7 @@ def extract(data: bytes, name: str, mtime: float, now: datetime, thumb_size: int
 def refresh(src: Source, options: Options, model: Model | None) -> tuple[bytes | None, dict[str, tuple[str, bytes]]]:
     """The CNN vector (with a `model`) and the features in `options.features` alone, for an item
     catalogued before they were asked for: (vector, {name: (version, value)})."""
+    options = replace(options, thumb_size=max(options.thumb_size, features.min_side(options.features)))
     if src.kind == "video":
         _, image = video.probe(src.path or "", options.thumb_size)
         pixels = _Pixels(image, error=None if image is not None else "no video frame could be decoded")

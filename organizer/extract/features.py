@@ -33,6 +33,9 @@ class Feature:
     # computed in the background pass, after indexing and at idle priority, never while a photo
     # is indexed (faces: 0.3 s of CPU a photo, which a new photo's links must not wait for)
     background: bool = False
+    # the decode's shorter side this feature needs (0: the index pass's, extract.Options.thumb_size);
+    # only a background feature may ask for more, its pass having a decode of its own
+    min_side: int = 0
 
 
 # feature name -> (the module that defines it, imported on first use; the extra it needs, if any)
@@ -73,6 +76,11 @@ def version(name: str, params: Params) -> str:
 def compute(image: Image.Image, wanted: Mapping[str, Params]) -> dict[str, tuple[str, bytes]]:
     """Every wanted feature of one image: name -> (version, value)."""
     return {name: (version(name, params), get(name).compute(image, params)) for name, params in wanted.items()}
+
+
+def min_side(names: Collection[str]) -> int:
+    """The largest decode these features need (0: none asks for more than the index pass's)."""
+    return max((get(name).min_side for name in names), default=0)
 
 
 def background(names: Collection[str]) -> frozenset[str]:
