@@ -95,7 +95,7 @@ def throughput(n: int, rounds: int) -> None:
 
 
 def faces_found(catalog: Path) -> int:
-    """Photos whose faces the catalog holds."""
+    """Photos the faces pass has looked at (those with no face too)."""
     with sqlite3.connect(f"file:{catalog}?mode=ro", uri=True) as conn:
         return int(conn.execute("SELECT count(*) FROM features WHERE name = 'faces'").fetchone()[0])
 
@@ -125,8 +125,8 @@ def latency(n_library: int, n: int) -> None:
             proc.wait(60)
             results[mode] = (statistics.median(lat), lat[int(0.95 * (len(lat) - 1))])
             if mode == "on":
-                print(f"  faces found while the photos were linked: {after - before} of the library's {n_library} "
-                      f"photos (from {before} to {after})")
+                print(f"  photos the faces pass looked at while the new ones were linked: {after - before} "
+                      f"(the library's {n_library} and the {n} new ones at most)")
     goal = SETTLE_S + 5
     for mode, (p50, p95) in results.items():
         print(f"link latency over {n} photos, faces {mode} (a {n_library}-photo 12 MP library's faces being found): "
