@@ -166,6 +166,8 @@ class Indexer:
                     report.missing += len(plan.diff.gone)
                     report.touched += [pid for p in plan.diff.gone if (pid := plan.known[p].photo_id) is not None]
                 self._drop_orphans()
+            self._pair({os.path.dirname(p) for plan in plans
+                        for p in [*plan.diff.gone, *(p for old, e in plan.diff.moved for p in (old, e.path))]})
             self._sidecars_gone([(p, plan.known[p].photo_id) for plan in plans for p in plan.diff.gone
                                  if plan.known[p].state == "sidecar"], report, should_stop)
         report.summary_warning()
@@ -233,6 +235,7 @@ class Indexer:
         if report.missing:
             with self.catalog.transaction():
                 self._drop_orphans()
+        self._pair({os.path.dirname(p) for p in [*(p for p, _ in lost), *(p for pair in moved for p in pair)]})
         report.summary_warning()
         report.seconds = round(time.monotonic() - started, 3)
         return report
@@ -352,7 +355,9 @@ class Indexer:
         return list(tasks.values())
 
     def _pair(self, folders: set[str]) -> None:
-        """Which photos of these folders are one item (RAW+JPEG, Live Photo, a video's .thm)."""
+        """Which photos of these folders are one item (RAW+JPEG, Live Photo, a video's .thm), from
+        the files present: also after files went or moved (a JPEG whose RAW was deleted is an item
+        of its own again)."""
         with self.catalog.transaction():
             for folder in folders:
                 rows = self.catalog.files.in_folder(folder)

@@ -300,3 +300,34 @@ def test_a_video_and_a_still_of_one_scene_are_similar_never_duplicates(tmp_path:
     status = run.json("status", env=on)
     assert (status["similar_groups"], status["duplicate_groups"]) == (2, 0) and not (out / "Duplicates").exists()
     assert run.json("explain", str(root / "IMG_0001.MOV"), env=on)["groups"] == []  # it goes with its still
+
+
+def test_a_companion_whose_primary_goes_is_an_item_again(tmp_path: Path, run: Cli) -> None:
+    """A user deletes a shoot's RAWs and keeps its JPEGs (seen by a scan), or a Live Photo's still
+    and keeps its clip (seen by the daemon's watcher): what is left is an item of its own, in the
+    Timeline and its event."""
+    from organizer import config, index
+    from organizer.catalog import Catalog
+
+    root, out = tmp_path / "Pictures", tmp_path / "Albums"
+    made = phone_export(root)
+    run.json("organize", str(root), "--output", str(out))
+    made["raw"].unlink()
+    run("scan", str(root))
+    made["still"].unlink()
+    cfg = config.load(env={}, overrides={"catalog.path": (str(run.catalog), "test"), "scan.inline": (True, "test"),
+                                         "vectors.enabled": (False, "test")})
+    with Catalog(cfg.catalog.path) as catalog:
+        indexer = index.Indexer(catalog, cfg, background=True)
+        try:
+            indexer.update(lambda p: str(root), gone=[str(made["still"])])
+        finally:
+            indexer.close()
+    run("cluster")
+    run("publish", "--output", str(out))
+    for left in ("raw_jpeg", "mov"):
+        assert run.json("explain", str(made[left]))["companions"] == []
+    month = links_in(out / "Timeline" / "2021" / "07")
+    assert {"DSC_0001.JPG", "IMG_0001.MOV"} <= set(month) and not {"DSC_0001.DNG", "IMG_0001.JPG"} & set(month)
+    events = list((out / "Events").iterdir())
+    assert len(events) == 1 and {"DSC_0001.JPG", "IMG_0001.MOV"} <= set(links_in(events[0]))

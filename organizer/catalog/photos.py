@@ -160,8 +160,9 @@ class PhotoStore:
                               [(photo_id, *r) for r in regions])
 
     def set_companions(self, primary: int, companions: Iterable[int], relation: str) -> None:
-        """Make `companions` the companions of `primary` (each companion has one primary)."""
-        self.conn.execute("DELETE FROM companions WHERE primary_id = ?", (primary,))
+        """Make `companions` the companions of `primary` (each companion has one primary; a
+        primary is no one's companion)."""
+        self.conn.execute("DELETE FROM companions WHERE primary_id = ? OR photo_id = ?", (primary, primary))
         self.conn.executemany("INSERT OR REPLACE INTO companions (photo_id, primary_id, relation) VALUES (?, ?, ?)",
                               [(c, primary, relation) for c in companions if c != primary])
 
