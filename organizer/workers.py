@@ -342,13 +342,15 @@ class WorkerPool:
                 out.append(conn.recv())  # type: ignore[union-attr]
             except (EOFError, OSError):
                 code = self.workers[slot][0].exitcode
-                out.append(Outcome(task.path, "error", message=f"decoder crashed (exit code {code})"))
+                out.append(Outcome(task.path, "error", message=f"decoder crashed (exit code {code})",
+                                   photo_id=task.photo_id))
                 self._replace(slot)
         now = time.monotonic()
         for slot, (task, started) in list(self.busy.items()):
             if now - started > self.timeout_s:
                 del self.busy[slot]
-                out.append(Outcome(task.path, "error", message=f"timed out after {self.timeout_s:g} s"))
+                out.append(Outcome(task.path, "error", message=f"timed out after {self.timeout_s:g} s",
+                                   photo_id=task.photo_id))
                 self._replace(slot)
         return out
 
