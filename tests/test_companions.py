@@ -30,6 +30,12 @@ def test_raw_plus_jpeg_the_raw_is_primary() -> None:
     assert items == [Item("IMG_1.CR3", ("IMG_1.JPG",), "raw+jpeg"), Item("IMG_2.JPG")]
 
 
+def test_a_raw_whose_pixels_cannot_be_decoded_is_the_companion_of_its_jpeg() -> None:
+    items = group([Member("IMG_1.JPG", "photo"), Member("IMG_1.CR3", "raw", pixels=False),
+                   Member("IMG_2.JPG", "photo", pixels=False), Member("IMG_2.CR3", "raw", pixels=False)])
+    assert items == [Item("IMG_1.JPG", ("IMG_1.CR3",), "raw+jpeg"), Item("IMG_2.CR3", ("IMG_2.JPG",), "raw+jpeg")]
+
+
 def test_live_photo_by_content_identifier_even_with_other_names() -> None:
     items = group([Member("IMG_0001.HEIC", "photo", 100.0, content_id="K1"),
                    Member("IMG_E0001.MOV", "video", 500.0, content_id="K1"),

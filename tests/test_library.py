@@ -18,7 +18,7 @@ import pytest
 from PIL import Image
 
 from conftest import CORPORA, Cli, gps_ifd, make_jpeg, make_video, picture
-from test_generated_formats import make_dng
+from test_generated_formats import make_cr2, make_dng
 from test_readers import apple_maker_note, packet
 
 AREZZO = (43.4674483, 11.8851267)
@@ -331,3 +331,48 @@ def test_a_companion_whose_primary_goes_is_an_item_again(tmp_path: Path, run: Cl
     assert {"DSC_0001.JPG", "IMG_0001.MOV"} <= set(month) and not {"DSC_0001.DNG", "IMG_0001.JPG"} & set(month)
     events = list((out / "Events").iterdir())
     assert len(events) == 1 and {"DSC_0001.JPG", "IMG_0001.MOV"} <= set(links_in(events[0]))
+
+
+def test_a_raw_that_libraw_cannot_read_is_shown_by_its_jpeg(tmp_path: Path, run: Cli) -> None:
+    """A camera newer than LibRaw: its RAW keeps its date and an error row of stage pixels, and the
+    camera's JPEG beside it is the item's picture and place (thumbnail, map, Places), the RAW
+    linked beside it."""
+    root, out = tmp_path / "Pictures", tmp_path / "Albums"
+    camera = root / "Camera"
+    camera.mkdir(parents=True)
+    raw = make_cr2(camera / "IMG_0001.CR2", zone=60, dst=60, original="2021:07:04 10:00:00")
+    jpeg = make_jpeg(camera / "IMG_0001.JPG", original="2021:07:04 10:00:00", gps=gps_ifd(*AREZZO), seed=1,
+                     size=(200, 150))
+    for i in (2, 3):
+        make_jpeg(camera / f"IMG_000{i}.JPG", original=f"2021:07:04 10:0{i}:00", gps=gps_ifd(*AREZZO), seed=i)
+    run.json("organize", str(root), "--output", str(out))
+    shown = run.json("explain", str(jpeg))
+    assert shown["companions"] == [f"raw+jpeg: {raw}"] and shown["thumbnail"]
+    info = run.json("explain", str(raw))
+    assert info["companions"] == [f"raw+jpeg: companion of {jpeg}"] and info["taken_at"] == "2021-07-04T10:00:00"
+    assert [e["stage"] for e in info["errors"]] == ["pixels"]
+    assert {"IMG_0001.JPG", "IMG_0001.CR2"} <= set(links_in(out / "Timeline" / "2021" / "07"))
+    places = [folder for folder in (out / "Places").rglob("*") if folder.is_dir() and links_in(folder)]
+    assert len(places) == 1 and {"IMG_0001.JPG", "IMG_0001.CR2"} <= set(links_in(places[0]))
+    assert "IMG_0001.JPG" in {row[4] for row in map_rows((out / "map.html").read_text())}
+
+
+def test_a_raw_that_a_newer_libraw_decodes_is_its_pairs_primary_again(tmp_path: Path, run: Cli) -> None:
+    """The catalog of an older organizer whose LibRaw could not decode a DNG (no thumbnail, an
+    older RAW reader's version): one scan decodes it again and makes it its JPEG's primary."""
+    import sqlite3
+
+    root = tmp_path / "Pictures"
+    root.mkdir()
+    raw = make_dng(root / "DSC_0001.DNG")
+    jpeg = make_jpeg(root / "DSC_0001.JPG", original="2021:07:04 21:00:00", seed=0, size=(256, 192))
+    run("scan", str(root))
+    assert run.json("explain", str(raw))["companions"] == [f"raw+jpeg: {jpeg}"]
+    with sqlite3.connect(run.catalog) as db:
+        db.execute("UPDATE photos SET thumb = NULL, versions = json_set(versions, '$.raw', 0) WHERE kind = 'raw'")
+    db.close()
+    make_jpeg(root / "DSC_0002.JPG", original="2021:07:04 21:01:00", seed=2)  # the folder changed: paired again
+    report = run.json("scan", str(root))
+    assert report["indexed"] == 1
+    info = run.json("explain", str(raw))
+    assert info["companions"] == [f"raw+jpeg: {jpeg}"] and info["thumbnail"]

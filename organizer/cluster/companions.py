@@ -88,6 +88,7 @@ class Member:
     taken_utc_s: float | None = None  # seconds since the epoch, when known
     content_id: str | None = None
     motion_video: int | None = None
+    pixels: bool = True  # its pixels were decoded (it has a thumbnail)
 
 
 @dataclass(frozen=True)
@@ -100,7 +101,9 @@ class Item:
 
 def group(members: Sequence[Member]) -> list[Item]:
     """Items of one folder. RAW+JPEG: the RAW is the primary (the original; the JPEG is the
-    camera's rendering), the JPEG its companion. Live Photo: the still is the primary, its MOV
+    camera's rendering), the JPEG its companion; but when the RAW's pixels cannot be decoded (a
+    camera newer than LibRaw) and the JPEG's can, the JPEG is the primary, so that the item has a
+    picture, hashes, a vector and the JPEG's place. Live Photo: the still is the primary, its MOV
     the companion (same Apple content identifier; without one, same stem within
     LIVE_PHOTO_SECONDS). A `.thm` beside a video is the video's companion. A Motion Photo is one
     file: an item of its own, relation motion-photo."""
@@ -126,8 +129,10 @@ def group(members: Sequence[Member]) -> list[Item]:
         stills = [m for m in group_members if m.kind == "photo" and m.name not in taken
                   and _split(m.name)[1] in _STILL]
         if raws:
-            primary = sorted(raws, key=lambda m: m.name)[0]
-            others = [m.name for m in raws if m is not primary] + [m.name for m in stills]
+            raws.sort(key=lambda m: m.name)
+            shown = [m for m in raws if m.pixels] or [m for m in sorted(stills, key=lambda m: m.name) if m.pixels]
+            primary = (shown or raws)[0]
+            others = [m.name for m in [*raws, *stills] if m is not primary]
             items.append(Item(primary.name, tuple(sorted(others)), "raw+jpeg" if stills else "single"))
             taken |= {primary.name, *others}
     items.extend(_thm_items(by_name, stems, taken))
