@@ -300,6 +300,9 @@ def test_a_video_and_a_still_of_one_scene_are_similar_never_duplicates(tmp_path:
     status = run.json("status", env=on)
     assert (status["similar_groups"], status["duplicate_groups"]) == (2, 0) and not (out / "Duplicates").exists()
     assert run.json("explain", str(root / "IMG_0001.MOV"), env=on)["groups"] == []  # it goes with its still
+    # `similar` lists items: not the still's own MOV (cosine 0.99), nor, for the MOV, its still
+    assert Path(run.json("similar", str(live), "-k", "1", env=on)[0]["path"]).name == "IMG_moto.jpg"
+    assert Path(run.json("similar", str(root / "IMG_0001.MOV"), "-k", "1", env=on)[0]["path"]).name == "IMG_moto.jpg"
 
 
 def test_a_companion_whose_primary_goes_is_an_item_again(tmp_path: Path, run: Cli) -> None:
