@@ -379,3 +379,18 @@ def test_a_raw_that_a_newer_libraw_decodes_is_its_pairs_primary_again(tmp_path: 
     assert report["indexed"] == 1
     info = run.json("explain", str(raw))
     assert info["companions"] == [f"raw+jpeg: {jpeg}"] and info["thumbnail"]
+
+
+def test_a_takeout_edit_is_dated_by_its_originals_json(tmp_path: Path, run: Cli) -> None:
+    """Google Photos exports an edit as 'IMG_5821-edited.jpg' with no JSON of its own."""
+    root = tmp_path / "Pictures" / "Takeout" / "Google Photos" / "Photos from 2021"
+    original = make_jpeg(root / "IMG_5821.jpg", seed=7, size=(120, 90))
+    edit = make_jpeg(root / "IMG_5821-edited.jpg", seed=8, size=(120, 90))
+    (root / "IMG_5821.jpg.supplemental-metadata.json").write_text(
+        '{"title": "IMG_5821.jpg", "photoTakenTime": {"timestamp": "1625425500"}, '
+        '"geoData": {"latitude": 43.4674, "longitude": 11.8851, "altitude": 0.0}}')
+    assert run.json("scan", str(tmp_path / "Pictures"))["indexed"] == 2
+    for path in (original, edit):
+        info = run.json("explain", str(path))
+        assert (info["taken_at_utc"], info["taken_at_source"], info["lat"]) == ("2021-07-04T19:05:00", "takeout",
+                                                                                43.4674), path

@@ -19,6 +19,10 @@ _STILL = {".jpg", ".jpeg", ".heic", ".heif", ".hif", ".png", ".tif", ".tiff", ".
 _TAKEOUT_LIMIT = 46
 _COPY = re.compile(r"^(?P<base>.*?)(?P<n>\(\d+\))(?P<ext>\.[^.]*)?$")
 _SUPPLEMENTAL = ".supplemental-metadata"
+# Takeout names a photo edited in Google Photos '<name>-edited.<ext>' (in the account's language)
+# and gives it no JSON: it shares its original's. The list is google-photos-takeout-helper's.
+_EDITED = ("-edited", "-edytowane", "-bearbeitet", "-bewerkt", "-編集済み", "-modificato", "-modifié",
+           "-ha editado", "-editado", "-editat")
 
 
 def _split(name: str) -> tuple[str, str]:
@@ -49,7 +53,8 @@ def _takeout_keys(media: str) -> list[str]:
 def sidecars(names: Iterable[str]) -> dict[str, list[str]]:
     """media file name -> its sidecar names, among the names of one folder. XMP: `IMG_1.jpg.xmp`
     (darktable, digiKam) before `IMG_1.xmp` (Lightroom; shared by every file of that stem, the
-    RAW first). Takeout: `IMG_1.jpg.json`, `.supplemental-metadata.json`, cut names, `(1)` copies."""
+    RAW first). Takeout: `IMG_1.jpg.json`, `.supplemental-metadata.json`, cut names, `(1)` copies;
+    an edit `IMG_1-edited.jpg` with no JSON of its own shares its original's."""
     all_names = list(names)
     media = [n for n in all_names if not _is_sidecar(n)]
     lower = {n.lower(): n for n in all_names}
@@ -66,13 +71,21 @@ def sidecars(names: Iterable[str]) -> dict[str, list[str]]:
         stem_xmp = lower.get(_split(name)[0].lower() + ".xmp")
         if stem_xmp:
             found.append(stem_xmp)
-        for key in _takeout_keys(name):
+        original = _unedited(name)
+        for key in [*_takeout_keys(name), *(_takeout_keys(original) if original != name else [])]:
             if key in jsons and jsons[key] not in found:
                 found.append(jsons[key])
                 break
         if found:
             out[name] = found
     return out
+
+
+def _unedited(name: str) -> str:
+    """'IMG_1.jpg' of Takeout's 'IMG_1-edited.jpg' (the name itself when it is no edit)."""
+    stem, ext = os.path.splitext(name)
+    cut = next((s for s in _EDITED if stem.lower().endswith(s)), "")
+    return stem[: len(stem) - len(cut)] + ext
 
 
 def _is_sidecar(name: str) -> bool:
