@@ -394,3 +394,16 @@ def test_a_takeout_edit_is_dated_by_its_originals_json(tmp_path: Path, run: Cli)
         info = run.json("explain", str(path))
         assert (info["taken_at_utc"], info["taken_at_source"], info["lat"]) == ("2021-07-04T19:05:00", "takeout",
                                                                                 43.4674), path
+
+
+def test_pairing_reads_one_folder_not_its_subfolders_nor_its_siblings(tmp_path: Path) -> None:
+    """`files.in_folder` (what pairing reads) is a range on the path index: '/r/a/' and not
+    '/r/a/b/', '/r/a0/' (the byte after '/') nor '/r/a-x/'."""
+    from conftest import add_photo
+    from organizer.catalog import Catalog
+
+    with Catalog(str(tmp_path / "catalog.db")) as catalog:
+        with catalog.transaction():
+            for i, path in enumerate(["/r/a/1.jpg", "/r/a/b/2.jpg", "/r/a0/3.jpg", "/r/a-x/4.jpg", "/r/a/\udce9.jpg"]):
+                add_photo(catalog, i, "/r", path)
+        assert sorted(catalog.files.in_folder("/r/a")) == [("/r/a/1.jpg", 1), ("/r/a/\udce9.jpg", 5)]
