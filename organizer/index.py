@@ -18,6 +18,7 @@ from organizer.catalog import Catalog, KnownFile, now_iso
 from organizer.config import Config
 from organizer.errors import ConfigError, OrganizerError
 from organizer.extract import features, vectors
+from organizer.extract.source import RAW_EXTENSIONS
 from organizer.cluster import companions
 from organizer.cluster.companions import SIDECAR_SUFFIXES
 from organizer.scan import Diff, Entry, Walk, Walker, compare, diff, regular, root_offline, sidecars_among
@@ -166,6 +167,8 @@ class Indexer:
                     report.missing += len(plan.diff.gone)
                     report.touched += [pid for p in plan.diff.gone if (pid := plan.known[p].photo_id) is not None]
                 self._drop_orphans()
+            self._pair({os.path.dirname(p) for plan in plans
+                        for p in [*plan.diff.gone, *(p for old, e in plan.diff.moved for p in (old, e.path))]})
             self._sidecars_gone([(p, plan.known[p].photo_id) for plan in plans for p in plan.diff.gone
                                  if plan.known[p].state == "sidecar"], report, should_stop)
         report.summary_warning()
@@ -233,6 +236,7 @@ class Indexer:
         if report.missing:
             with self.catalog.transaction():
                 self._drop_orphans()
+        self._pair({os.path.dirname(p) for p in [*(p for p, _ in lost), *(p for pair in moved for p in pair)]})
         report.summary_warning()
         report.seconds = round(time.monotonic() - started, 3)
         return report
@@ -352,18 +356,20 @@ class Indexer:
         return list(tasks.values())
 
     def _pair(self, folders: set[str]) -> None:
-        """Which photos of these folders are one item (RAW+JPEG, Live Photo, a video's .thm)."""
+        """Which photos of these folders are one item (RAW+JPEG, Live Photo, a video's .thm), from
+        the files present: also after files went or moved (a JPEG whose RAW was deleted is an item
+        of its own again)."""
         with self.catalog.transaction():
             for folder in folders:
                 rows = self.catalog.files.in_folder(folder)
                 facts = self.catalog.photos.pairing([pid for _, pid in rows])
                 members, photo_of = [], {}
                 for path, pid in rows:
-                    kind, utc, content_id, motion = facts[pid]
+                    kind, utc, content_id, motion, pixels = facts[pid]
                     name = os.path.basename(path)
                     photo_of[name] = pid
                     taken = datetime.fromisoformat(utc).replace(tzinfo=timezone.utc).timestamp() if utc else None
-                    members.append(companions.Member(name, kind, taken, content_id, motion))
+                    members.append(companions.Member(name, kind, taken, content_id, motion, bool(pixels)))
                 for item in companions.group(members):
                     self.catalog.photos.set_companions(photo_of[item.primary],
                                                        [photo_of[c] for c in item.companions], item.relation)
@@ -435,6 +441,9 @@ class Indexer:
                              "features" if s in self.features else "newer readers" for t in stale for s in t.refresh})
             _run(self._pool_for(len(stale), idle), stale, lambda o: writer.add(o, None, None), progress, should_stop,
                  report, f"background ({', '.join(scopes)})" if idle else "files")
+            writer.flush()  # a RAW that a newer LibRaw decodes is its pair's primary again
+            self._pair({os.path.dirname(t.path) for t in stale
+                        if "all" in t.refresh and os.path.splitext(t.path)[1].lower() in RAW_EXTENSIONS})
 
 
 def _mtime(path: str) -> float:

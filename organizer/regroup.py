@@ -248,15 +248,22 @@ def similar_to(catalog: Catalog, config: Config, path: str, k: int) -> list[dict
     vec = catalog.photos.vector(photo, model) if photo is not None else None
     if vec is None:
         raise CatalogError(f"{shown(path)}: no vector from {model} yet (run `organizer scan`)")
-    return _nearest(catalog, model, np.frombuffer(vec, dtype=np.float16), photo, k)
+    primary = catalog.photos.primary_of(photo)
+    return _nearest(catalog, model, np.frombuffer(vec, dtype=np.float16), photo, k,
+                    set() if primary is None else {primary[0]})
 
 
-def _nearest(catalog: Catalog, model: str, query: np.ndarray, photo: int | None, k: int) -> list[dict[str, Any]]:
+def _nearest(catalog: Catalog, model: str, query: np.ndarray, photo: int | None, k: int,
+             skip: set[int] | None = None) -> list[dict[str, Any]]:
+    """The `k` items nearest to `query`: companions (a Live Photo's MOV, a RAW's JPEG) and `skip`
+    (the query's own primary) are no items of their own."""
+    skip = (skip or set()) | {c for members in catalog.photos.companions().values() for c, _ in members}
     best: list[tuple[float, int]] = []  # (cosine, photo id), streamed so memory stays one batch
     for ids, blobs in catalog.photos.vector_batches(model, SIMILAR_BATCH):
         matrix = np.frombuffer(b"".join(blobs), dtype=np.float16).reshape(len(ids), -1)
         exclude = ids.index(photo) if photo in ids else None
-        best += [(score, ids[row]) for row, score in similar.nearest(query, matrix, k, exclude)]
+        found = similar.nearest(query, matrix, k + sum(i in skip for i in ids), exclude)
+        best += [(score, ids[row]) for row, score in found if ids[row] not in skip]
         best = sorted(best, key=lambda b: (-b[0], b[1]))[:k]
     files = catalog.files.present([pid for _, pid in best])
     return [{"path": files[pid][0].path if pid in files else None, "cosine": round(score, 4), "photo": pid}

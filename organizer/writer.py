@@ -154,6 +154,7 @@ class Writer:
         cat, report, path = self.catalog, self.report, outcome.path
         if outcome.photo_id is not None:  # a refresh task: features of a catalogued photo
             if outcome.kind == "refresh":
+                cat.errors.clear([path], "features")  # an earlier refresh's failure (a timeout) is over
                 if outcome.facts is not None and outcome.facts.thumbnail is not None:  # newer decoders
                     self._reextracted(outcome, seen)
                 elif outcome.facts is not None:  # metadata read again (a sidecar, or newer readers)

@@ -137,9 +137,10 @@ def make_jpeg(
 
 def make_video(path: Path, *, fmt: str | None = None, codec: str = "mpeg4", size=(96, 64), frames: int = 30,
                black: int = 5, metadata: dict | None = None, rotation: int | None = None,
-               bit_rate: int | None = None) -> Path:
+               bit_rate: int | None = None, pixels: Any = None) -> Path:
     """A real clip (PyAV), `frames` at 10 a second: `black` black frames first, then a picture (so
-    the thumbnail must skip them); `bit_rate` in bits per second, else the encoder's default."""
+    the thumbnail must skip them): `pixels` (an RGB uint8 array of `size`) or coloured blocks;
+    `bit_rate` in bits per second, else the encoder's default."""
     import av
     import numpy as np
 
@@ -157,12 +158,12 @@ def make_video(path: Path, *, fmt: str | None = None, codec: str = "mpeg4", size
     stream.codec_context.thread_count = 1
     if rotation is not None:
         stream.set_display_rotation(rotation)
-    rng = np.random.default_rng(1)
-    picture = np.kron(rng.integers(0, 256, (4, 6, 3), dtype=np.uint8), np.ones((size[1] // 4, size[0] // 6, 1),
-                                                                              dtype=np.uint8))
+    if pixels is None:
+        blocks = np.random.default_rng(1).integers(0, 256, (4, 6, 3), dtype=np.uint8)
+        pixels = np.kron(blocks, np.ones((size[1] // 4, size[0] // 6, 1), dtype=np.uint8))
     for i in range(frames):
-        pixels = np.zeros_like(picture) if i < black else picture
-        for packet in stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(pixels), format="rgb24")):
+        frame = np.zeros_like(pixels) if i < black else pixels
+        for packet in stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")):
             out.mux(packet)
     for packet in stream.encode():
         out.mux(packet)

@@ -25,9 +25,23 @@ def test_takeout_json_names_plain_supplemental_cut_and_numbered() -> None:
     assert set(found) == {"IMG_1.jpg", "IMG_1(1).jpg", "x.jpg", "y.jpg", long_name}  # album JSONs are no one's
 
 
+def test_a_takeout_edit_shares_its_originals_json_unless_it_has_its_own() -> None:
+    found = sidecars(["IMG_1.jpg", "IMG_1-edited.jpg", "IMG_1.jpg.supplemental-metadata.json", "IMG_2.jpg",
+                      "IMG_2-bearbeitet.jpg", "IMG_2.jpg.json", "IMG_2-bearbeitet.jpg.json", "IMG_3-edited.jpg"])
+    assert found["IMG_1-edited.jpg"] == found["IMG_1.jpg"] == ["IMG_1.jpg.supplemental-metadata.json"]
+    assert found["IMG_2-bearbeitet.jpg"] == ["IMG_2-bearbeitet.jpg.json"]
+    assert "IMG_3-edited.jpg" not in found  # no original, no JSON
+
+
 def test_raw_plus_jpeg_the_raw_is_primary() -> None:
     items = group([Member("IMG_1.JPG", "photo"), Member("IMG_1.CR3", "raw"), Member("IMG_2.JPG", "photo")])
     assert items == [Item("IMG_1.CR3", ("IMG_1.JPG",), "raw+jpeg"), Item("IMG_2.JPG")]
+
+
+def test_a_raw_whose_pixels_cannot_be_decoded_is_the_companion_of_its_jpeg() -> None:
+    items = group([Member("IMG_1.JPG", "photo"), Member("IMG_1.CR3", "raw", pixels=False),
+                   Member("IMG_2.JPG", "photo", pixels=False), Member("IMG_2.CR3", "raw", pixels=False)])
+    assert items == [Item("IMG_1.JPG", ("IMG_1.CR3",), "raw+jpeg"), Item("IMG_2.CR3", ("IMG_2.JPG",), "raw+jpeg")]
 
 
 def test_live_photo_by_content_identifier_even_with_other_names() -> None:

@@ -30,7 +30,7 @@ pillow_heif.register_heif_opener()  # Pillow saves HEIF
 
 Data = bytes | Callable[[int], bytes]
 Entry = tuple[int, int, int, Data]  # tag, type, count, value bytes (or a function of their position)
-ASCII, SHORT, LONG, RATIONAL, UNDEFINED, SSHORT, SLONG = 2, 3, 4, 5, 7, 8, 9
+BYTE, ASCII, SHORT, LONG, RATIONAL, UNDEFINED, SSHORT, SLONG, SRATIONAL = 1, 2, 3, 4, 5, 7, 8, 9, 10
 
 
 def ifd(entries: list[Entry], order: str) -> Callable[[int], bytes]:
@@ -198,6 +198,43 @@ def test_offset_time_original_wins_over_the_maker_note(tmp_path: Path, make) -> 
     """docs/catalog.md: the chosen date's own offset first, the camera's time-zone setting after."""
     f = facts(make(tmp_path / f"{make.__name__}.{make.__name__[-3:]}", zone=60, dst=0, offset="+09:00"))
     assert (f.taken.offset_minutes, f.taken.offset_source) == (540, "exif-offset")
+
+
+# --- DNG: a Bayer mosaic LibRaw demosaics (no preview in the file) -----------------------------
+
+def make_dng(path: Path, *, original: str = "2021:07:04 21:00:00", size: tuple[int, int] = (256, 192),
+             seed: int = 0) -> Path:
+    """A DNG of 16-bit RGGB mosaic samples of `picture(size, seed)`, with its date and a GPS IFD
+    (Arezzo); LibRaw reads it, finds no preview, and demosaics it."""
+    o, (w, h) = "<", size
+    rgb = np.asarray(picture(size, seed), dtype="<u2") * 16  # 12-bit samples
+    mosaic = np.empty((h, w), dtype="<u2")
+    mosaic[0::2, 0::2], mosaic[0::2, 1::2] = rgb[0::2, 0::2, 0], rgb[0::2, 1::2, 1]
+    mosaic[1::2, 0::2], mosaic[1::2, 1::2] = rgb[1::2, 0::2, 1], rgb[1::2, 1::2, 2]
+    samples = mosaic.tobytes()
+    matrix = (6722, -635, -963, -4287, 12460, 2028, -908, 2162, 5668)  # a Canon's ColorMatrix1 x 10^4
+
+    def file(at: int) -> bytes:
+        return tiff([ints(254, LONG, (0,), o), ints(256, LONG, (w,), o), ints(257, LONG, (h,), o),
+                     ints(258, SHORT, (16,), o), ints(259, SHORT, (1,), o), ints(262, SHORT, (32803,), o),
+                     text(0x010F, "Canon"), text(0x0110, "Canon EOS 5D Mark IV"), ints(273, LONG, (at,), o),
+                     ints(274, SHORT, (1,), o), ints(277, SHORT, (1,), o), ints(278, LONG, (h,), o),
+                     ints(279, LONG, (len(samples),), o), ints(33421, SHORT, (2, 2), o),
+                     (33422, BYTE, 4, bytes([0, 1, 1, 2])), (50706, BYTE, 4, bytes([1, 4, 0, 0])),
+                     text(50708, "Canon EOS 5D Mark IV"),
+                     (50721, SRATIONAL, 9, b"".join(struct.pack(o + "iI", v, 10000) for v in matrix)),
+                     ints(50778, SHORT, (21,), o), sub_ifd(0x8769, [text(0x9003, original)], o),
+                     sub_ifd(0x8825, gps_entries(o), o)], o)
+
+    path.write_bytes(file(len(file(0))) + samples)  # the samples after the IFDs: their offset is fixed size
+    return path
+
+
+def test_dng_without_a_preview_is_demosaiced_at_its_sensor_size(tmp_path: Path) -> None:
+    f = facts(make_dng(tmp_path / "DSC_0001.dng"))
+    assert (f.kind, f.format, f.width, f.height, f.make) == ("raw", "dng", 256, 192, "Canon")
+    assert (f.taken.local, f.taken.source, f.lat) == (datetime(2021, 7, 4, 21, 0), "exif", pytest.approx(43.4741111))
+    assert f.decode_error is None and f.thumbnail and f.phash
 
 
 # --- XMP embedded in HEIF (a mime item), TIFF (tag 700) and WebP (an 'XMP ' chunk) -----------

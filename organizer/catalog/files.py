@@ -152,9 +152,10 @@ class FileStore:
     def in_folder(self, folder: str) -> list[tuple[str, int]]:
         """(path, photo id) of the present photo files directly in `folder` (not in subfolders)."""
         prefix = prefix_of(folder)
+        after = prefix[:-1] + bytes([prefix[-1] + 1])  # the first path past the prefix: a range on the path index
         return [(from_db(p), pid) for p, pid in self.conn.execute(
-            "SELECT path, photo_id FROM files WHERE substr(path, 1, ?) = ? AND instr(substr(path, ?), ?) = 0 "
-            "AND state = 'ok' AND photo_id IS NOT NULL", (len(prefix), prefix, len(prefix) + 1, b"/"))]
+            "SELECT path, photo_id FROM files WHERE path >= ? AND path < ? AND instr(substr(path, ?), ?) = 0 "
+            "AND state = 'ok' AND photo_id IS NOT NULL", (prefix, after, len(prefix) + 1, b"/"))]
 
     def sidecars_of(self, photo_id: int) -> list[str]:
         return [from_db(r[0]) for r in self.conn.execute(

@@ -176,8 +176,9 @@ class PhotoStore:
         return out
 
     def set_companions(self, primary: int, companions: Iterable[int], relation: str) -> None:
-        """Make `companions` the companions of `primary` (each companion has one primary)."""
-        self.conn.execute("DELETE FROM companions WHERE primary_id = ?", (primary,))
+        """Make `companions` the companions of `primary` (each companion has one primary; a
+        primary is no one's companion)."""
+        self.conn.execute("DELETE FROM companions WHERE primary_id = ? OR photo_id = ?", (primary, primary))
         self.conn.executemany("INSERT OR REPLACE INTO companions (photo_id, primary_id, relation) VALUES (?, ?, ?)",
                               [(c, primary, relation) for c in companions if c != primary])
 
@@ -189,13 +190,14 @@ class PhotoStore:
             out.setdefault(primary, []).append((pid, relation))
         return out
 
-    def pairing(self, photo_ids: list[int]) -> dict[int, tuple[str, str | None, str | None, int | None]]:
-        """Photo id -> (kind, taken_utc, content_id, motion_video): what pairing companions needs."""
+    def pairing(self, photo_ids: list[int]) -> dict[int, tuple[str, str | None, str | None, int | None, bool]]:
+        """Photo id -> (kind, taken_utc, content_id, motion_video, has a thumbnail): what pairing
+        companions needs."""
         out = {}
         for i in range(0, len(photo_ids), 500):
             chunk = photo_ids[i:i + 500]
             for pid, *rest in self.conn.execute(
-                    f"SELECT id, kind, taken_utc, content_id, motion_video FROM photos WHERE id IN "
+                    f"SELECT id, kind, taken_utc, content_id, motion_video, thumb IS NOT NULL FROM photos WHERE id IN "
                     f"({','.join('?' * len(chunk))})", chunk):
                 out[pid] = tuple(rest)
         return out  # type: ignore[return-value]

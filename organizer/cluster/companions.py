@@ -19,6 +19,10 @@ _STILL = {".jpg", ".jpeg", ".heic", ".heif", ".hif", ".png", ".tif", ".tiff", ".
 _TAKEOUT_LIMIT = 46
 _COPY = re.compile(r"^(?P<base>.*?)(?P<n>\(\d+\))(?P<ext>\.[^.]*)?$")
 _SUPPLEMENTAL = ".supplemental-metadata"
+# Takeout names a photo edited in Google Photos '<name>-edited.<ext>' (in the account's language)
+# and gives it no JSON: it shares its original's. The list is google-photos-takeout-helper's.
+_EDITED = ("-edited", "-edytowane", "-bearbeitet", "-bewerkt", "-編集済み", "-modificato", "-modifié",
+           "-ha editado", "-editado", "-editat")
 
 
 def _split(name: str) -> tuple[str, str]:
@@ -49,7 +53,8 @@ def _takeout_keys(media: str) -> list[str]:
 def sidecars(names: Iterable[str]) -> dict[str, list[str]]:
     """media file name -> its sidecar names, among the names of one folder. XMP: `IMG_1.jpg.xmp`
     (darktable, digiKam) before `IMG_1.xmp` (Lightroom; shared by every file of that stem, the
-    RAW first). Takeout: `IMG_1.jpg.json`, `.supplemental-metadata.json`, cut names, `(1)` copies."""
+    RAW first). Takeout: `IMG_1.jpg.json`, `.supplemental-metadata.json`, cut names, `(1)` copies;
+    an edit `IMG_1-edited.jpg` with no JSON of its own shares its original's."""
     all_names = list(names)
     media = [n for n in all_names if not _is_sidecar(n)]
     lower = {n.lower(): n for n in all_names}
@@ -66,13 +71,21 @@ def sidecars(names: Iterable[str]) -> dict[str, list[str]]:
         stem_xmp = lower.get(_split(name)[0].lower() + ".xmp")
         if stem_xmp:
             found.append(stem_xmp)
-        for key in _takeout_keys(name):
+        original = _unedited(name)
+        for key in [*_takeout_keys(name), *(_takeout_keys(original) if original != name else [])]:
             if key in jsons and jsons[key] not in found:
                 found.append(jsons[key])
                 break
         if found:
             out[name] = found
     return out
+
+
+def _unedited(name: str) -> str:
+    """'IMG_1.jpg' of Takeout's 'IMG_1-edited.jpg' (the name itself when it is no edit)."""
+    stem, ext = os.path.splitext(name)
+    cut = next((s for s in _EDITED if stem.lower().endswith(s)), "")
+    return stem[: len(stem) - len(cut)] + ext
 
 
 def _is_sidecar(name: str) -> bool:
@@ -88,6 +101,7 @@ class Member:
     taken_utc_s: float | None = None  # seconds since the epoch, when known
     content_id: str | None = None
     motion_video: int | None = None
+    pixels: bool = True  # its pixels were decoded (it has a thumbnail)
 
 
 @dataclass(frozen=True)
@@ -100,7 +114,9 @@ class Item:
 
 def group(members: Sequence[Member]) -> list[Item]:
     """Items of one folder. RAW+JPEG: the RAW is the primary (the original; the JPEG is the
-    camera's rendering), the JPEG its companion. Live Photo: the still is the primary, its MOV
+    camera's rendering), the JPEG its companion; but when the RAW's pixels cannot be decoded (a
+    camera newer than LibRaw) and the JPEG's can, the JPEG is the primary, so that the item has a
+    picture, hashes, a vector and the JPEG's place. Live Photo: the still is the primary, its MOV
     the companion (same Apple content identifier; without one, same stem within
     LIVE_PHOTO_SECONDS). A `.thm` beside a video is the video's companion. A Motion Photo is one
     file: an item of its own, relation motion-photo."""
@@ -126,8 +142,10 @@ def group(members: Sequence[Member]) -> list[Item]:
         stills = [m for m in group_members if m.kind == "photo" and m.name not in taken
                   and _split(m.name)[1] in _STILL]
         if raws:
-            primary = sorted(raws, key=lambda m: m.name)[0]
-            others = [m.name for m in raws if m is not primary] + [m.name for m in stills]
+            raws.sort(key=lambda m: m.name)
+            shown = [m for m in raws if m.pixels] or [m for m in sorted(stills, key=lambda m: m.name) if m.pixels]
+            primary = (shown or raws)[0]
+            others = [m.name for m in [*raws, *stills] if m is not primary]
             items.append(Item(primary.name, tuple(sorted(others)), "raw+jpeg" if stills else "single"))
             taken |= {primary.name, *others}
     items.extend(_thm_items(by_name, stems, taken))
