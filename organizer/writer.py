@@ -165,7 +165,6 @@ class Writer:
                 for name, (version, value) in (outcome.features or {}).items():
                     cat.photos.put_feature(outcome.photo_id, name, version, value)
                     report.features += 1
-                cat.errors.clear([path], "features")  # an earlier attempt's failure is over
             else:
                 cat.errors.record(path, "features", outcome.message or "unknown error", seen)
                 report.warn(path, f"no vector or features: {outcome.message}")
