@@ -32,7 +32,7 @@ from organizer import extract
 from organizer.catalog.database import connect
 from organizer.catalog.photos import PhotoStore
 from organizer.errors import OrganizerError
-from organizer.extract import decode, features, source, vectors
+from organizer.extract import decode, features, raw, source, vectors
 
 THUMB_SIZE = 320
 READY_S = 60.0  # a worker's start (imports and warm-up), however loaded the machine
@@ -282,8 +282,10 @@ class WorkerPool:
         # Workers inherit onnxruntime loaded (no session: those are per worker), not each paying
         # the import (about 60 ms of CPU).
         preload = ["organizer.workers"] + (["onnxruntime"] if self.settings.vectors else [])
-        if threading.active_count() == 1:
+        if threading.active_count() == 1 and not raw.openmp_started():
             # A plain fork is safe with no other threads, and workers inherit a warm interpreter.
+            # Not after LibRaw demosaiced a RAW in this process: OpenMP's pool threads stay, and
+            # a forked child that demosaics waits for them for ever (a DNG timed out after 60 s).
             extract.warm_up()
             for module in preload:
                 importlib.import_module(module)

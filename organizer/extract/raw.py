@@ -17,6 +17,15 @@ class RawError(ValueError):
     """A file LibRaw cannot read."""
 
 
+_openmp = False  # whether LibRaw's OpenMP demosaic has run in this process (its pool's threads live on)
+
+
+def openmp_started() -> bool:
+    """Whether this process has started OpenMP threads (a demosaic): a child forked from it and
+    demosaicing would wait for them for ever."""
+    return _openmp
+
+
 def read(path: str, min_side: int) -> tuple[int, int, int, Image.Image | None, str | None]:
     """(width, height as displayed, orientation, the oriented reduced preview, the problem with
     the pixels or None). Raises RawError when LibRaw cannot open the file at all."""
@@ -48,6 +57,8 @@ def _preview(raw: rawpy.RawPy, min_side: int, orientation: int) -> Image.Image:
         return decoded.image if decoded.orientation != 1 else _turn(decoded.image, orientation)
     if thumb is not None and thumb.format == rawpy.ThumbFormat.BITMAP:
         return _turn(Image.fromarray(np.ascontiguousarray(thumb.data)).convert("RGB"), orientation)
+    global _openmp
+    _openmp = True
     rgb = raw.postprocess(half_size=True, use_camera_wb=True, output_bps=8, no_auto_bright=False)
     image = Image.fromarray(rgb)  # LibRaw turns demosaiced pixels itself
     factor = min(image.size) // min_side
