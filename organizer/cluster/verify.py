@@ -45,6 +45,8 @@ REPLACED_MIN_CELLS = 5  # ... and a region of such cells counts when it has this
 REPLACED_SIDE = 3  # ... spanning at least this many cells across and down (a line of text is thinner)
 REPLACED_NOISE = 16.0  # ... and its pixels turned brighter and darker by more than this (grey levels, b toned to a)
 REPLACED_SIGNS = 0.33  # ... the fewer at least this share of the more (an overlay's ink turns them one way)
+REFINE_BELOW = 0.6  # an alignment under which fewer cells agree is refined on all the pixels (`_refined`)
+REFINE_STEPS = 50  # ECC iterations at most
 
 VERSION = 3  # bumped when a Match of the same pixels would measure differently (stored matches expire)
 
@@ -158,9 +160,7 @@ def _agreement(a: np.ndarray, b_in_a: np.ndarray, inside: np.ndarray) -> tuple[f
         return None, 0, 0
     agree = ncc >= AGREE_NCC
     judged = textured & (_cells(_inner(inside), h, w).min(axis=1) > 0)
-    change = _cells(_toned(blur_a, blur_b, inside.astype(bool)) - blur_a.astype(np.float32), h, w)
-    subject = max(_subject(blur_a, blur_b, inside, judged, ncc),
-                  _replaced(judged & (ncc < REPLACED_NCC), change, h // CELL, w // CELL))
+    subject = max(_subject(blur_a, blur_b, inside, judged, ncc), _replaced(blur_a, blur_b, inside, judged & (ncc < REPLACED_NCC)))
     return float(agree[textured].mean()), int(textured.sum()), subject
 
 
@@ -176,15 +176,18 @@ def _inner(inside: np.ndarray) -> np.ndarray:
     return cv2.erode(inside.astype(np.uint8), kernel).astype(np.float32)
 
 
-def _replaced(cells: np.ndarray, change: np.ndarray, rows: int, cols: int) -> int:
+def _replaced(a: np.ndarray, b: np.ndarray, inside: np.ndarray, cells: np.ndarray) -> int:
     """Cells of the largest region where the two photos show different things in place: a subject
     that moved far or turned (beyond what the flow follows: a bird that turned on its branch),
     leaving a broad region (REPLACED_SIDE cells each way) that correlates under REPLACED_NCC, and
-    whose pixels (`change`: b toned to a, less a, per cell) turned both brighter and darker. A
+    whose pixels (b toned to a, less a) turned both brighter and darker. A
     copy's overlay (a watermark, a caption) is a thin line of text, or its ink turns the pixels
     one way only: it is not one."""
     if cells.sum() < REPLACED_MIN_CELLS:
         return 0
+    h, w = (a.shape[0] // CELL) * CELL, (a.shape[1] // CELL) * CELL
+    rows, cols = h // CELL, w // CELL
+    change = _cells(_toned(a, b, inside.astype(bool)) - a.astype(np.float32), h, w)
     count, labels, stats, _ = cv2.connectedComponentsWithStats(cells.reshape(rows, cols).astype(np.uint8),
                                                                 connectivity=8)
     labels = labels.ravel()
@@ -290,16 +293,41 @@ def match(a: View, b: View) -> Match:
         return NO_MATCH
     offsets = pb @ transform[:, :2].T + transform[:, 2] - pa
     residual = float(np.median(np.linalg.norm(offsets[inlier], axis=1)))
-    scale = float(math.hypot(transform[0, 0], transform[1, 0]))
+    overlap, (agreement, cells, subject) = _laid_over(a, b, transform)
+    if agreement is not None and agreement < REFINE_BELOW:
+        refined = _refined(a, b, transform)
+        if refined is not None:
+            again = _laid_over(a, b, refined)
+            if again[1][0] is not None and again[1][0] > agreement:
+                transform, (overlap, (agreement, cells, subject)) = refined, again
+    scale = math.sqrt(abs(float(np.linalg.det(transform[:, :2]))))
     angle = float(math.degrees(math.atan2(transform[1, 0], transform[0, 0])))
     ha, wa = a.grey.shape
     hb, wb = b.grey.shape
-    b_in_a = cv2.warpAffine(b.grey, transform, (wa, ha), flags=cv2.INTER_LINEAR)
-    inside = cv2.warpAffine(np.full((hb, wb), 255, np.uint8), transform, (wa, ha), flags=cv2.INTER_NEAREST)
-    overlap = float((inside > 0).sum())
-    agreement, cells, subject = _agreement(a.grey, b_in_a, inside > 0)
     return Match(int(inlier.sum()), _moved(offsets), residual, 1.0 / max(scale, 1e-9), angle, overlap / (wa * ha),
                  min(1.0, overlap * (1 / max(scale, 1e-9)) ** 2 / (wb * hb)), agreement, cells, wa, wb, subject)
+
+
+def _laid_over(a: View, b: View, transform: np.ndarray) -> tuple[float, tuple[float | None, int, int]]:
+    """b warped onto a by `transform`: the overlap in pixels, and `_agreement` there."""
+    ha, wa = a.grey.shape
+    hb, wb = b.grey.shape
+    b_in_a = cv2.warpAffine(b.grey, transform, (wa, ha), flags=cv2.INTER_LINEAR)
+    inside = cv2.warpAffine(np.full((hb, wb), 255, np.uint8), transform, (wa, ha), flags=cv2.INTER_NEAREST) > 0
+    return float(inside.sum()), _agreement(a.grey, b_in_a, inside)
+
+
+def _refined(a: View, b: View, transform: np.ndarray) -> np.ndarray | None:
+    """The alignment refined on all the pixels (ECC, an affine motion started from RANSAC's): a
+    similarity fitted to a few dozen matches can be a degree or a pixel off, and then a copy's
+    cells disagree as another capture's would. None when it does not converge."""
+    start = cv2.invertAffineTransform(transform).astype(np.float32)  # ECC maps a's pixels into b
+    try:
+        _, warp = cv2.findTransformECC(a.grey.astype(np.float32), b.grey.astype(np.float32), start, cv2.MOTION_AFFINE,
+                                       (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, REFINE_STEPS, 1e-4), None, 5)
+    except cv2.error:
+        return None
+    return cv2.invertAffineTransform(warp)
 
 
 @dataclass(frozen=True)
