@@ -425,7 +425,7 @@ def test_a_subject_moved_far_is_another_capture_and_a_large_watermark_is_not(see
 
 def test_an_alignment_a_degree_off_is_refined_before_it_says_two_captures() -> None:
     """RANSAC's similarity, fitted to a few dozen matches, can be a degree and a few pixels off
-    (on the benchmark it split 8 groups of copies: crop against brighter, turned against
+    (on the benchmark it split 7 groups of copies: crop against brighter, turned against
     watermarked). Laid over by such a transform a copy disagrees as another capture would; refined
     on all the pixels (ECC) it agrees again."""
     photo = scene(41, (960, 720))
