@@ -5,7 +5,9 @@ ways, and a similarity transform (turn, scale, shift) fitted by RANSAC. A copy (
 resized, cropped, turned, framed, toned) aligns with most matches as inliers and a sub-pixel
 residual, and after alignment its pixels agree with the other's in nearly every textured cell
 of a grid; the next frame of a burst aligns too (the background) but its moving subject leaves
-cells that disagree.
+cells that disagree: displaced a short way (the optical flow follows it), or gone from where it
+was and turned (a broad region that shows other things in each photo; a watermark only adds a
+thin line of text).
 
 Metadata: the same camera and DateTimeOriginal with the same sub-seconds is one capture; the same
 camera with other seconds or other sub-seconds is another capture, whatever the pixels say.
@@ -38,8 +40,15 @@ RESTORED_NCC = 0.9  # ... and following its flow makes it agree (a displaced obj
 CONSISTENT_PX = 0.5  # ... and the flow back from b returns within this of where it started
 SUBJECT_MIN_CELLS = 3  # smaller regions are not measured (0): too few cells to tell a subject
 INNER_PX = 8  # cells this near the overlap's edge are not judged for motion (the flow is unsure there)
+REPLACED_NCC = 0.3  # a cell was replaced (another object, or another pose, stands there) when it correlates under this
+REPLACED_MIN_CELLS = 5  # ... and a region of such cells counts when it has this many
+REPLACED_SIDE = 3  # ... spanning at least this many cells across and down (a line of text is thinner)
+REPLACED_NOISE = 16.0  # ... and its pixels turned brighter and darker by more than this (grey levels, b toned to a)
+REPLACED_SIGNS = 0.33  # ... the fewer at least this share of the more (an overlay's ink turns them one way)
+REFINE_BELOW = 0.6  # an alignment under which fewer cells agree is refined on all the pixels (`_refined`)
+REFINE_STEPS = 50  # ECC iterations at most
 
-VERSION = 2  # bumped when a Match of the same pixels would measure differently (stored matches expire)
+VERSION = 3  # bumped when a Match of the same pixels would measure differently (stored matches expire)
 
 cv2.setNumThreads(1)  # callers parallelise over pairs; OpenCV's own threads would fight them
 
@@ -136,7 +145,8 @@ def _ncc(ca: np.ndarray, cb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.nda
 def _agreement(a: np.ndarray, b_in_a: np.ndarray, inside: np.ndarray) -> tuple[float | None, int, int]:
     """Share of textured grid cells (fully inside the overlap) where the aligned pixels agree,
     both blurred a little first so that resampling and JPEG noise do not count as change; their
-    count; and the cells of a subject that moved (`_subject`)."""
+    count; and the cells of a subject that moved (`_subject`: a short way, followed by the flow;
+    `_replaced`: far, or turning, where the flow loses it), judged away from the overlap's edge."""
     h, w = (a.shape[0] // CELL) * CELL, (a.shape[1] // CELL) * CELL
     if h == 0 or w == 0:
         return None, 0, 0
@@ -149,10 +159,52 @@ def _agreement(a: np.ndarray, b_in_a: np.ndarray, inside: np.ndarray) -> tuple[f
     if not textured.any():
         return None, 0, 0
     agree = ncc >= AGREE_NCC
-    return float(agree[textured].mean()), int(textured.sum()), _subject(blur_a, blur_b, inside, textured, ncc)
+    judged = textured & (_cells(_inner(inside), h, w).min(axis=1) > 0)
+    subject = max(_subject(blur_a, blur_b, inside, judged, ncc), _replaced(blur_a, blur_b, inside, judged & (ncc < REPLACED_NCC)))
+    return float(agree[textured].mean()), int(textured.sum()), subject
 
 
-def _subject(a: np.ndarray, b: np.ndarray, inside: np.ndarray, textured: np.ndarray, ncc: np.ndarray) -> int:
+def _toned(a: np.ndarray, b: np.ndarray, over: np.ndarray) -> np.ndarray:
+    """b toned to a's mean and contrast over the overlap (float32)."""
+    scale = a[over].std() / max(float(b[over].std()), 1e-6)
+    return (b.astype(np.float32) - b[over].mean()) * scale + a[over].mean()
+
+
+def _inner(inside: np.ndarray) -> np.ndarray:
+    """The overlap less a margin of INNER_PX, where motion is not judged (float32, 0 or 1)."""
+    kernel = np.ones((2 * INNER_PX + 1,) * 2, np.uint8)
+    return cv2.erode(inside.astype(np.uint8), kernel).astype(np.float32)
+
+
+def _replaced(a: np.ndarray, b: np.ndarray, inside: np.ndarray, cells: np.ndarray) -> int:
+    """Cells of the largest region where the two photos show different things in place: a subject
+    that moved far or turned (beyond what the flow follows: a bird that turned on its branch),
+    leaving a broad region (REPLACED_SIDE cells each way) that correlates under REPLACED_NCC, and
+    whose pixels (b toned to a, less a) turned both brighter and darker. A
+    copy's overlay (a watermark, a caption) is a thin line of text, or its ink turns the pixels
+    one way only: it is not one."""
+    if cells.sum() < REPLACED_MIN_CELLS:
+        return 0
+    h, w = (a.shape[0] // CELL) * CELL, (a.shape[1] // CELL) * CELL
+    rows, cols = h // CELL, w // CELL
+    change = _cells(_toned(a, b, inside.astype(bool)) - a.astype(np.float32), h, w)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(cells.reshape(rows, cols).astype(np.uint8),
+                                                                connectivity=8)
+    labels = labels.ravel()
+    found = 0
+    for k in range(1, count):
+        area = int(stats[k, cv2.CC_STAT_AREA])
+        if (area < max(REPLACED_MIN_CELLS, found + 1) or stats[k, cv2.CC_STAT_WIDTH] < REPLACED_SIDE
+                or stats[k, cv2.CC_STAT_HEIGHT] < REPLACED_SIDE):
+            continue
+        region = change[labels == k]
+        brighter, darker = int((region > REPLACED_NOISE).sum()), int((region < -REPLACED_NOISE).sum())
+        if min(brighter, darker) >= REPLACED_SIGNS * max(brighter, darker, 1):
+            found = area
+    return found
+
+
+def _subject(a: np.ndarray, b: np.ndarray, inside: np.ndarray, judged: np.ndarray, ncc: np.ndarray) -> int:
     """Cells of the largest connected region of b displaced against a while the rest stands still.
     Dense optical flow (DIS) between the aligned, blurred pair (b toned to a's mean and contrast),
     per cell its median, less the affine motion fitted to the still cells (what the alignment
@@ -163,12 +215,9 @@ def _subject(a: np.ndarray, b: np.ndarray, inside: np.ndarray, textured: np.ndar
     h, w = (a.shape[0] // CELL) * CELL, (a.shape[1] // CELL) * CELL
     rows, cols = h // CELL, w // CELL
     over = inside.astype(bool)
-    inner = cv2.erode(over.astype(np.uint8), np.ones((2 * INNER_PX + 1,) * 2, np.uint8))
-    judged = textured & (_cells(inner.astype(np.float32), h, w).min(axis=1) > 0)
     if _largest(judged & (ncc < AGREE_NCC), rows, cols) < SUBJECT_MIN_CELLS or judged.sum() < 6:
         return 0  # (nearly) every cell agrees in place: nothing moved
-    toned = (b.astype(np.float32) - b[over].mean()) * (a[over].std() / max(float(b[over].std()), 1e-6)) + a[over].mean()
-    toned = np.where(over, np.clip(toned, 0, 255), a).astype(np.uint8)  # no motion outside the overlap
+    toned = np.where(over, np.clip(_toned(a, b, over), 0, 255), a).astype(np.uint8)  # no motion outside the overlap
     flow = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST).calc(a, toned, None)
     fx = np.median(_cells(flow[..., 0], h, w), axis=1)
     fy = np.median(_cells(flow[..., 1], h, w), axis=1)
@@ -244,16 +293,41 @@ def match(a: View, b: View) -> Match:
         return NO_MATCH
     offsets = pb @ transform[:, :2].T + transform[:, 2] - pa
     residual = float(np.median(np.linalg.norm(offsets[inlier], axis=1)))
-    scale = float(math.hypot(transform[0, 0], transform[1, 0]))
+    overlap, (agreement, cells, subject) = _laid_over(a, b, transform)
+    if agreement is not None and agreement < REFINE_BELOW:
+        refined = _refined(a, b, transform)
+        if refined is not None:
+            again = _laid_over(a, b, refined)
+            if again[1][0] is not None and again[1][0] > agreement:
+                transform, (overlap, (agreement, cells, subject)) = refined, again
+    scale = math.sqrt(abs(float(np.linalg.det(transform[:, :2]))))
     angle = float(math.degrees(math.atan2(transform[1, 0], transform[0, 0])))
     ha, wa = a.grey.shape
     hb, wb = b.grey.shape
-    b_in_a = cv2.warpAffine(b.grey, transform, (wa, ha), flags=cv2.INTER_LINEAR)
-    inside = cv2.warpAffine(np.full((hb, wb), 255, np.uint8), transform, (wa, ha), flags=cv2.INTER_NEAREST)
-    overlap = float((inside > 0).sum())
-    agreement, cells, subject = _agreement(a.grey, b_in_a, inside > 0)
     return Match(int(inlier.sum()), _moved(offsets), residual, 1.0 / max(scale, 1e-9), angle, overlap / (wa * ha),
                  min(1.0, overlap * (1 / max(scale, 1e-9)) ** 2 / (wb * hb)), agreement, cells, wa, wb, subject)
+
+
+def _laid_over(a: View, b: View, transform: np.ndarray) -> tuple[float, tuple[float | None, int, int]]:
+    """b warped onto a by `transform`: the overlap in pixels, and `_agreement` there."""
+    ha, wa = a.grey.shape
+    hb, wb = b.grey.shape
+    b_in_a = cv2.warpAffine(b.grey, transform, (wa, ha), flags=cv2.INTER_LINEAR)
+    inside = cv2.warpAffine(np.full((hb, wb), 255, np.uint8), transform, (wa, ha), flags=cv2.INTER_NEAREST) > 0
+    return float(inside.sum()), _agreement(a.grey, b_in_a, inside)
+
+
+def _refined(a: View, b: View, transform: np.ndarray) -> np.ndarray | None:
+    """The alignment refined on all the pixels (ECC, an affine motion started from RANSAC's): a
+    similarity fitted to a few dozen matches can be a degree or a pixel off, and then a copy's
+    cells disagree as another capture's would. None when it does not converge."""
+    start = cv2.invertAffineTransform(transform).astype(np.float32)  # ECC maps a's pixels into b
+    try:
+        _, warp = cv2.findTransformECC(a.grey.astype(np.float32), b.grey.astype(np.float32), start, cv2.MOTION_AFFINE,
+                                       (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, REFINE_STEPS, 1e-4), None, 5)
+    except cv2.error:
+        return None
+    return cv2.invertAffineTransform(warp)
 
 
 @dataclass(frozen=True)
