@@ -4,6 +4,7 @@ failed, hung or crashed its worker becomes an error row."""
 
 from __future__ import annotations
 
+import glob
 import logging
 import os
 import time
@@ -22,7 +23,7 @@ from organizer.extract.source import RAW_EXTENSIONS
 from organizer.cluster import companions
 from organizer.cluster.companions import SIDECAR_SUFFIXES
 from organizer.scan import Diff, Entry, Walk, Walker, compare, diff, regular, root_offline, sidecars_among
-from organizer.workers import InlinePool, Outcome, Task, WorkerPool, WorkerSettings
+from organizer.workers import InlinePool, Outcome, Task, WorkerPool, WorkerSettings, face_crop_paths
 from organizer.writer import Report, Writer
 
 __all__ = ["Indexer", "Report", "index"]
@@ -299,8 +300,11 @@ class Indexer:
         return todo
 
     def _drop_orphans(self) -> None:
+        """Photos no file points to any more go, with their thumbnail and face crops."""
         for thumb in self.catalog.photos.drop_orphans():
             Path(thumb).unlink(missing_ok=True)
+            for crop in glob.glob(face_crop_paths(self.config.catalog.cache_dir, Path(thumb).stem)):
+                os.unlink(crop)
 
     def _extract(self, todo: list[tuple[str, Entry]], online: tuple[str, ...], report: Report,
                  progress: Progress | None, should_stop: Callable[[], bool],

@@ -47,7 +47,7 @@ def vector_of_file(path: str, config: Config) -> np.ndarray:
     options = extract.Options(THUMB_SIZE, config.scan.max_file_mb * 1024 * 1024, config.scan.max_megapixels)
     try:
         src = extract.open_file(path, options.max_image_bytes)
-        vector, _ = extract.refresh(src, options, vectors.Model(spec, config.catalog.cache_dir))
+        vector, _, _ = extract.refresh(src, options, vectors.Model(spec, config.catalog.cache_dir))
     except FileNotFoundError:
         raise OrganizerError(f"{shown_path}: not in the catalog, and no such file") from None
     except IsADirectoryError:

@@ -8,6 +8,7 @@ already knows); the indexer writes it.
 
 from __future__ import annotations
 
+import glob
 import importlib
 import importlib.machinery
 import logging
@@ -200,11 +201,32 @@ def _refresh(task: Task, src: source.Source, settings: WorkerSettings, options: 
         return Outcome(task.path, "refresh", facts=facts, thumb=thumb, photo_id=task.photo_id)
     wanted = {name: settings.features[name] for name in task.refresh if name in settings.features}
     try:
-        vector, computed = extract.refresh(src, replace(options, features=wanted),
-                                           model if "cnn" in task.refresh else None)
+        vector, computed, image = extract.refresh(src, replace(options, features=wanted),
+                                                  model if "cnn" in task.refresh else None)
+        if "faces" in computed:
+            _write_face_crops(settings, src.digest(), image, computed["faces"][1])
     except Exception as exc:  # this photo's refresh fails, nothing else
         return Outcome(task.path, "error", message=_describe(exc), photo_id=task.photo_id)
     return Outcome(task.path, "refresh", vector=vector, photo_id=task.photo_id, features=computed)
+
+
+def face_crop_paths(cache_dir: str, digest: str) -> str:
+    """The glob of a photo's face crops in the cache: `faces/ab/<digest>-<n>.jpg`."""
+    return os.path.join(cache_dir, "faces", digest[:2], f"{digest}-*.jpg")
+
+
+def _write_face_crops(settings: WorkerSettings, digest: str, image: Any, value: bytes) -> None:
+    """Each face's crop (extract.faces.crops) into the cache, replacing the photo's earlier ones."""
+    from organizer.extract import faces
+
+    for old in glob.glob(face_crop_paths(settings.cache_dir, digest)):
+        os.unlink(old)
+    for n, crop in enumerate(faces.crops(image, value)):
+        target = face_crop_paths(settings.cache_dir, digest).replace("*", str(n))
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        tmp = f"{target}.{os.getpid()}.tmp"
+        crop.save(tmp, "JPEG", quality=85)
+        os.replace(tmp, target)
 
 
 def _write_thumb(settings: WorkerSettings, facts: extract.Facts) -> str | None:

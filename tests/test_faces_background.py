@@ -111,3 +111,39 @@ def test_small_faces_of_a_12_mp_group_photo_are_found(tmp_path: Path) -> None:
         index.index(catalog, cfg, [str(root)])
         _, blobs = catalog.photos.features("faces", features.version("faces", features.wanted(cfg)["faces"]))
     assert [len(faces.unpack(b)) for b in blobs] == [4]
+
+
+def test_each_face_has_its_crop_in_the_cache_gone_with_its_photo(tmp_path: Path) -> None:
+    import glob
+
+    from PIL import Image
+
+    from organizer import config, index
+    from organizer.extract import faces
+    from organizer.workers import face_crop_paths
+
+    root = tmp_path / "photos"
+    _library(root)
+    shutil.copy(FACES / "examples/knn_examples/test/obama_and_biden.jpg", root / "both.jpg")
+    cfg = config.load(env={}, overrides={"catalog.path": (str(tmp_path / "catalog.db"), "test"),
+                                         "catalog.cache_dir": (str(tmp_path / "cache"), "test"),
+                                         "scan.roots": ([str(root)], "test"), "faces.enabled": ("on", "test"),
+                                         "vectors.enabled": (False, "test")})
+    with Catalog(cfg.catalog.path) as catalog:
+        index.index(catalog, cfg, [str(root)])
+        ids, blobs = catalog.photos.features("faces", features.version("faces", features.wanted(cfg)["faces"]))
+        digests = {pid: catalog.photos.row(pid)["digest"] for pid in ids}
+    for pid, blob in zip(ids, blobs):
+        crops = sorted(glob.glob(face_crop_paths(cfg.catalog.cache_dir, digests[pid])))
+        assert len(crops) == len(faces.unpack(blob)) >= 1, (pid, crops)
+        for crop in crops:
+            with Image.open(crop) as image:
+                assert image.size == (faces.CROP_SIDE, faces.CROP_SIDE)
+                assert len(faces.detect(image.convert("RGB"), 20, 0.0)) == 1  # a face, centred in its crop
+    assert len(glob.glob(face_crop_paths(cfg.catalog.cache_dir, "*").replace("*-*", "*"))) >= len(PHOTOS) + 2
+    both = [pid for pid in ids if len(faces.unpack(blobs[ids.index(pid)])) >= 2]  # the two-person photo
+    make_jpeg(root / "both.jpg", original="2020:01:01 10:00:00")  # edited into another picture: that photo goes
+    with Catalog(cfg.catalog.path) as catalog:
+        index.index(catalog, cfg, [str(root)])
+    assert both and not glob.glob(face_crop_paths(cfg.catalog.cache_dir, digests[both[0]]))  # gone with its photo
+    assert glob.glob(face_crop_paths(cfg.catalog.cache_dir, digests[ids[0]]))  # the others' stay

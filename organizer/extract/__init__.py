@@ -219,9 +219,10 @@ def extract(data: bytes, name: str, mtime: float, now: datetime, thumb_size: int
     return facts
 
 
-def refresh(src: Source, options: Options, model: Model | None) -> tuple[bytes | None, dict[str, tuple[str, bytes]]]:
+def refresh(src: Source, options: Options, model: Model | None
+            ) -> tuple[bytes | None, dict[str, tuple[str, bytes]], Image.Image]:
     """The CNN vector (with a `model`) and the features in `options.features` alone, for an item
-    catalogued before they were asked for: (vector, {name: (version, value)})."""
+    catalogued before they were asked for: (vector, {name: (version, value)}, the decoded image)."""
     options = replace(options, thumb_size=max(options.thumb_size, features.min_side(options.features)))
     if src.kind == "video":
         _, image = video.probe(src.path or "", options.thumb_size)
@@ -231,7 +232,7 @@ def refresh(src: Source, options: Options, model: Model | None) -> tuple[bytes |
     if pixels.image is None:
         raise ValueError(pixels.error or "no pixels")
     vector = model.embed([pixels.image])[0].tobytes() if model else None
-    return vector, features.compute(pixels.image, options.features)
+    return vector, features.compute(pixels.image, options.features), pixels.image
 
 
 @functools.cache

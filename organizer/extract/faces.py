@@ -20,6 +20,7 @@ from PIL import Image
 from organizer.extract.features import Feature, Params
 
 LONG_SIDE = 1024  # detection runs on this long side at most (the HOG detector's cost is per pixel)
+CROP_SIDE = 160  # each face's crop in the cache (publish makes People covers larger, from the original)
 RECORD = np.dtype([("box", "<f4", 4), ("landmarks", "<f4", (5, 2)), ("score", "<f4"), ("descriptor", "<f4", 128)])
 
 
@@ -72,6 +73,19 @@ def _records(image: Image.Image, min_face_px: int, min_score: float) -> np.ndarr
 def unpack(value: bytes) -> Faces:
     rows = np.frombuffer(value, dtype=RECORD)
     return Faces(rows["box"], rows["landmarks"], rows["score"], rows["descriptor"])
+
+
+def crops(image: Image.Image, value: bytes, side: int = CROP_SIDE) -> list[Image.Image]:
+    """Each face of `value` (this image's faces) cut out square, with a margin, `side` px."""
+    out = []
+    w, h = image.size
+    for left, top, right, bottom in unpack(value).box:
+        half = min(max((right - left) * w, (bottom - top) * h) * 0.7, w / 2, h / 2)
+        cx = min(max((left + right) / 2 * w, half), w - half)
+        cy = min(max((top + bottom) / 2 * h, half), h - half)
+        box = (round(cx - half), round(cy - half), round(cx + half), round(cy + half))
+        out.append(image.crop(box).resize((side, side), Image.Resampling.BILINEAR))
+    return out
 
 
 def compute(image: Image.Image, params: Params) -> bytes:
