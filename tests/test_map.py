@@ -124,6 +124,9 @@ def test_map_offline_shows_outlines_markers_popups_and_tracks(library, browser, 
         assert popup.locator("a.organizer-album").count() >= 2  # its event and its place (and similar)
         event_link = popup.locator("a.organizer-album", has_text="Events/")
         assert "alert(2)" in event_link.inner_text()
+        # the popup pans the map into view: click once that pan (and the markers' redraw) is over
+        page.wait_for_function("() => !(organizer.map._panAnim && organizer.map._panAnim._inProgress)")
+        _settle(page)
         popup.locator("button.organizer-show-track").click()
         page.wait_for_selector("path.organizer-track", state="attached")  # a vertical line: no width
         assert page.locator(".leaflet-container").get_attribute("data-track") == "4"
